@@ -46,6 +46,7 @@ CREATE TABLE memories (
     immutable       boolean NOT NULL DEFAULT false,
     expiration_date date,
     attributed_to   text,
+    actor_name      text,
     replaced_by     uuid,
     state           text NOT NULL DEFAULT 'active',
     event_id        uuid,

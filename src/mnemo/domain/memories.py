@@ -1,0 +1,120 @@
+"""Memory records and their wire shape (spec §2.1)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+ENTITY_KINDS: tuple[str, ...] = ("user", "agent", "app", "run")
+RunKey = Literal["session_id", "run_id"]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The entity ids a memory belongs to."""
+
+    user_id: str | None = None
+    agent_id: str | None = None
+    app_id: str | None = None
+    run_id: str | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.user_id or self.agent_id or self.app_id or self.run_id)
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "user_id": self.user_id,
+            "agent_id": self.agent_id,
+            "app_id": self.app_id,
+            "run_id": self.run_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryRecord:
+    """One stored memory, as read from storage."""
+
+    id: UUID
+    scope: Scope
+    memory: str
+    hash: str
+    metadata: dict[str, Any] | None
+    categories: list[str]
+    immutable: bool
+    expiration_date: date | None
+    attributed_to: str | None
+    actor_name: str | None
+    replaced_by: UUID | None
+    state: str
+    created_at: datetime
+    updated_at: datetime
+
+    def is_expired(self, today: date) -> bool:
+        return self.expiration_date is not None and self.expiration_date < today
+
+
+def text_hash(text: str) -> str:
+    """The md5 of a memory's text, as Mem0 reports it in ``hash``."""
+    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def structured_attributes(moment: datetime) -> dict[str, Any]:
+    """Calendar facts about a timestamp, in UTC (spec §2.1)."""
+    utc = moment.astimezone(UTC)
+    iso = utc.isocalendar()
+    return {
+        "year": utc.year,
+        "month": utc.month,
+        "day": utc.day,
+        "hour": utc.hour,
+        "minute": utc.minute,
+        "day_of_week": utc.strftime("%A").lower(),
+        "week_of_year": iso.week,
+        "day_of_year": utc.timetuple().tm_yday,
+        "quarter": (utc.month - 1) // 3 + 1,
+        "is_weekend": utc.weekday() >= 5,
+    }
+
+
+def memory_to_wire(
+    record: MemoryRecord,
+    *,
+    run_key: RunKey = "session_id",
+    score: float | None = None,
+    extra: dict[str, Any] | None = None,
+    fields: list[str] | None = None,
+) -> dict[str, Any]:
+    """The JSON object clients receive for one memory; ``fields`` keeps only the named keys."""
+    body: dict[str, Any] = {
+        "id": str(record.id),
+        "memory": record.memory,
+        "user_id": record.scope.user_id,
+        "agent_id": record.scope.agent_id,
+        "app_id": record.scope.app_id,
+        run_key: record.scope.run_id,
+        "hash": record.hash,
+        "metadata": record.metadata,
+        "categories": record.categories,
+        "immutable": record.immutable,
+        "expiration_date": record.expiration_date.isoformat() if record.expiration_date else None,
+        "created_at": record.created_at.isoformat(),
+        "updated_at": record.updated_at.isoformat(),
+        "attributed_to": record.attributed_to,
+        "actor_name": record.actor_name,
+        "replaced_by": str(record.replaced_by) if record.replaced_by else None,
+        "lifecycle_state": record.state,
+        "synthesized": False,
+    }
+    if run_key == "session_id":
+        body["structured_attributes"] = structured_attributes(record.created_at)
+    if score is not None:
+        body["score"] = score
+    if extra:
+        body.update(extra)
+    if fields:
+        keep = set(fields) | {"id"}
+        body = {key: value for key, value in body.items() if key in keep}
+    return body

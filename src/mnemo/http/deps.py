@@ -1,0 +1,106 @@
+"""Request plumbing shared by the routes: the caller's project, JSON bodies, pagination links."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from starlette.datastructures import URL
+
+from mnemo.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
+from mnemo.services import Services
+from mnemo.storage.database import Principal
+from mnemo.storage.project_store import ProjectStore
+
+_SCHEMES = ("token", "bearer")
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+async def principal(request: Request, svc: ServicesDep) -> Principal:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized("Missing API key: send the header 'Authorization: Token <your key>'.")
+    scheme, _, key = header.strip().partition(" ")
+    if scheme.lower() not in _SCHEMES or not key.strip():
+        raise Unauthorized("Malformed Authorization header: expected 'Token <your key>'.")
+    found = await svc.db.authenticate(key.strip())
+    if found is None:
+        raise Unauthorized("Invalid API key: it is unknown or has been revoked.")
+    if found.read_only and request.method not in ("GET", "HEAD", "OPTIONS") and not _is_read(request):
+        raise Forbidden("This API key is read-only.")
+    return found
+
+
+def _is_read(request: Request) -> bool:
+    """POST routes that only read (search, get-all) are allowed for read-only keys."""
+    return request.url.path.rstrip("/").endswith(("/memories/search", "/v3/memories", "/v2/memories"))
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def project_store(caller: PrincipalDep, svc: ServicesDep) -> ProjectStore:
+    return ProjectStore(svc.db, caller.project_id)
+
+
+StoreDep = Annotated[ProjectStore, Depends(project_store)]
+
+
+async def json_body(request: Request, svc: ServicesDep) -> Any:
+    """The decoded JSON body; ``{}`` when empty. Oversized → 413, undecodable → 400."""
+    limit = svc.settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body is larger than {limit} bytes.")
+    raw = await request.body()
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"Request body is larger than {limit} bytes.")
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc}.") from None
+
+
+BodyDep = Annotated[Any, Depends(json_body)]
+
+
+def parse_uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise BadRequest(f"{what} should be a valid UUID; got {value!r}.") from None
+
+
+def page_links(url: URL, *, page: int, page_size: int, total: int) -> tuple[str | None, str | None]:
+    """DRF-style absolute next/previous links that keep page_size."""
+    next_url = None
+    previous_url = None
+    if page * page_size < total:
+        next_url = str(url.include_query_params(page=page + 1, page_size=page_size))
+    if page > 1:
+        previous_url = str(url.include_query_params(page=page - 1, page_size=page_size))
+    return next_url, previous_url
+
+
+def query_int(request: Request, name: str, default: int, *, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer; got {raw!r}.") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}; got {value}.")
+    return value

@@ -1,0 +1,61 @@
+"""Events: the status of asynchronous adds and of deletes (spec §6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from mnemo.errors import NotFound
+from mnemo.http.deps import StoreDep, page_links, parse_uuid, query_int
+from mnemo.storage.project_store import EventRow
+
+router = APIRouter(tags=["events"])
+
+EVENT_NOT_FOUND = "Event not found or you don't have permission to access it."
+
+
+def event_to_wire(event: EventRow) -> dict[str, Any]:
+    latency = None
+    if event.completed_at is not None:
+        latency = round((event.completed_at - event.created_at).total_seconds() * 1000, 3)
+    return {
+        "id": str(event.id),
+        "event_type": event.event_type,
+        "status": event.status,
+        "payload": event.payload,
+        "metadata": event.metadata,
+        "results": event.results,
+        "error": event.error,
+        "attempts": event.attempts,
+        "created_at": event.created_at.isoformat(),
+        "updated_at": event.updated_at.isoformat(),
+        "started_at": event.started_at.isoformat() if event.started_at else None,
+        "completed_at": event.completed_at.isoformat() if event.completed_at else None,
+        "latency": latency,
+        "graph_status": None,
+    }
+
+
+@router.get("/v1/event/{event_id}/")
+async def get_event(event_id: str, store: StoreDep) -> dict[str, Any]:
+    async with store.connection() as conn:
+        event = await store.get_event(conn, parse_uuid(event_id, "event_id"))
+    if event is None:
+        raise NotFound(EVENT_NOT_FOUND)
+    return event_to_wire(event)
+
+
+@router.get("/v1/events/")
+async def list_events(request: Request, store: StoreDep) -> dict[str, Any]:
+    page = query_int(request, "page", 1, low=1, high=10**9)
+    page_size = query_int(request, "page_size", 50, low=1, high=200)
+    async with store.connection() as conn:
+        total, events = await store.list_events(conn, offset=(page - 1) * page_size, limit=page_size)
+    next_url, previous_url = page_links(request.url, page=page, page_size=page_size, total=total)
+    return {
+        "count": total,
+        "next": next_url,
+        "previous": previous_url,
+        "results": [event_to_wire(e) for e in events],
+    }

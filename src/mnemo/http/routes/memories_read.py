@@ -1,0 +1,116 @@
+"""Reading memories: search, get-all, get one, history (spec §1.1 rows 3–5, 9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from mnemo.domain.memories import memory_to_wire
+from mnemo.domain.requests import ListBody, SearchBody, parse_body
+from mnemo.domain.selection import compile_selection, selection_filter
+from mnemo.errors import NotFound
+from mnemo.http.deps import BodyDep, ServicesDep, StoreDep, page_links, parse_uuid, query_int
+from mnemo.http.openapi import body_schema
+from mnemo.storage.project_store import ReadOptions
+
+router = APIRouter(tags=["memories"])
+
+MEMORY_NOT_FOUND = "Memory not found!"
+
+
+@router.post("/v3/memories/search/", openapi_extra=body_schema(SearchBody))
+@router.post("/v2/memories/search/", include_in_schema=False)
+async def search_memories(body: BodyDep, store: StoreDep, svc: ServicesDep) -> dict[str, Any]:
+    request = parse_body(SearchBody, body)
+    raw = selection_filter(
+        request.filters, body=body, categories=request.categories, metadata=request.metadata
+    )
+    where, params = compile_selection(raw)
+    vector = await svc.batcher.embed_one(request.query)
+    options = ReadOptions(show_expired=request.show_expired, latest_only=request.latest_only)
+    async with store.connection() as conn:
+        hits = await store.nearest_memories(conn, vector, where, params, options, limit=request.top_k)
+    results = []
+    for record, similarity in hits:
+        score = max(0.0, min(1.0, similarity))
+        if score < request.threshold:
+            continue
+        results.append(
+            memory_to_wire(
+                record,
+                run_key="run_id",
+                score=round(score, 6),
+                extra={"score_breakdown": {"semantic": round(score, 6)}},
+                fields=request.fields,
+            )
+        )
+    return {"results": results}
+
+
+@router.post("/v3/memories/", openapi_extra=body_schema(ListBody))
+@router.post("/v2/memories/", include_in_schema=False)
+async def list_memories(request: Request, body: BodyDep, store: StoreDep, svc: ServicesDep) -> dict[str, Any]:
+    parsed = parse_body(ListBody, body)
+    limit = svc.settings.max_page_size
+    page = query_int(request, "page", parsed.page or 1, low=1, high=10**9)
+    page_size = query_int(request, "page_size", parsed.page_size or 100, low=1, high=limit)
+    raw = selection_filter(
+        parsed.filters,
+        body=body,
+        categories=parsed.categories,
+        metadata=parsed.metadata,
+        start_date=parsed.start_date,
+        end_date=parsed.end_date,
+        keywords=parsed.keywords,
+    )
+    where, params = compile_selection(raw)
+    options = ReadOptions(show_expired=parsed.show_expired, latest_only=parsed.latest_only)
+    async with store.connection() as conn:
+        total, records = await store.list_memories(
+            conn, where, params, options, offset=(page - 1) * page_size, limit=page_size
+        )
+    next_url, previous_url = page_links(request.url, page=page, page_size=page_size, total=total)
+    return {
+        "count": total,
+        "next": next_url,
+        "previous": previous_url,
+        "results": [memory_to_wire(r, fields=parsed.fields) for r in records],
+    }
+
+
+@router.get("/v1/memories/{memory_id}/")
+async def get_memory(memory_id: str, store: StoreDep) -> dict[str, Any]:
+    async with store.connection() as conn:
+        record = await store.get_memory(conn, parse_uuid(memory_id, "memory_id"))
+    if record is None:
+        raise NotFound(MEMORY_NOT_FOUND)
+    return memory_to_wire(record)
+
+
+@router.get("/v1/memories/{memory_id}/history/")
+async def memory_history(memory_id: str, store: StoreDep) -> list[dict[str, Any]]:
+    async with store.connection() as conn:
+        rows = await store.history(conn, parse_uuid(memory_id, "memory_id"))
+    if not rows:
+        raise NotFound(MEMORY_NOT_FOUND)
+    return [
+        {
+            "id": str(row["id"]),
+            "memory_id": str(row["memory_id"]),
+            "event": row["event"],
+            "old_memory": row["old_memory"],
+            "new_memory": row["new_memory"],
+            "input": row["input"] or [],
+            "user_id": row["user_id"],
+            "agent_id": row["agent_id"],
+            "app_id": row["app_id"],
+            "session_id": row["run_id"],
+            "categories": row["categories"] or [],
+            "metadata": row["metadata"],
+            "is_deleted": row["event"] == "DELETE",
+            "created_at": row["created_at"].isoformat(),
+            "updated_at": row["created_at"].isoformat(),
+        }
+        for row in rows
+    ]

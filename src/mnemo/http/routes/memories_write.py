@@ -1,0 +1,205 @@
+"""Changing memories: add, update, delete, delete-all, batch (spec §1.1 rows 2, 6–8, 12–13)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from psycopg import sql
+
+from mnemo.domain.memories import ENTITY_KINDS, MemoryRecord, memory_to_wire, text_hash
+from mnemo.domain.requests import AddBody, BatchDeleteBody, BatchUpdateBody, UpdateBody, parse_body
+from mnemo.domain.selection import compile_selection
+from mnemo.errors import BadRequest, NotFound
+from mnemo.http.deps import BodyDep, ServicesDep, StoreDep, parse_uuid
+from mnemo.http.openapi import body_schema
+from mnemo.http.routes.memories_read import MEMORY_NOT_FOUND
+from mnemo.pipeline.commands import parse_add
+from mnemo.storage.project_store import Conn, ProjectStore
+
+router = APIRouter(tags=["memories"])
+
+QUEUED = "Memory processing has been queued for background execution"
+
+
+@router.post("/v3/memories/add/", openapi_extra=body_schema(AddBody))
+async def add_memories(body: BodyDep, store: StoreDep, svc: ServicesDep) -> dict[str, Any]:
+    command = parse_add(body, svc.limits)
+    if not command.infer:
+        event_id, outcome = await svc.ingestor.store_verbatim(store, command, body)
+        return {
+            "message": "Memories stored successfully",
+            "status": "SUCCEEDED",
+            "event_id": str(event_id),
+            "results": [
+                {"id": str(r.id), "data": {"memory": r.memory}, "memory": r.memory, "event": "ADD"}
+                for r in outcome.written
+            ],
+        }
+    async with store.transaction() as conn:
+        event_id = await store.create_event(
+            conn,
+            event_type="ADD",
+            status="PENDING",
+            payload=body,
+            max_attempts=svc.settings.job_max_attempts,
+        )
+    return {"message": QUEUED, "status": "PENDING", "event_id": str(event_id)}
+
+
+@router.put("/v1/memories/{memory_id}/", openapi_extra=body_schema(UpdateBody))
+async def update_memory(memory_id: str, body: BodyDep, store: StoreDep, svc: ServicesDep) -> dict[str, Any]:
+    target = parse_uuid(memory_id, "memory_id")
+    update = parse_body(UpdateBody, body)
+    if not ({"text", "metadata", "timestamp", "expiration_date"} & body.keys()):
+        raise BadRequest(
+            "Nothing to update: send at least one of text, metadata, timestamp, expiration_date."
+        )
+    embedding = await svc.batcher.embed_one(update.text) if update.text is not None else None
+    async with store.transaction() as conn:
+        record = await _locked(store, conn, target)
+        updated = await _apply_update(store, conn, record, update, body, embedding)
+    return memory_to_wire(updated)
+
+
+async def _locked(store: ProjectStore, conn: Conn, memory_id: uuid.UUID) -> MemoryRecord:
+    record = await store.get_memory(conn, memory_id, lock=True)
+    if record is None:
+        raise NotFound(MEMORY_NOT_FOUND)
+    return record
+
+
+async def _apply_update(
+    store: ProjectStore,
+    conn: Conn,
+    record: MemoryRecord,
+    update: UpdateBody,
+    body: dict[str, Any],
+    embedding: Any,
+) -> MemoryRecord:
+    if record.immutable and update.text is not None:
+        raise BadRequest(f"Memory {record.id} is immutable: its text cannot be changed.")
+    return await store.update_memory(
+        conn,
+        record,
+        text=update.text,
+        text_hash=text_hash(update.text) if update.text is not None else None,
+        embedding=embedding,
+        metadata=update.metadata,
+        set_metadata="metadata" in body,
+        expiration_date=update.expiration_date,
+        set_expiration="expiration_date" in body,
+        created_at=_parse_timestamp(update.timestamp),
+    )
+
+
+def _parse_timestamp(value: float | str | None) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(f"timestamp must be unix seconds or an ISO-8601 datetime; got {value!r}.") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@router.delete("/v1/memories/{memory_id}/")
+async def delete_memory(memory_id: str, request: Request, store: StoreDep) -> dict[str, Any]:
+    target = parse_uuid(memory_id, "memory_id")
+    async with store.transaction() as conn:
+        deleted = await store.delete_memories(conn, sql.SQL("m.id = %s"), [target])
+    if not deleted:
+        raise NotFound(MEMORY_NOT_FOUND)
+    body: dict[str, Any] = {"message": "Memory deleted successfully!"}
+    if request.query_params.get("delete_linked", "").lower() == "true":
+        body["cascade_count"] = 0
+    return body
+
+
+@router.delete("/v1/memories/")
+async def delete_all_memories(request: Request, store: StoreDep) -> dict[str, Any]:
+    raw = _delete_all_filter(request)
+    where, params = compile_selection(raw)
+    async with store.transaction() as conn:
+        deleted = await store.delete_memories(conn, where, params)
+        event_id = await store.create_event(
+            conn,
+            event_type="DELETE",
+            status="SUCCEEDED",
+            payload={"filters": raw},
+            results=[{"id": str(i), "event": "DELETE"} for i in deleted],
+        )
+    return {
+        "message": f"Deleted {len(deleted)} memories.",
+        "deleted_count": len(deleted),
+        "event_id": str(event_id),
+    }
+
+
+def _delete_all_filter(request: Request) -> dict[str, Any]:
+    """The scope of a delete-all, from its query string; never empty (spec §9.10)."""
+    query = request.query_params
+    exact: list[dict[str, Any]] = []
+    any_of: list[dict[str, Any]] = []
+    for kind in ENTITY_KINDS:
+        value = query.get(f"{kind}_id")
+        if value is None or value == "":
+            continue
+        (any_of if value == "*" else exact).append({f"{kind}_id": value})
+    if query.get("filters"):
+        exact.append(_query_dict(query["filters"], "filters"))
+    if query.get("metadata"):
+        exact.append({"metadata": _query_dict(query["metadata"], "metadata")})
+    if any_of:
+        exact.append(any_of[0] if len(any_of) == 1 else {"OR": any_of})
+    if not exact:
+        raise BadRequest(
+            "Refusing to delete without a scope: pass user_id, agent_id, app_id or run_id"
+            " (use '*' explicitly to mean every entity of that kind)."
+        )
+    return exact[0] if len(exact) == 1 else {"AND": exact}
+
+
+def _query_dict(raw: str, name: str) -> dict[str, Any]:
+    """A dict sent in the query string: JSON, or the Python repr the official client produces."""
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            value = parse(raw)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            continue
+        if isinstance(value, dict):
+            return value
+    raise BadRequest(f"{name} in the query string must be a JSON object; got {raw[:100]!r}.")
+
+
+@router.put("/v1/batch/", openapi_extra=body_schema(BatchUpdateBody))
+async def batch_update(body: BodyDep, store: StoreDep, svc: ServicesDep) -> dict[str, Any]:
+    batch = parse_body(BatchUpdateBody, body)
+    ids = [parse_uuid(item.memory_id, "memory_id") for item in batch.memories]
+    texts = [item.text for item in batch.memories if item.text is not None]
+    vectors = iter(await svc.batcher.embed(texts))
+    async with store.transaction() as conn:
+        for target, item, raw in zip(ids, batch.memories, body["memories"], strict=True):
+            record = await _locked(store, conn, target)
+            update = UpdateBody(text=item.text, metadata=item.metadata)
+            embedding = next(vectors) if item.text is not None else None
+            await _apply_update(store, conn, record, update, raw, embedding)
+    return {"message": f"Successfully updated {len(ids)} memories"}
+
+
+@router.delete("/v1/batch/", openapi_extra=body_schema(BatchDeleteBody))
+async def batch_delete(body: BodyDep, store: StoreDep) -> dict[str, Any]:
+    batch = parse_body(BatchDeleteBody, body)
+    ids = [parse_uuid(item.memory_id, "memory_id") for item in batch.memories]
+    async with store.transaction() as conn:
+        deleted = await store.delete_memories(conn, sql.SQL("m.id = ANY(%s)"), [ids])
+        missing = set(ids) - set(deleted)
+        if missing:
+            raise NotFound(f"Memory not found: {sorted(str(i) for i in missing)[0]}; nothing was deleted.")
+    return {"message": f"Successfully deleted {len(deleted)} memories"}

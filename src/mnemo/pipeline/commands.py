@@ -1,0 +1,124 @@
+"""Turning a validated add body into an :class:`AddCommand` the pipeline can run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from mnemo.domain.memories import Scope
+from mnemo.domain.requests import ENTITY_FIELDS, AddBody, MessageIn, parse_body
+from mnemo.errors import BadRequest, PayloadTooLarge
+from mnemo.pipeline.extraction import Message
+
+_MAX_TIMESTAMP = 4_102_444_800  # 2100-01-01
+
+
+@dataclass(frozen=True, slots=True)
+class AddLimits:
+    max_messages: int = 200
+    max_message_chars: int = 32_000
+
+
+@dataclass(frozen=True, slots=True)
+class AddCommand:
+    """One add, validated: what to remember, for whom, and how."""
+
+    messages: tuple[Message, ...]
+    scope: Scope
+    metadata: dict[str, Any] | None
+    infer: bool
+    expiration_date: date | None
+    observed_at: datetime
+    immutable: bool
+    custom_instructions: str | None
+    agent_custom_instructions: str | None
+    custom_categories: tuple[str, ...]
+
+
+def parse_add(body: object, limits: AddLimits) -> AddCommand:
+    """Validate an add request body (spec §1.1 row 2); raises BadRequest naming what is wrong."""
+    parsed = parse_body(AddBody, body)
+    messages = _messages(parsed.messages, limits)
+    scope = _scope(parsed)
+    return AddCommand(
+        messages=messages,
+        scope=scope,
+        metadata=parsed.metadata,
+        infer=parsed.infer,
+        expiration_date=parsed.expiration_date,
+        observed_at=_observed_at(parsed.timestamp),
+        immutable=parsed.immutable,
+        custom_instructions=parsed.custom_instructions,
+        agent_custom_instructions=parsed.agent_custom_instructions,
+        custom_categories=_category_names(parsed.custom_categories),
+    )
+
+
+def _messages(raw: list[MessageIn] | MessageIn | str, limits: AddLimits) -> tuple[Message, ...]:
+    items = [MessageIn(role="user", content=raw)] if isinstance(raw, str) else raw
+    items = [items] if isinstance(items, MessageIn) else items
+    if not items:
+        raise BadRequest("messages must contain at least one message.")
+    if len(items) > limits.max_messages:
+        raise PayloadTooLarge(f"Too many messages: {len(items)} (at most {limits.max_messages} per add).")
+    for index, item in enumerate(items):
+        if len(item.content) > limits.max_message_chars:
+            raise PayloadTooLarge(
+                f"messages.{index}.content has {len(item.content)} characters"
+                f" (at most {limits.max_message_chars})."
+            )
+    return tuple(Message(role=m.role, content=m.content, name=m.name) for m in items)
+
+
+def _scope(body: AddBody) -> Scope:
+    values: dict[str, str] = {}
+    for name in ENTITY_FIELDS:
+        value = getattr(body, name)
+        if value:
+            values[name] = value
+    for name, value in _entity_ids_in_filters(body.filters or {}).items():
+        if name in values and values[name] != value:
+            raise BadRequest(f"{name} is given twice with different values ({values[name]!r}, {value!r}).")
+        values[name] = value
+    if not values:
+        raise BadRequest(
+            "At least one of user_id, agent_id, app_id or run_id is required (top level, or inside filters)."
+        )
+    return Scope(**values)
+
+
+def _entity_ids_in_filters(filters: dict[str, Any]) -> dict[str, str]:
+    """Entity ids of an add's ``filters``: flat keys, or an AND of flat objects."""
+    found: dict[str, str] = {}
+    for key, value in filters.items():
+        if key == "AND" and isinstance(value, list):
+            for item in value:
+                if not isinstance(item, dict):
+                    raise BadRequest("filters.AND must be a list of objects.")
+                found.update(_entity_ids_in_filters(item))
+        elif key in ENTITY_FIELDS:
+            if not isinstance(value, str) or not value.strip():
+                raise BadRequest(f"filters.{key} must be a non-empty string.")
+            found[key] = value.strip()
+        else:
+            raise BadRequest(
+                f"filters.{key} is not accepted on add:"
+                " only user_id, agent_id, app_id, run_id (or an AND of them)."
+            )
+    return found
+
+
+def _observed_at(timestamp: float | None) -> datetime:
+    if timestamp is None:
+        return datetime.now(UTC)
+    if not 0 <= timestamp < _MAX_TIMESTAMP:
+        raise BadRequest(f"timestamp must be unix seconds between 0 and {_MAX_TIMESTAMP}; got {timestamp}.")
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def _category_names(raw: list[dict[str, str]] | dict[str, str] | None) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    items = [raw] if isinstance(raw, dict) else raw
+    return tuple(name for item in items for name in item)

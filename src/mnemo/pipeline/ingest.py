@@ -1,0 +1,138 @@
+"""The add pipeline: extract facts (infer=true) or take messages verbatim, embed, store."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mnemo.domain.memories import MemoryRecord, Scope, text_hash
+from mnemo.pipeline.commands import AddCommand
+from mnemo.pipeline.extraction import ExtractionRequest, Extractor, Fact, Message
+from mnemo.providers.embedding.batcher import EmbeddingBatcher
+from mnemo.storage.project_store import NewMemory, ProjectStore
+from mnemo.storage.queue import Job, JobQueue
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one add wrote, and the numbers behind it."""
+
+    written: list[MemoryRecord]
+    metadata: dict[str, Any]
+
+
+def add_result(record: MemoryRecord) -> dict[str, Any]:
+    """One item of an add's ``results`` (spec §2.2, §6): both ``data.memory`` and ``memory``."""
+    return {
+        "id": str(record.id),
+        "event": "ADD",
+        "data": {"memory": record.memory},
+        "memory": record.memory,
+        **record.scope.as_dict(),
+    }
+
+
+class Ingestor:
+    """Runs adds. Verbatim adds run in the request; inferred adds run in a worker job."""
+
+    def __init__(self, batcher: EmbeddingBatcher, extractor: Extractor) -> None:
+        self.batcher = batcher
+        self.extractor = extractor
+
+    async def store_verbatim(
+        self, store: ProjectStore, command: AddCommand, payload: dict[str, Any]
+    ) -> tuple[uuid.UUID, Outcome]:
+        """infer=false: every user and assistant message becomes one memory, synchronously."""
+        kept = [m for m in command.messages if m.role != "system" and m.content.strip()]
+        drafts = [(m.content, m.role, m.name) for m in kept]
+        memories = await self._new_memories(command, command.scope, drafts)
+        event_id = uuid.uuid4()
+        async with store.transaction() as conn:
+            written = await store.insert_memories(
+                conn, memories, event_id=event_id, history_input=_history_input(command.messages)
+            )
+            results = [add_result(r) for r in written]
+            await store.create_event(
+                conn,
+                event_type="ADD",
+                status="SUCCEEDED",
+                payload=payload,
+                results=results,
+                event_id=event_id,
+            )
+        skipped = len(memories) - len(written)
+        return event_id, Outcome(written, {"duplicates_skipped": skipped})
+
+    async def run_job(self, store: ProjectStore, queue: JobQueue, job: Job, command: AddCommand) -> Outcome:
+        """infer=true: extract facts, embed them, and finish the job in one transaction."""
+        started = time.perf_counter()
+        facts = await self.extractor.extract(
+            ExtractionRequest(messages=command.messages, observed_at=command.observed_at)
+        )
+        extracted_ms = (time.perf_counter() - started) * 1000
+        memories: list[NewMemory] = []
+        for fact in _unique(facts):
+            scope = _scope_for(fact, command.scope)
+            memories.extend(await self._new_memories(command, scope, [(fact.text, fact.attributed_to, None)]))
+        async with store.transaction() as conn:
+            await queue.hold(conn, job)
+            written = await store.insert_memories(
+                conn, memories, event_id=job.event_id, history_input=_history_input(command.messages)
+            )
+            metadata = {
+                "extractor": self.extractor.name,
+                "facts_extracted": len(facts),
+                "memories_written": len(written),
+                "duplicates_skipped": len(memories) - len(written),
+                "extraction_ms": round(extracted_ms, 2),
+            }
+            await queue.succeed(conn, job, [add_result(r) for r in written], metadata)
+        return Outcome(written, metadata)
+
+    async def _new_memories(
+        self, command: AddCommand, scope: Scope, drafts: Sequence[tuple[str, str, str | None]]
+    ) -> list[NewMemory]:
+        if not drafts:
+            return []
+        vectors = await self.batcher.embed([text for text, _, _ in drafts])
+        return [
+            NewMemory(
+                scope=scope,
+                text=text,
+                hash=text_hash(text),
+                embedding=vector,
+                metadata=command.metadata,
+                created_at=command.observed_at,
+                immutable=command.immutable,
+                expiration_date=command.expiration_date,
+                attributed_to=role,
+                actor_name=name,
+            )
+            for (text, role, name), vector in zip(drafts, vectors, strict=True)
+        ]
+
+
+def _unique(facts: Sequence[Fact]) -> list[Fact]:
+    seen: set[str] = set()
+    unique = []
+    for fact in facts:
+        if fact.text not in seen:
+            seen.add(fact.text)
+            unique.append(fact)
+    return unique
+
+
+def _scope_for(fact: Fact, scope: Scope) -> Scope:
+    """A fact is stored under its speaker: user facts under user_id, assistant facts under agent_id."""
+    if scope.user_id and scope.agent_id:
+        if fact.attributed_to == "assistant":
+            return Scope(None, scope.agent_id, scope.app_id, scope.run_id)
+        return Scope(scope.user_id, None, scope.app_id, scope.run_id)
+    return scope
+
+
+def _history_input(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    return [{"role": m.role, "content": m.content} for m in messages]

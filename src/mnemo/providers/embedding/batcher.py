@@ -1,0 +1,114 @@
+"""Coalesces embedding requests from concurrent callers into batches.
+
+One consumer task runs the (synchronous) embedder in a worker thread, one batch at a time. While a
+batch computes, new requests queue up; the next batch takes all of them (up to ``max_batch`` texts).
+So a lone query is embedded at once, with no waiting window, and a burst of requests is embedded at
+batch throughput.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mnemo.providers.embedding.base import Embedder, EmbedderUnavailable, Vectors
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Request:
+    texts: Sequence[str]
+    future: asyncio.Future[Vectors] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class EmbeddingBatcher:
+    def __init__(self, embedder: Embedder, *, max_batch: int = 64) -> None:
+        self.embedder = embedder
+        self.max_batch = max_batch
+        self._pending: deque[_Request] = deque()
+        self._wakeup = asyncio.Event()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mnemo-embed")
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def dimensions(self) -> int:
+        return self.embedder.dimensions
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="mnemo-embedding-batcher")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        for request in self._pending:
+            if not request.future.done():
+                request.future.set_exception(EmbedderUnavailable("the embedder is shutting down"))
+        self._executor.shutdown(wait=True)
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        """Vectors for ``texts``, computed together with whatever else is waiting."""
+        if not texts:
+            return np.zeros((0, self.embedder.dimensions), dtype=np.float32)
+        if self._task is None:
+            raise EmbedderUnavailable("the embedder is not running")
+        request = _Request(texts)
+        self._pending.append(request)
+        self._wakeup.set()
+        vectors: Vectors = await request.future
+        return vectors
+
+    async def embed_one(self, text: str) -> Vectors:
+        vectors = await self.embed([text])
+        return vectors[0]
+
+    def _take_batch(self) -> list[_Request]:
+        batch: list[_Request] = []
+        size = 0
+        while self._pending and (not batch or size + len(self._pending[0].texts) <= self.max_batch):
+            request = self._pending.popleft()
+            if request.future.cancelled():
+                continue
+            batch.append(request)
+            size += len(request.texts)
+        return batch
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._pending:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            batch = self._take_batch()
+            if not batch:
+                continue
+            texts = [text for request in batch for text in request.texts]
+            try:
+                vectors = await loop.run_in_executor(self._executor, self.embedder.embed, texts)
+            except Exception as exc:  # the embedder's failure belongs to every waiting caller
+                logger.exception("embedding a batch of %d texts failed", len(texts))
+                error = exc if isinstance(exc, EmbedderUnavailable) else EmbedderUnavailable(str(exc))
+                for request in batch:
+                    if not request.future.done():
+                        request.future.set_exception(error)
+                continue
+            start = 0
+            for request in batch:
+                end = start + len(request.texts)
+                if not request.future.done():
+                    request.future.set_result(vectors[start:end])
+                start = end

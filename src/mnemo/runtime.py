@@ -1,0 +1,98 @@
+"""Assembling a running mnemo from its settings: database, embedder, pipeline, workers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from mnemo.embedded_db import EmbeddedPostgres
+from mnemo.pipeline.commands import AddLimits
+from mnemo.pipeline.ingest import Ingestor
+from mnemo.pipeline.offline_extractor import OfflineExtractor
+from mnemo.providers.embedding.base import Embedder
+from mnemo.providers.embedding.batcher import EmbeddingBatcher
+from mnemo.services import Services
+from mnemo.settings import Settings
+from mnemo.storage.database import Database
+from mnemo.storage.migrate import migrate
+from mnemo.storage.queue import JobQueue
+from mnemo.worker.runner import Worker
+
+logger = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def database_url(settings: Settings, *, stop_embedded: bool = True) -> AsyncIterator[str]:
+    """The configured database URL, or the embedded server's (started here, stopped on exit)."""
+    if settings.database_url is not None:
+        yield settings.database_url.get_secret_value()
+        return
+    embedded = EmbeddedPostgres(settings.data_dir)
+    url = embedded.start()
+    try:
+        yield url
+    finally:
+        embedded.stop(only_if_started_here=not stop_embedded)
+
+
+@asynccontextmanager
+async def open_database(settings: Settings, url: str) -> AsyncIterator[Database]:
+    await migrate(url)
+    db = Database(url, min_size=settings.pool_min_size, max_size=settings.pool_max_size)
+    await db.open()
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    if settings.embedder == "openai":
+        from mnemo.providers.embedding.openai_http import OpenAIEmbedder
+
+        return OpenAIEmbedder(
+            base_url=settings.openai_embedding_base_url,
+            model=settings.openai_embedding_model,
+            api_key=settings.openai_embedding_api_key.get_secret_value()
+            if settings.openai_embedding_api_key
+            else None,
+            dimensions=settings.openai_embedding_dimensions,
+        )
+    from mnemo.providers.embedding.minilm_onnx import MiniLMOnnxEmbedder
+
+    return MiniLMOnnxEmbedder(
+        settings.model_cache_dir,
+        precision=settings.embedder_precision,
+        threads=settings.embedder_threads,
+        max_batch=settings.embedder_max_batch,
+    )
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, db: Database) -> AsyncIterator[Services]:
+    batcher = EmbeddingBatcher(build_embedder(settings), max_batch=settings.embedder_max_batch)
+    batcher.start()
+    try:
+        ingestor = Ingestor(batcher, OfflineExtractor())
+        limits = AddLimits(settings.max_messages_per_add, settings.max_message_chars)
+        yield Services(settings=settings, db=db, batcher=batcher, ingestor=ingestor, limits=limits)
+    finally:
+        await batcher.close()
+
+
+def build_worker(services: Services) -> Worker:
+    settings = services.settings
+    worker_id = f"{socket.gethostname()}:{os.getpid()}"
+    queue = JobQueue(services.db, worker_id, lease=timedelta(seconds=settings.job_lease_seconds))
+    return Worker(
+        services.db,
+        services.ingestor,
+        queue,
+        concurrency=settings.worker_concurrency,
+        poll_seconds=settings.job_poll_seconds,
+        limits=services.limits,
+    )

@@ -1,0 +1,90 @@
+"""Long-running processes: ``mnemo serve`` (API + workers) and ``mnemo worker``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import uvicorn
+
+from mnemo.http.app import create_app
+from mnemo.runtime import build_worker, database_url, open_database, open_services
+from mnemo.settings import Settings
+from mnemo.storage.database import Database
+
+logger = logging.getLogger("mnemo")
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+async def bootstrap_keys(db: Database, settings: Settings) -> None:
+    """Make sure the default project exists and someone can authenticate to it."""
+    project = await db.ensure_project()
+    if settings.api_key is not None:
+        await db.store_key(project, settings.api_key.get_secret_value(), name="MNEMO_API_KEY")
+        return
+    if await db.count_keys() == 0:
+        key = await db.create_key(project, name="first key")
+        print(f"Created the first API key for project {project} (shown once, store it now):", flush=True)
+        print(key, flush=True)
+
+
+async def serve(settings: Settings) -> int:
+    async with database_url(settings) as url, open_database(settings, url) as db:
+        await bootstrap_keys(db, settings)
+        async with open_services(settings, db) as services:
+            stop = asyncio.Event()
+            workers = None
+            if settings.run_workers:
+                workers = asyncio.create_task(build_worker(services).run(stop), name="mnemo-workers")
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    create_app(services),
+                    host=settings.host,
+                    port=settings.port,
+                    lifespan="off",
+                    access_log=False,
+                    log_level="warning",
+                    timeout_graceful_shutdown=30,
+                )
+            )
+            announce = asyncio.create_task(_announce(server, settings))
+            # uvicorn re-raises the signal it handled once it has stopped; keep that from killing cleanup.
+            for sig in _SIGNALS:
+                signal.signal(sig, lambda *_: None)
+            await server.serve()
+            announce.cancel()
+            logger.info("HTTP server stopped; draining workers")
+            stop.set()
+            if workers is not None:
+                await workers
+    logger.info("mnemo stopped")
+    return 0
+
+
+async def _announce(server: uvicorn.Server, settings: Settings) -> None:
+    while not server.started:
+        await asyncio.sleep(0.05)
+    logger.info("mnemo listening on http://%s:%d", settings.host, settings.port)
+
+
+async def run_workers_only(settings: Settings) -> int:
+    async with (
+        database_url(settings) as url,
+        open_database(settings, url) as db,
+        open_services(settings, db) as services,
+    ):
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in _SIGNALS:
+            loop.add_signal_handler(sig, stop.set)
+        logger.info("mnemo worker running")
+        try:
+            await build_worker(services).run(stop)
+        finally:
+            for sig in _SIGNALS:
+                with contextlib.suppress(Exception):
+                    loop.remove_signal_handler(sig)
+    return 0

@@ -1,0 +1,20 @@
+"""The long-lived objects one process needs, built once from the settings and passed around."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mnemo.pipeline.commands import AddLimits
+from mnemo.pipeline.ingest import Ingestor
+from mnemo.providers.embedding.batcher import EmbeddingBatcher
+from mnemo.settings import Settings
+from mnemo.storage.database import Database
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    db: Database
+    batcher: EmbeddingBatcher
+    ingestor: Ingestor
+    limits: AddLimits

@@ -1,0 +1,104 @@
+"""One settings object for the whole service.
+
+Values come, highest precedence first, from: explicit arguments (CLI flags), ``MNEMO_*`` environment
+variables, a TOML config file (``MNEMO_CONFIG_FILE``, else ``<data_dir>/mnemo.toml`` if present), and
+the defaults below. Build it at the edge (CLI, test) and pass it down; nothing reads it globally.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+EmbedderKind = Literal["minilm-onnx", "openai"]
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Reads the optional TOML config file (flat keys, same names as the settings fields)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = _config_file_path(self.current_state)
+        if path is None:
+            return {}
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+
+
+def _config_file_path(state: dict[str, Any]) -> Path | None:
+    explicit = state.get("config_file") or os.environ.get("MNEMO_CONFIG_FILE")
+    if explicit:
+        return Path(explicit)
+    data_dir = Path(state.get("data_dir") or os.environ.get("MNEMO_DATA_DIR") or _default_data_dir())
+    candidate = data_dir.expanduser() / "mnemo.toml"
+    return candidate if candidate.is_file() else None
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".mnemo"
+
+
+class Settings(BaseSettings):
+    """Every knob of mnemo. Environment variables are the field names upper-cased with ``MNEMO_``."""
+
+    model_config = SettingsConfigDict(env_prefix="MNEMO_", extra="ignore")
+
+    config_file: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: SecretStr | None = None
+    api_key: SecretStr | None = None
+    log_level: str = "INFO"
+
+    # Processes: an API process may also run workers (the default single-machine mode).
+    run_workers: bool = True
+    worker_concurrency: int = 2
+    job_lease_seconds: float = 60.0
+    job_max_attempts: int = 5
+    job_poll_seconds: float = 2.0
+
+    # Database pool.
+    pool_min_size: int = 2
+    pool_max_size: int = 16
+
+    # Embeddings.
+    embedder: EmbedderKind = "minilm-onnx"
+    embedder_precision: Literal["fp32", "int8"] = "int8"
+    embedder_threads: int | None = None
+    embedder_max_batch: int = 64
+    model_dir: Path | None = None
+    openai_embedding_base_url: str = "https://api.openai.com/v1"
+    openai_embedding_model: str = "text-embedding-3-small"
+    openai_embedding_api_key: SecretStr | None = None
+    openai_embedding_dimensions: int = 1536
+
+    # Limits on input.
+    max_body_bytes: int = 2 * 1024 * 1024
+    max_messages_per_add: int = 200
+    max_message_chars: int = 32_000
+    max_top_k: int = 1000
+    max_page_size: int = 1000
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlFileSource(settings_cls))
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Where built model files (ONNX graphs) are cached (``model_dir``, else ``<data_dir>/models``)."""
+        return (self.model_dir or self.data_dir / "models").expanduser()

@@ -1,0 +1,415 @@
+"""Everything a project owns: memories, their history, events and entities.
+
+Tenant isolation lives here, in one place: every statement is built by :meth:`ProjectStore._sql`,
+which refuses a template without the ``{tenant}`` predicate and fills it with this store's project.
+Callers never pass a project id to a query.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, LiteralString
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from mnemo.domain.memories import MemoryRecord, Scope
+from mnemo.storage.database import Database
+
+Conn = psycopg.AsyncConnection[dict[str, Any]]
+
+MEMORY_COLUMNS: LiteralString = (
+    "id, user_id, agent_id, app_id, run_id, memory, hash, metadata, categories, immutable,"
+    " expiration_date, attributed_to, actor_name, replaced_by, state, created_at, updated_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewMemory:
+    """A memory about to be inserted."""
+
+    scope: Scope
+    text: str
+    hash: str
+    embedding: np.ndarray[Any, np.dtype[np.float32]]
+    metadata: dict[str, Any] | None
+    created_at: datetime
+    categories: Sequence[str] = ()
+    immutable: bool = False
+    expiration_date: date | None = None
+    attributed_to: str | None = None
+    actor_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """Visibility switches shared by list-shaped reads (search and get-all)."""
+
+    show_expired: bool = False
+    latest_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    id: uuid.UUID
+    event_type: str
+    status: str
+    payload: dict[str, Any]
+    metadata: dict[str, Any] | None
+    results: list[Any]
+    error: str | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+def record_from_row(row: dict[str, Any]) -> MemoryRecord:
+    return MemoryRecord(
+        id=row["id"],
+        scope=Scope(row["user_id"], row["agent_id"], row["app_id"], row["run_id"]),
+        memory=row["memory"],
+        hash=row["hash"],
+        metadata=row["metadata"],
+        categories=list(row["categories"] or []),
+        immutable=row["immutable"],
+        expiration_date=row["expiration_date"],
+        attributed_to=row["attributed_to"],
+        actor_name=row["actor_name"],
+        replaced_by=row["replaced_by"],
+        state=row["state"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+_EVENT_COLUMNS: LiteralString = (
+    "id, event_type, status, payload, metadata, results, error, attempts,"
+    " created_at, updated_at, started_at, completed_at"
+)
+
+
+class ProjectStore:
+    """Project-scoped access to the tenant tables. Construct one per request (cheap)."""
+
+    def __init__(self, db: Database, project_id: str) -> None:
+        self.db = db
+        self.project_id = project_id
+        self._project = sql.Literal(project_id)
+        self._tenant = sql.SQL("project_id = {}").format(self._project)
+
+    def _sql(self, template: LiteralString, **parts: sql.Composable) -> sql.Composed:
+        """Build a statement on tenant tables: ``{tenant}`` is the row predicate, ``{project}`` the id."""
+        if "{tenant}" not in template and "{project}" not in template:
+            raise AssertionError("tenant-table statement names no project")
+        return sql.SQL(template).format(tenant=self._tenant, project=self._project, **parts)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Conn]:
+        async with self.db.transaction() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Conn]:
+        async with self.db.pool.connection() as conn:
+            yield conn
+
+    # --- memories: writes ------------------------------------------------------------------
+
+    async def insert_memories(
+        self,
+        conn: Conn,
+        memories: Sequence[NewMemory],
+        *,
+        event_id: uuid.UUID | None,
+        history_input: list[dict[str, Any]] | None,
+    ) -> list[MemoryRecord]:
+        """Insert memories; exact duplicates of an existing memory in the same scope are skipped.
+
+        Returns only the memories actually inserted, in input order.
+        """
+        if not memories:
+            return []
+        statement = self._sql(
+            "INSERT INTO memories (project_id, id, user_id, agent_id, app_id, run_id, memory, hash,"
+            " metadata, categories, immutable, expiration_date, attributed_to, actor_name, event_id,"
+            " embedding, created_at, updated_at)"
+            " VALUES ({project}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING RETURNING " + MEMORY_COLUMNS,
+        )
+        inserted: list[MemoryRecord] = []
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                statement,
+                [
+                    (
+                        uuid.uuid4(),
+                        m.scope.user_id,
+                        m.scope.agent_id,
+                        m.scope.app_id,
+                        m.scope.run_id,
+                        m.text,
+                        m.hash,
+                        Jsonb(m.metadata) if m.metadata is not None else None,
+                        list(m.categories),
+                        m.immutable,
+                        m.expiration_date,
+                        m.attributed_to,
+                        m.actor_name,
+                        event_id,
+                        m.embedding,
+                        m.created_at,
+                        m.created_at,
+                    )
+                    for m in memories
+                ],
+                returning=True,
+            )
+            while True:
+                row = await cur.fetchone()
+                if row is not None:
+                    inserted.append(record_from_row(row))
+                if not cur.nextset():
+                    break
+        await self._add_history(conn, [(r, "ADD", None, r.memory) for r in inserted], history_input)
+        return inserted
+
+    async def _add_history(
+        self,
+        conn: Conn,
+        changes: Sequence[tuple[MemoryRecord, str, str | None, str | None]],
+        history_input: list[dict[str, Any]] | None,
+    ) -> None:
+        if not changes:
+            return
+        statement = self._sql(
+            "INSERT INTO memory_history (project_id, id, memory_id, event, old_memory, new_memory,"
+            " input, user_id, agent_id, app_id, run_id, categories, metadata)"
+            " VALUES ({project}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        )
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                statement,
+                [
+                    (
+                        uuid.uuid4(),
+                        record.id,
+                        event,
+                        old,
+                        new,
+                        Jsonb(history_input) if history_input is not None else None,
+                        record.scope.user_id,
+                        record.scope.agent_id,
+                        record.scope.app_id,
+                        record.scope.run_id,
+                        record.categories,
+                        Jsonb(record.metadata) if record.metadata is not None else None,
+                    )
+                    for record, event, old, new in changes
+                ],
+            )
+
+    # --- memories: reads -------------------------------------------------------------------
+
+    def _visibility(self, options: ReadOptions) -> sql.Composable:
+        parts: list[sql.Composable] = []
+        if not options.show_expired:
+            parts.append(sql.SQL("(m.expiration_date IS NULL OR m.expiration_date >= current_date)"))
+        if options.latest_only:
+            parts.append(sql.SQL("m.replaced_by IS NULL"))
+        return sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")
+
+    async def get_memory(
+        self, conn: Conn, memory_id: uuid.UUID, *, lock: bool = False
+    ) -> MemoryRecord | None:
+        statement = self._sql(
+            "SELECT " + MEMORY_COLUMNS + " FROM memories m WHERE {tenant} AND m.id = %s {lock}",
+            lock=sql.SQL("FOR UPDATE" if lock else ""),
+        )
+        row = await (await conn.execute(statement, (memory_id,))).fetchone()
+        return record_from_row(row) if row else None
+
+    async def list_memories(
+        self,
+        conn: Conn,
+        where: sql.Composable,
+        params: Sequence[object],
+        options: ReadOptions,
+        *,
+        offset: int,
+        limit: int,
+    ) -> tuple[int, list[MemoryRecord]]:
+        """One page of memories matching ``where``, newest first, and the total count."""
+        count_stmt = self._sql(
+            "SELECT count(*) AS n FROM memories m WHERE {tenant} AND ({where}) AND {visible}",
+            where=where,
+            visible=self._visibility(options),
+        )
+        row = await (await conn.execute(count_stmt, params)).fetchone()
+        total = int(row["n"]) if row else 0
+        page_stmt = self._sql(
+            "SELECT " + MEMORY_COLUMNS + " FROM memories m WHERE {tenant} AND ({where}) AND {visible}"
+            " ORDER BY m.created_at DESC, m.id LIMIT %s OFFSET %s",
+            where=where,
+            visible=self._visibility(options),
+        )
+        rows = await (await conn.execute(page_stmt, [*params, limit, offset])).fetchall()
+        return total, [record_from_row(r) for r in rows]
+
+    async def nearest_memories(
+        self,
+        conn: Conn,
+        vector: np.ndarray[Any, np.dtype[np.float32]],
+        where: sql.Composable,
+        params: Sequence[object],
+        options: ReadOptions,
+        *,
+        limit: int,
+    ) -> list[tuple[MemoryRecord, float]]:
+        """Memories matching ``where`` ordered by cosine similarity to ``vector`` (best first)."""
+        statement = self._sql(
+            "SELECT " + MEMORY_COLUMNS + ", 1 - (m.embedding <=> %s) AS similarity"
+            " FROM memories m WHERE {tenant} AND ({where}) AND {visible}"
+            " ORDER BY m.embedding <=> %s LIMIT %s",
+            where=where,
+            visible=self._visibility(options),
+        )
+        rows = await (await conn.execute(statement, [vector, *params, vector, limit])).fetchall()
+        return [(record_from_row(r), float(r["similarity"])) for r in rows]
+
+    async def history(self, conn: Conn, memory_id: uuid.UUID) -> list[dict[str, Any]]:
+        statement = self._sql(
+            "SELECT id, memory_id, event, old_memory, new_memory, input, user_id, agent_id, app_id,"
+            " run_id, categories, metadata, created_at FROM memory_history"
+            " WHERE {tenant} AND memory_id = %s ORDER BY created_at, id"
+        )
+        return await (await conn.execute(statement, (memory_id,))).fetchall()
+
+    async def entities(self, conn: Conn) -> list[dict[str, Any]]:
+        """Every user, agent, app and run that owns at least one memory."""
+        parts = [
+            self._sql(
+                "SELECT {kind} AS type, {column} AS name, min(created_at) AS created_at,"
+                " max(updated_at) AS updated_at, count(*) AS total_memories FROM memories"
+                " WHERE {tenant} AND {column} IS NOT NULL GROUP BY {column}",
+                kind=sql.Literal(kind),
+                column=sql.Identifier(f"{kind}_id"),
+            )
+            for kind in ("user", "agent", "app", "run")
+        ]
+        statement = sql.SQL(" UNION ALL ").join(parts) + sql.SQL(" ORDER BY created_at DESC, name")
+        return await (await conn.execute(statement)).fetchall()
+
+    # --- memories: changes -----------------------------------------------------------------
+
+    async def update_memory(
+        self,
+        conn: Conn,
+        current: MemoryRecord,
+        *,
+        text: str | None,
+        text_hash: str | None,
+        embedding: np.ndarray[Any, np.dtype[np.float32]] | None,
+        metadata: dict[str, Any] | None,
+        set_metadata: bool,
+        expiration_date: date | None,
+        set_expiration: bool,
+        created_at: datetime | None,
+    ) -> MemoryRecord:
+        """Apply an update to a memory locked by the caller (``get_memory(lock=True)``)."""
+        statement = self._sql(
+            "UPDATE memories m SET memory = coalesce(%s, memory), hash = coalesce(%s, hash),"
+            " embedding = coalesce(%s, embedding),"
+            " metadata = CASE WHEN %s THEN %s ELSE metadata END,"
+            " expiration_date = CASE WHEN %s THEN %s ELSE expiration_date END,"
+            " created_at = coalesce(%s, created_at), updated_at = clock_timestamp()"
+            " WHERE {tenant} AND m.id = %s RETURNING " + MEMORY_COLUMNS
+        )
+        row = await (
+            await conn.execute(
+                statement,
+                (
+                    text,
+                    text_hash,
+                    embedding,
+                    set_metadata,
+                    Jsonb(metadata) if metadata is not None else None,
+                    set_expiration,
+                    expiration_date,
+                    created_at,
+                    current.id,
+                ),
+            )
+        ).fetchone()
+        assert row is not None
+        updated = record_from_row(row)
+        await self._add_history(conn, [(updated, "UPDATE", current.memory, updated.memory)], None)
+        return updated
+
+    async def delete_memories(
+        self, conn: Conn, where: sql.Composable, params: Sequence[object]
+    ) -> list[uuid.UUID]:
+        """Delete every memory matching ``where``, recording a DELETE in each one's history."""
+        statement = self._sql(
+            "WITH gone AS (DELETE FROM memories m WHERE {tenant} AND ({where})"
+            " RETURNING id, memory, user_id, agent_id, app_id, run_id, categories, metadata)"
+            " INSERT INTO memory_history (project_id, id, memory_id, event, old_memory, new_memory,"
+            " user_id, agent_id, app_id, run_id, categories, metadata)"
+            " SELECT {project}, gen_random_uuid(), id, 'DELETE', memory, NULL, user_id, agent_id, app_id,"
+            " run_id, categories, metadata FROM gone RETURNING memory_id",
+            where=where,
+        )
+        rows = await (await conn.execute(statement, params)).fetchall()
+        return [r["memory_id"] for r in rows]
+
+    # --- events ----------------------------------------------------------------------------
+
+    async def create_event(
+        self,
+        conn: Conn,
+        *,
+        event_type: str,
+        status: str,
+        payload: dict[str, Any],
+        results: list[Any] | None = None,
+        max_attempts: int = 5,
+        event_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
+        """Record an event. A PENDING event is a queued job: workers are woken by NOTIFY on commit."""
+        event_id = event_id or uuid.uuid4()
+        finished = status in ("SUCCEEDED", "FAILED")
+        statement = self._sql(
+            "INSERT INTO events (project_id, id, event_type, status, payload, results, max_attempts,"
+            " started_at, completed_at)"
+            " VALUES ({project}, %s, %s, %s, %s, %s, %s, {started}, {started})",
+            started=sql.SQL("clock_timestamp()" if finished else "NULL"),
+        )
+        await conn.execute(
+            statement, (event_id, event_type, status, Jsonb(payload), Jsonb(results or []), max_attempts)
+        )
+        if status == "PENDING":
+            await conn.execute("SELECT pg_notify('mnemo_jobs', '')")
+        return event_id
+
+    async def get_event(self, conn: Conn, event_id: uuid.UUID) -> EventRow | None:
+        statement = self._sql("SELECT " + _EVENT_COLUMNS + " FROM events WHERE {tenant} AND id = %s")
+        row = await (await conn.execute(statement, (event_id,))).fetchone()
+        return EventRow(**row) if row else None
+
+    async def list_events(self, conn: Conn, *, offset: int, limit: int) -> tuple[int, list[EventRow]]:
+        count = await (
+            await conn.execute(self._sql("SELECT count(*) AS n FROM events WHERE {tenant}"))
+        ).fetchone()
+        statement = self._sql(
+            "SELECT " + _EVENT_COLUMNS + " FROM events WHERE {tenant}"
+            " ORDER BY created_at DESC, id LIMIT %s OFFSET %s"
+        )
+        rows = await (await conn.execute(statement, (limit, offset))).fetchall()
+        return (int(count["n"]) if count else 0), [EventRow(**r) for r in rows]

@@ -1,0 +1,3 @@
+"""Background workers: claim queued add jobs and run them through the pipeline."""
+
+from __future__ import annotations
