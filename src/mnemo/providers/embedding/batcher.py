@@ -74,7 +74,8 @@ class EmbeddingBatcher:
 
     async def embed_one(self, text: str) -> Vectors:
         vectors = await self.embed([text])
-        return vectors[0]
+        first: Vectors = vectors[0]
+        return first
 
     def _take_batch(self) -> list[_Request]:
         batch: list[_Request] = []
