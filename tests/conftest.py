@@ -81,9 +81,7 @@ def server(
     module_database_url: str, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[MnemoServer]:
     """A running ``mnemo serve`` shared by the tests of one module."""
-    running = start_server(
-        tmp_path_factory.mktemp("serve"), database_url=module_database_url, model_dir=model_dir
-    )
+    running = start_server(tmp_path_factory.mktemp("serve"), database_url=module_database_url, model_dir=model_dir)
     try:
         yield running
     finally:

@@ -66,9 +66,7 @@ def mnemo_env(*, model_dir: Path | None, extra: dict[str, str] | None = None) ->
     return env
 
 
-def run_cli(
-    args: list[str], *, env: dict[str, str], timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
+def run_cli(args: list[str], *, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mnemo", *args], env=env, capture_output=True, text=True, timeout=timeout
     )
@@ -122,9 +120,7 @@ def wait_healthy(server: MnemoServer, timeout: float = 120) -> None:
     raise RuntimeError(f"mnemo serve did not become healthy:\n{server.log()}")
 
 
-def wait_event(
-    server: MnemoServer, event_id: str, *, key: str | None = None, timeout: float = 60
-) -> dict[str, Any]:
+def wait_event(server: MnemoServer, event_id: str, *, key: str | None = None, timeout: float = 60) -> dict[str, Any]:
     """Poll an event until it is SUCCEEDED or FAILED."""
     deadline = time.monotonic() + timeout
     with server.client(key) as client:

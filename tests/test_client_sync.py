@@ -32,9 +32,7 @@ def _user() -> str:
 
 
 def _add_verbatim(client: Any, user: str, *texts: str, **options: Any) -> list[dict[str, Any]]:
-    result = client.add(
-        [{"role": "user", "content": text} for text in texts], user_id=user, infer=False, **options
-    )
+    result = client.add([{"role": "user", "content": text} for text in texts], user_id=user, infer=False, **options)
     assert result["status"] == "SUCCEEDED"
     return list(result["results"])
 
@@ -83,9 +81,7 @@ def test_add_infer_false_stores_each_message(client: Any) -> None:
         "My favourite colour is teal.",
         "Noted: teal.",
     ]
-    again = client.add(
-        [{"role": "user", "content": "My favourite colour is teal."}], user_id=user, infer=False
-    )
+    again = client.add([{"role": "user", "content": "My favourite colour is teal."}], user_id=user, infer=False)
     assert again["results"] == []
     assert client.get_all(filters={"user_id": user})["count"] == 2
 
@@ -204,9 +200,7 @@ def test_batch_update_and_delete(client: Any) -> None:
     with pytest.raises(MemoryNotFoundError):
         client.batch_delete([{"memory_id": ids[0]}, {"memory_id": str(uuid.uuid4())}])
     assert client.get(ids[0])["memory"] == "I drink espresso."
-    assert (
-        client.batch_delete([{"memory_id": i} for i in ids])["message"] == "Successfully deleted 2 memories"
-    )
+    assert client.batch_delete([{"memory_id": i} for i in ids])["message"] == "Successfully deleted 2 memories"
     assert client.get_all(filters={"user_id": user})["count"] == 0
 
 

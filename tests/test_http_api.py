@@ -67,9 +67,7 @@ def test_paths_without_trailing_slash_are_not_redirected(server: MnemoServer) ->
         ({"messages": "hi", "user_id": "u", "timestamp": -5}, "timestamp"),
     ],
 )
-def test_add_rejects_bad_input_with_documented_shape(
-    server: MnemoServer, body: dict[str, object], needle: str
-) -> None:
+def test_add_rejects_bad_input_with_documented_shape(server: MnemoServer, body: dict[str, object], needle: str) -> None:
     user = body.get("user_id")
     with server.client() as client:
         response = client.post("/v3/memories/add/", json=body)
@@ -84,9 +82,7 @@ def test_add_rejects_bad_input_with_documented_shape(
 
 def test_add_rejects_non_json_and_oversized_bodies(server: MnemoServer) -> None:
     with server.client() as client:
-        response = client.post(
-            "/v3/memories/add/", content=b"{not json", headers={"content-type": "application/json"}
-        )
+        response = client.post("/v3/memories/add/", content=b"{not json", headers={"content-type": "application/json"})
         assert response.status_code == 400 and "not valid JSON" in response.json()["detail"]
         response = client.post("/v3/memories/add/", content=b"[1, 2]")
         assert response.status_code == 400 and "JSON object" in response.json()["detail"]

@@ -59,9 +59,7 @@ def test_projects_do_not_see_each_other(server: MnemoServer, other_key: str) -> 
         batch = theirs.put("/v1/batch/", json={"memories": [{"memory_id": memory_id, "text": "x"}]})
         assert batch.status_code == 404
 
-        assert (
-            mine.get(f"/v1/memories/{memory_id}/").json()["memory"] == "My bank PIN hint is the cat's name."
-        )
+        assert mine.get(f"/v1/memories/{memory_id}/").json()["memory"] == "My bank PIN hint is the cat's name."
         assert _count(mine, {"user_id": shared_user}) == 2
 
 

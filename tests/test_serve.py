@@ -72,9 +72,7 @@ def test_accepted_adds_survive_sigkill_of_service_and_database(tmp_path: Path, m
         finished = [wait_event(restarted, event_id) for event_id in events]
         assert [e["status"] for e in finished] == ["SUCCEEDED"] * 20
         with restarted.client() as client:
-            listed = client.post(
-                "/v3/memories/", json={"filters": {"user_id": user}, "page_size": 100}
-            ).json()
+            listed = client.post("/v3/memories/", json={"filters": {"user_id": user}, "page_size": 100}).json()
         assert listed["count"] == sum(len(e["results"]) for e in finished) >= 20
     finally:
         restarted.stop()

@@ -42,12 +42,8 @@ def _configure_logging(level: str) -> None:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data-dir", help="where the embedded database and model cache live (MNEMO_DATA_DIR)"
-    )
-    parser.add_argument(
-        "--database-url", help="use this PostgreSQL instead of the embedded one (MNEMO_DATABASE_URL)"
-    )
+    parser.add_argument("--data-dir", help="where the embedded database and model cache live (MNEMO_DATA_DIR)")
+    parser.add_argument("--database-url", help="use this PostgreSQL instead of the embedded one (MNEMO_DATABASE_URL)")
     parser.add_argument("--config", help="a TOML config file (MNEMO_CONFIG_FILE)")
 
 
@@ -59,9 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(serve)
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
-    serve.add_argument(
-        "--no-workers", action="store_true", help="serve the API only; run `mnemo worker` elsewhere"
-    )
+    serve.add_argument("--no-workers", action="store_true", help="serve the API only; run `mnemo worker` elsewhere")
 
     worker = commands.add_parser("worker", help="run background workers only")
     _add_common(worker)

@@ -79,9 +79,7 @@ class EmbeddedPostgres:
         module = _import_embedded()
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         self._started_here = not self._running(module)
-        logger.info(
-            "%s embedded PostgreSQL in %s", "starting" if self._started_here else "attaching to", self.pgdata
-        )
+        logger.info("%s embedded PostgreSQL in %s", "starting" if self._started_here else "attaching to", self.pgdata)
         self._server = module.get_server(self.pgdata, cleanup_mode=None)
         return str(self._server.get_uri("postgres"))
 

@@ -13,6 +13,7 @@ from mnemo.embedded_db import EmbeddedPostgres
 from mnemo.pipeline.commands import AddLimits
 from mnemo.pipeline.ingest import Ingestor
 from mnemo.pipeline.offline_extractor import OfflineExtractor
+from mnemo.pipeline.retrieve import Retriever
 from mnemo.providers.embedding.base import Embedder
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 from mnemo.services import Services
@@ -57,9 +58,7 @@ def build_embedder(settings: Settings) -> Embedder:
         return OpenAIEmbedder(
             base_url=settings.openai_embedding_base_url,
             model=settings.openai_embedding_model,
-            api_key=settings.openai_embedding_api_key.get_secret_value()
-            if settings.openai_embedding_api_key
-            else None,
+            api_key=settings.openai_embedding_api_key.get_secret_value() if settings.openai_embedding_api_key else None,
             dimensions=settings.openai_embedding_dimensions,
         )
     from mnemo.providers.embedding.minilm_onnx import MiniLMOnnxEmbedder
@@ -79,7 +78,8 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
     try:
         ingestor = Ingestor(batcher, OfflineExtractor())
         limits = AddLimits(settings.max_messages_per_add, settings.max_message_chars)
-        yield Services(settings=settings, db=db, batcher=batcher, ingestor=ingestor, limits=limits)
+        retriever = Retriever(batcher, settings.ranking_weights())
+        yield Services(settings=settings, db=db, batcher=batcher, ingestor=ingestor, retriever=retriever, limits=limits)
     finally:
         await batcher.close()
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from mnemo.pipeline.commands import AddLimits
 from mnemo.pipeline.ingest import Ingestor
+from mnemo.pipeline.retrieve import Retriever
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 from mnemo.settings import Settings
 from mnemo.storage.database import Database
@@ -17,4 +18,5 @@ class Services:
     db: Database
     batcher: EmbeddingBatcher
     ingestor: Ingestor
+    retriever: Retriever
     limits: AddLimits

@@ -15,6 +15,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from mnemo.domain.scoring import RankingWeights
+
 EmbedderKind = Literal["minilm-onnx", "openai"]
 
 
@@ -80,6 +82,13 @@ class Settings(BaseSettings):
     openai_embedding_api_key: SecretStr | None = None
     openai_embedding_dimensions: int = 1536
 
+    # Search ranking: weights of the fused signals (see mnemo.domain.scoring).
+    rank_semantic_weight: float = 0.5
+    rank_keyword_weight: float = 0.35
+    rank_entity_weight: float = 0.15
+    rank_time_weight: float = 0.15
+    rank_keyword_half: float = 6.0
+
     # Limits on input.
     max_body_bytes: int = 2 * 1024 * 1024
     max_messages_per_add: int = 200
@@ -97,6 +106,15 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _TomlFileSource(settings_cls))
+
+    def ranking_weights(self) -> RankingWeights:
+        return RankingWeights(
+            semantic=self.rank_semantic_weight,
+            keyword=self.rank_keyword_weight,
+            entity=self.rank_entity_weight,
+            time=self.rank_time_weight,
+            keyword_half=self.rank_keyword_half,
+        )
 
     @property
     def model_cache_dir(self) -> Path:

@@ -70,9 +70,7 @@ FILTER_FIELDS: tuple[str, ...] = (
 ALLOWED_KEYS: tuple[str, ...] = (*LOGICAL_KEYS, *FILTER_FIELDS)
 
 # Every operator word of the DSL (and OSS's); a metadata key cannot be one of them.
-OPERATOR_WORDS: frozenset[str] = frozenset(
-    {"eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "icontains"}
-)
+OPERATOR_WORDS: frozenset[str] = frozenset({"eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "icontains"})
 # SQL comparison symbols, which the DSL rejects wherever an operator could stand.
 SQL_SYMBOLS: frozenset[str] = frozenset({"=", "==", "!=", "<>", "<", "<=", ">", ">="})
 
@@ -343,9 +341,7 @@ class IdsCondition:
     ids: tuple[str, ...]
 
     def to_sql(self, alias: str) -> _Sql:
-        return sql.SQL("{} = ANY({}::uuid[])").format(sql.Identifier(alias, "id"), sql.Placeholder()), [
-            list(self.ids)
-        ]
+        return sql.SQL("{} = ANY({}::uuid[])").format(sql.Identifier(alias, "id"), sql.Placeholder()), [list(self.ids)]
 
     def matches(self, memory: MemoryFacts) -> bool:
         return str(UUID(memory.id)) in self.ids
@@ -604,8 +600,7 @@ def _date_value(fld: str, value: object) -> date:
     for ``expiration_date`` always a ``date`` (a datetime's UTC date)."""
     if not isinstance(value, str):
         raise FilterError(
-            f"{fld} takes a date 'YYYY-MM-DD' or an ISO 8601 datetime, got {_type_name(value)}: "
-            f"{_describe(value)}."
+            f"{fld} takes a date 'YYYY-MM-DD' or an ISO 8601 datetime, got {_type_name(value)}: {_describe(value)}."
         )
     try:
         parsed = _parse_date_text(value)
@@ -722,19 +717,13 @@ def _metadata_scalar(where: str, value: object) -> JsonValue:
 
 
 _METADATA_OPS: dict[str, _OpBuilder] = {
-    "eq": lambda key, value, ctx: ctx.add(
-        MetadataCondition(key, "eq", _json_value(f"metadata.{key}", value))
-    ),
-    "ne": lambda key, value, ctx: ctx.add(
-        MetadataCondition(key, "ne", _json_value(f"metadata.{key}", value))
-    ),
+    "eq": lambda key, value, ctx: ctx.add(MetadataCondition(key, "eq", _json_value(f"metadata.{key}", value))),
+    "ne": lambda key, value, ctx: ctx.add(MetadataCondition(key, "ne", _json_value(f"metadata.{key}", value))),
     "contains": lambda key, value, ctx: ctx.add(
         MetadataCondition(key, "contains", _metadata_scalar(f"metadata.{key} 'contains'", value))
     ),
 }
-_METADATA_HINTS = {
-    "*": " (only top-level metadata keys are supported; to match an object value use {'eq': {...}})"
-}
+_METADATA_HINTS = {"*": " (only top-level metadata keys are supported; to match an object value use {'eq': {...}})"}
 
 
 def _metadata_key(key: object) -> str:
@@ -752,17 +741,14 @@ def _metadata_key(key: object) -> str:
 def _parse_metadata(fld: str, value: object, ctx: _Context, depth: int) -> Node:
     if not isinstance(value, dict) or not value:
         raise FilterError(
-            f"metadata takes a non-empty object of metadata keys, e.g. {{'type': 'semantic'}}, "
-            f"got {_describe(value)}."
+            f"metadata takes a non-empty object of metadata keys, e.g. {{'type': 'semantic'}}, got {_describe(value)}."
         )
     nodes: list[Node] = []
     for raw_key, condition in value.items():
         key = _metadata_key(raw_key)
         if isinstance(condition, dict):
             label = f"metadata key {key!r}"
-            nodes.append(
-                _parse_operators(key, condition, _METADATA_OPS, ctx, label=label, hints=_METADATA_HINTS)
-            )
+            nodes.append(_parse_operators(key, condition, _METADATA_OPS, ctx, label=label, hints=_METADATA_HINTS))
         else:
             nodes.append(ctx.add(MetadataCondition(key, "eq", _json_value(f"metadata.{key}", condition))))
     return _all_of(nodes, ctx)

@@ -61,6 +61,11 @@ def text_hash(text: str) -> str:
     return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
+def index_text(text: str, speaker: str | None) -> str:
+    """What is embedded for a memory: its text, prefixed by the speaker's name when known."""
+    return f"{speaker}: {text}" if speaker else text
+
+
 def structured_attributes(moment: datetime) -> dict[str, Any]:
     """Calendar facts about a timestamp, in UTC (spec §2.1)."""
     utc = moment.astimezone(UTC)

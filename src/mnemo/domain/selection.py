@@ -46,9 +46,7 @@ def selection_filter(
     return parts[0] if len(parts) == 1 else {"AND": parts}
 
 
-def compile_selection(
-    raw: dict[str, Any], *, require_scope: bool = True
-) -> tuple[sql.Composable, list[object]]:
+def compile_selection(raw: dict[str, Any], *, require_scope: bool = True) -> tuple[sql.Composable, list[object]]:
     """Validate and compile a filter; 400 if it is invalid or selects no entity."""
     try:
         node = parse_filter(raw)

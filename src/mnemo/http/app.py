@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from mnemo import __version__
 from mnemo.http.errors import install_error_handlers
+from mnemo.http.openapi import install_openapi
 from mnemo.http.routes import account, entities, events, memories_read, memories_write
 from mnemo.services import Services
 
@@ -21,4 +22,5 @@ def create_app(services: Services) -> FastAPI:
     install_error_handlers(app)
     for module in (account, memories_write, memories_read, events, entities):
         app.include_router(module.router)
+    install_openapi(app)
     return app

@@ -35,9 +35,7 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError | ValidationError)
         if isinstance(exc, ValidationError):
             return error_response(400, describe_validation_error(exc))
-        problems = "; ".join(
-            ".".join(str(p) for p in err["loc"]) + ": " + str(err["msg"]) for err in exc.errors()[:5]
-        )
+        problems = "; ".join(".".join(str(p) for p in err["loc"]) + ": " + str(err["msg"]) for err in exc.errors()[:5])
         return error_response(400, f"Invalid request: {problems}")
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:

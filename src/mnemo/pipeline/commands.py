@@ -65,8 +65,7 @@ def _messages(raw: list[MessageIn] | MessageIn | str, limits: AddLimits) -> tupl
     for index, item in enumerate(items):
         if len(item.content) > limits.max_message_chars:
             raise PayloadTooLarge(
-                f"messages.{index}.content has {len(item.content)} characters"
-                f" (at most {limits.max_message_chars})."
+                f"messages.{index}.content has {len(item.content)} characters (at most {limits.max_message_chars})."
             )
     return tuple(Message(role=m.role, content=m.content, name=m.name) for m in items)
 
@@ -103,8 +102,7 @@ def _entity_ids_in_filters(filters: dict[str, Any]) -> dict[str, str]:
             found[key] = value.strip()
         else:
             raise BadRequest(
-                f"filters.{key} is not accepted on add:"
-                " only user_id, agent_id, app_id, run_id (or an AND of them)."
+                f"filters.{key} is not accepted on add: only user_id, agent_id, app_id, run_id (or an AND of them)."
             )
     return found
 

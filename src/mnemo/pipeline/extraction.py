@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -21,12 +21,28 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class ExistingMemory:
+    """A memory already stored in the scope, shown to the extractor under a short temporary ref."""
+
+    ref: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    name: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
 class Fact:
     """A durable, self-contained statement extracted from a conversation."""
 
     text: str
     attributed_to: Speaker
     categories: tuple[str, ...] = ()
+    #: refs of existing memories this fact updates or contradicts (see ExistingMemory.ref).
+    linked_refs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,19 +51,50 @@ class ExtractionRequest:
 
     messages: Sequence[Message]
     observed_at: datetime
-    existing_memories: Sequence[str] = ()
+    recent_messages: Sequence[Message] = ()
+    existing_memories: Sequence[ExistingMemory] = ()
     custom_instructions: str | None = None
-    categories: Sequence[str] = field(default_factory=tuple)
+    agent_custom_instructions: str | None = None
+    categories: Sequence[Category] = ()
+    #: True when the add names an agent but no user: facts are about the agent's own perspective.
+    agent_perspective: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What an extraction cost."""
+
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractionResult:
+    facts: list[Fact]
+    usage: Usage | None = None
 
 
 class ExtractionFailed(Exception):
-    """Extraction could not produce a trustworthy result; the add's event becomes FAILED."""
+    """Extraction produced no trustworthy result (e.g. malformed output after a repair attempt).
+
+    Not retried: the add's event becomes FAILED with this message; ``raw_output`` is kept for inspection.
+    """
+
+    def __init__(self, detail: str, *, raw_output: str | None = None) -> None:
+        super().__init__(detail)
+        self.raw_output = raw_output
+
+
+class ExtractionUnavailable(Exception):
+    """The extractor could not be reached (LLM down, out of retries): the job is retried later."""
 
 
 class Extractor(Protocol):
-    """Turns one add's messages into facts. Must raise, never return an empty list, on failure."""
+    """Turns one add's messages into facts. Raises on failure; never returns a silent empty result."""
 
     @property
     def name(self) -> str: ...
 
-    async def extract(self, request: ExtractionRequest) -> list[Fact]: ...
+    async def extract(self, request: ExtractionRequest) -> ExtractionResult: ...

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mnemo.domain.memories import MemoryRecord, Scope, text_hash
+from mnemo.domain.entities import extract_entities
+from mnemo.domain.memories import MemoryRecord, Scope, index_text, text_hash
+from mnemo.domain.relative_dates import find_dates
 from mnemo.pipeline.commands import AddCommand
 from mnemo.pipeline.extraction import ExtractionRequest, Extractor, Fact, Message
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
@@ -69,9 +71,10 @@ class Ingestor:
     async def run_job(self, store: ProjectStore, queue: JobQueue, job: Job, command: AddCommand) -> Outcome:
         """infer=true: extract facts, embed them, and finish the job in one transaction."""
         started = time.perf_counter()
-        facts = await self.extractor.extract(
+        extraction = await self.extractor.extract(
             ExtractionRequest(messages=command.messages, observed_at=command.observed_at)
         )
+        facts = extraction.facts
         extracted_ms = (time.perf_counter() - started) * 1000
         memories: list[NewMemory] = []
         for fact in _unique(facts):
@@ -97,7 +100,7 @@ class Ingestor:
     ) -> list[NewMemory]:
         if not drafts:
             return []
-        vectors = await self.batcher.embed([text for text, _, _ in drafts])
+        vectors = await self.batcher.embed([index_text(text, name) for text, _, name in drafts])
         return [
             NewMemory(
                 scope=scope,
@@ -110,6 +113,8 @@ class Ingestor:
                 expiration_date=command.expiration_date,
                 attributed_to=role,
                 actor_name=name,
+                entities=extract_entities(text, speaker=name),
+                dates=[(span.start, span.end) for span in find_dates(text, command.observed_at)],
             )
             for (text, role, name), vector in zip(drafts, vectors, strict=True)
         ]

@@ -1,13 +1,415 @@
+"""The offline extractor: deterministic English rules, used when no LLM is configured.
+
+A message is split into sentences; a sentence becomes a fact when it is a statement about its speaker
+(it has a first-person anchor, or is a subject-less fragment such as "Just finished a marathon!") with
+at least one content word beyond small talk. Greetings, thanks, backchannel, questions, reactions to
+the other speaker and assistant restatements of the user's own facts are dropped.
+
+Kept sentences are rewritten to name their speaker ("I'm moving" → "Alice is moving", "my" → "Alice's";
+with no first-person-singular pronoun to rewrite, "Alice: " is prefixed) and their relative dates are
+resolved against the observation time. Otherwise the wording is the speaker's own.
+"""
+
 from __future__ import annotations
-from mnemo.pipeline.extraction import ExtractionRequest, Fact
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from mnemo.domain.relative_dates import resolve_relative_dates
+from mnemo.pipeline.extraction import ExtractionRequest, ExtractionResult, Fact, Message, Speaker
+
+__all__ = ["MAX_FACTS_PER_MESSAGE", "OfflineExtractor", "extract_facts", "split_sentences"]
+
+MAX_FACTS_PER_MESSAGE = 12
+_LONG_SENTENCE = 400
+_RESTATEMENT_OVERLAP = 0.6
+
+# ---------------------------------------------------------------- sentence splitting
+
+_EMOJI_CHARS = (
+    "\U0001f000-\U0001faff\u2300-\u23ff\u2600-\u27bf\u2b00-\u2bff\u3030\u303d\u3297\u3299\ufe0e\ufe0f\u200d\u20e3"
+)
+_EMOJI = re.compile(f"[{_EMOJI_CHARS}]+")
+_EMOTICON = re.compile(r"(?<!\w)(?:[:;=]-?[()DPpO3/\\|]+|<3+|\^_*\^)(?!\w)")
+# A candidate sentence end: terminal punctuation (plus closing quotes/brackets), or an emoji run,
+# followed by whitespace or the end of the text.
+_BOUNDARY = re.compile(f"(?:[.!?…]+[\"'”’)\\]]*|[{_EMOJI_CHARS}]+)(?=\\s|$)")
+_LONG_SENTENCE_BREAK = re.compile(r"\s*(?:;|\s[-–—]\s)\s*")
+# Never the end of a sentence ("Mr. Smith", "e.g. painting").
+_TITLE_ABBREVIATIONS = frozenset(
+    {"mr", "mrs", "ms", "dr", "prof", "st", "sr", "jr", "vs", "e.g", "i.e", "eg", "ie", "approx", "cf", "mt"}
+)
+# The end of a sentence only when a capital letter follows ("at 7 a.m. then" vs "at 7 a.m. Then").
+_OTHER_ABBREVIATIONS = frozenset({"etc", "a.m", "p.m", "am", "pm", "u.s", "u.k", "inc", "ltd", "co", "jan", "feb"})
+
+
+def _is_false_boundary(text: str, segment_start: int, match: re.Match[str]) -> bool:
+    if match.group()[0] != "." or len(match.group().rstrip("\"'”’)]")) != 1:
+        return False
+    token_start = max(text.rfind(" ", segment_start, match.start()), text.rfind("(", segment_start, match.start()))
+    token = text[token_start + 1 : match.start()].lower()
+    if token in _TITLE_ABBREVIATIONS or (len(token) == 1 and token.isalpha()):
+        return True
+    following = text[match.end() : match.end() + 2].strip()
+    return token in _OTHER_ABBREVIATIONS and (not following or not following[0].isupper())
+
+
+def _raw_sentences(text: str) -> Iterator[str]:
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        if _is_false_boundary(text, start, match):
+            continue
+        yield text[start : match.end()]
+        start = match.end()
+    yield text[start:]
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a chat message, stripped; very long ones are also broken at ';' and dashes."""
+    sentences: list[str] = []
+    for raw in _raw_sentences(text):
+        sentence = raw.strip()
+        if len(sentence) > _LONG_SENTENCE:
+            sentences.extend(part for part in _LONG_SENTENCE_BREAK.split(sentence) if part)
+        elif sentence:
+            sentences.append(sentence)
+    return sentences
+
+
+# ---------------------------------------------------------------- cleaning
+
+_TYPOGRAPHIC = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "…": "...", "\u00a0": " "})
+_WHITESPACE = re.compile(r"\s+")
+_LEADING_FILLER = re.compile(
+    r"^(?:thank(?:s|\s+you)(?:\s+(?:so|very)\s+much)?\s+for\s+[^,.!?]{1,40}[,!.]+\s*|"
+    r"(?:oh+|ah+|aw+|hey+|hi+|hello|yeah+|yes+|yep|yup|nope|no|ok(?:ay)?|well|haha+|hah|lol|wow+|"
+    r"hmm+|um+|uh+|sure|totally|absolutely|definitely|exactly|true|right|cool|great|awesome|nice|omg|"
+    r"gosh|man|dude|thanks|thank\s+you|got\s+it|i\s+see|anyway|anyways|btw|by\s+the\s+way|so|and|but|"
+    r"also|plus|honestly|guess\s+what|you\s+know)(?:\s+[A-Za-z]+)?\s*[,!.:;–—-]+\s*|"
+    r"(?:oh|so|and|but|well|also|plus|anyway|btw)\s+(?=(?:i|i'm|i've|i'll|i'd|my|me|we|we're|we've|our|"
+    r"it|it's|the|this|that|just|last|yesterday|today)\b))+",
+    re.IGNORECASE,
+)
+_TRAILING_NOISE = re.compile(r"[\s,]*(?:\b(?:lol|haha+|hehe+|xd)\b[\s!.]*)+$", re.IGNORECASE)
+# "..., how about you?" after a statement: the statement stays a statement.
+_TRAILING_QUESTION_TAG = re.compile(
+    r"\s*[,;:–—-]+\s*(?:(?:how|what)\s+about\s+you|and\s+you|you|right|isn't\s+it)\s*\?+$", re.IGNORECASE
+)
+_TRAILING_VOCATIVE = re.compile(r",\s*[A-Z][a-z]+\s*[.!?]*$")
+_QUOTED_END = re.compile(r"[.!?][\"')]+$")
+_TERMINAL = re.compile(r"[\s.!,;:…-]+$")
+
+
+def _clean(sentence: str) -> str:
+    text = sentence.translate(_TYPOGRAPHIC)
+    text = _EMOTICON.sub(" ", _EMOJI.sub(" ", text))
+    text = _WHITESPACE.sub(" ", text).strip()
+    text = _TRAILING_QUESTION_TAG.sub("", _TRAILING_NOISE.sub("", text))
+    return _LEADING_FILLER.sub("", text).strip()
+
+
+# ---------------------------------------------------------------- classification
+
+_QUESTION_START = re.compile(
+    r"^(?:(?:what|why|how|when|where|who|whom|which|whose)(?:'s|\s+(?:do|does|did|are|is|was|were|have|has|"
+    r"can|could|would|will|should|about|else)\b)|(?:do|does|did|are|is|was|were|have|has|can|could|would|"
+    r"will|should|shall|may|might|wanna|want)\s+(?:you|we|they|it|he|she|u|ya|anyone|anybody|there|ya)\b)",
+    re.IGNORECASE,
+)
+_FILLER_START = re.compile(
+    r"^(?:thank(?:s|\s+you)\b(?!\s+to\b)|congrat|good\s+luck|best\s+of\s+luck|sounds?\b|"
+    r"glad\s+(?:you|to\s+hear|that\s+you|it)|hope\s+(?:you|it|that|all|everything)|"
+    r"(?:nice|great|good|so\s+good)\s+to\s+(?:meet|hear|see|chat|talk|know)|let\s+me\s+know|take\s+care|"
+    r"see\s+you|talk\s+(?:to\s+you\s+)?(?:soon|later)|have\s+(?:a|an|fun)\b|bye|goodbye|"
+    r"good\s+(?:morning|night|evening|afternoon)|keep\s+(?:it\s+up|up|going|me\s+posted)|you\s+got\s+this|"
+    r"me\s+too|same\s+here|lucky\s+you|can'?t\s+wait\s+to\s+(?:hear|see)|feel\s+free|my\s+pleasure|"
+    r"no\s+problem|you'?re\s+welcome|anytime|what\s+an?\b|let's\b|(?:tell|show|send|give|remind|let|keep)\s+me\b|(?:stay|keep|find|start|try|take|make|go|check|give|let|tell|don't|remember|enjoy|be|hang|stop|consider|focus|embrace|trust|treat|listen|imagine|look\s+at)\b|how\s+(?:cool|nice|great|awesome|fun|lovely|sweet))",
+    re.IGNORECASE,
+)
+_REACTION_TO_OTHER = re.compile(
+    r"\b(?:(?:proud|happy|glad|excited|thrilled|sorry|rooting|impressed)\s+(?:of|for|about|by|with)|"
+    r"(?:glad|lucky|grateful|thankful|blessed)\s+to\s+have|bet)\s+(?:you|your)\b",
+    re.IGNORECASE,
+)
+_ADDRESSES_OTHER = re.compile(r"^(?:you|your|you're|you've|you'll|you'd|yours)\b", re.IGNORECASE)
+_FIRST_SINGULAR = re.compile(
+    r"(?<![\w'-])(?:(?P<am>I\s+am|I'm)|(?P<have>I\s+have|I've)|(?P<will>I'll)|(?P<would>I'd)|(?P<i>I)"
+    r"|(?P<poss>[Mm]y|MY|[Mm]ine)|(?P<obj>[Mm]e|ME|[Mm]yself))(?![\w'-]|\.\w)"
+)
+_SUBJECT_I = re.compile(r"(?<![\w'-])I(?!\.\w)(?![\w-])")
+_FIRST_PLURAL = re.compile(r"(?<![\w'-])(?:[Ww]e|[Oo]ur|[Oo]urs)(?![\w-])")
+# "we" as people in general ("when we ...", "we all should ...") does not make a statement personal.
+_GENERIC_WE = re.compile(
+    r"\b(?:when|if|how|what)\s+we\b|\bwe\s+(?:all|can|could|should|must|need|might|may)\b", re.IGNORECASE
+)
+_ELIDED_START = re.compile(
+    r"^(?P<adverbs>(?:(?:just|finally|recently|also|already|officially|actually|really|still|"
+    r"totally|so|super|definitely|currently|now|slowly|even)\s+)*)(?P<verb>[A-Za-z]+)\b(?!')",
+    re.IGNORECASE,
+)
+_CLAUSE_END = re.compile(r"[,;:–—]|\s-\s")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_YOU = re.compile(r"\b(?:you|your|yours|you're|you've|you'll|you'd|yourself)\b", re.IGNORECASE)
+
+_IRREGULAR_PAST = frozenset(
+    {
+        "went", "got", "made", "took", "bought", "saw", "met", "ran", "won", "had", "found", "left", "gave",
+        "came", "began", "wrote", "built", "sold", "lost", "spent", "caught", "brought", "taught", "felt",
+        "heard", "kept", "flew", "drove", "ate", "swam", "became", "told", "sent", "paid", "quit", "fell",
+        "grew", "threw", "wore", "sang", "knew", "held", "led", "slept", "chose", "broke", "forgot", "rode",
+        "hung", "drew", "did", "tried", "moved", "dug", "stood", "sat", "shot", "fought",
+    }
+)  # fmt: skip
+# Subject-less fragments starting with one of these get "<Name> is ...".
+_STATE_WORDS = frozenset(
+    {
+        "excited", "stoked", "pumped", "thrilled", "happy", "glad", "proud", "tired", "exhausted", "busy",
+        "ready", "nervous", "stressed", "worried", "sad", "sorry", "grateful", "thankful", "blessed", "lucky",
+        "interested", "obsessed", "addicted", "hooked", "engaged", "married", "pregnant", "retired",
+        "loving", "enjoying", "looking", "heading", "planning", "working", "learning", "training", "hoping",
+        "thinking", "trying", "getting", "taking", "reading", "watching", "feeling",
+    }
+)  # fmt: skip
+# "Reading helps me relax": a gerund subject, not a subject-less fragment.
+_GERUND_PREDICATE = frozenset(
+    {
+        "is", "was", "has", "have", "had", "can", "could", "will", "would", "helps", "helped", "makes",
+        "made", "gives", "gave", "keeps", "kept", "brings", "brought", "really", "always", "seems", "sounds",
+        "feels", "takes", "took", "lets", "allows", "becomes", "became", "must", "might", "may", "should",
+        "does", "did", "isn't", "wasn't", "'s", "reminds", "means", "requires", "needs", "teaches",
+    }
+)  # fmt: skip
+_NOT_PAST = frozenset({"need", "needed", "indeed", "red", "bed", "hundred", "sacred", "kindred", "wicked"})
+
+STOP_WORDS = frozenset(
+    """
+    a an the and or but so if then than that this these those there here it it's its itself to of in on
+    at by for with from about as into onto over under up down out off again too very just really quite
+    also even still already yet ever never not no nor only own same such more most much many some any
+    all both each few other lot lots bit i i'm i've i'll i'd me my mine myself we we're we've we'll we'd
+    us our ours ourselves you you're you've you'll you'd your yours yourself yourselves he he's him his
+    she she's her hers they they're they've them their theirs what what's which who who's whom whose
+    when where why how is am are was were be been being have has had having do does did doing done will
+    would shall should can could may might must can't won't don't doesn't didn't isn't aren't wasn't
+    weren't haven't hasn't hadn't couldn't wouldn't shouldn't let let's get gets got getting go goes going
+    gone went make made one ones thing things stuff something anything everything nothing way lot like
+    well now today yesterday tomorrow tonight always sometimes often oh yeah yes ok okay sure maybe
+    definitely totally absolutely actually basically literally probably kinda sorta gonna wanna gotta
+    because since while though although till until via per
+    """.split()
+)
+# Small-talk vocabulary: reactions, feelings without an object, praise. Not content on their own.
+WEAK_WORDS = frozenset(
+    """
+    love loved loves like liked likes happy glad great good awesome amazing cool nice fun wonderful
+    fantastic sweet lovely beautiful proud sorry thanks thank appreciate appreciated agree think thought
+    know knew guess hope hoping wish wait see seen saw mean means meant feel feels felt sure super pretty
+    interesting exciting excited thrilled stoked pumped haha wow right true same gonna say said tell
+    told hear heard glad understand understood believe bet inspiring inspired inspiration impressed
+    impressive incredible brave strong admire admired support supported supportive help helped helps
+    hard tough awesome cute huge big real really totally true blast tell keep need needed want wanted
+    ready tired busy fine okay bad sad nervous worried stressed day days time times moment moments
+    everyone anyone someone people person life world much lot lots hear rock wonderful special
+    important meaningful glad grateful thankful blessed lucky miss missed care cares caring enjoy
+    enjoyed enjoying imagine feeling better reminds remind reminded deal chat talk talking share sharing congrats congratulations
+    """.split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentence:
+    """A cleaned sentence judged worth keeping, with what its rewrite needs."""
+
+    text: str
+    elided: bool
+    content: frozenset[str]
+
+
+def _tokens(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _stem(word: str) -> str:
+    word = word.removesuffix("'s")
+    for suffix, minimum in (("ing", 6), ("ed", 5), ("es", 5), ("s", 4)):
+        if len(word) >= minimum and word.endswith(suffix) and not word.endswith("ss"):
+            return word[: -len(suffix)]
+    return word
+
+
+def _content_words(text: str) -> frozenset[str]:
+    body = _TRAILING_VOCATIVE.sub("", text)
+    return frozenset(_stem(word) for word in _tokens(body) if word not in STOP_WORDS and word not in WEAK_WORDS)
+
+
+def _elided_fragment(text: str) -> bool:
+    """A subject-less statement such as "Just finished a marathon" or "Excited to start a new job"."""
+    match = _ELIDED_START.match(text)
+    if match is None:
+        return False
+    verb = match["verb"].lower()
+    if verb.endswith("ing") and _has_predicate(text, match.end()):
+        return False
+    if verb in _IRREGULAR_PAST or verb in _STATE_WORDS or verb == "been":
+        return True
+    if verb.endswith("ing") and len(verb) > 5:
+        return bool(match["adverbs"])
+    return len(verb) > 4 and verb.endswith("ed") and verb not in _NOT_PAST
+
+
+def _has_predicate(text: str, position: int) -> bool:
+    """Whether the first clause after an opening -ing word has its own verb ("Reading helps me")."""
+    clause = _CLAUSE_END.split(text[position:], maxsplit=1)[0]
+    return any(word in _GERUND_PREDICATE for word in _tokens(clause))
+
+
+def _is_question_or_filler(text: str) -> bool:
+    if text.endswith("?") or _REACTION_TO_OTHER.search(text):
+        return True
+    return bool(_QUESTION_START.match(text) or _FILLER_START.match(text))
+
+
+def _judge(text: str) -> _Sentence | None:
+    """The sentence if it carries information about its speaker, else None."""
+    if not text or _is_question_or_filler(text):
+        return None
+    singular = _FIRST_SINGULAR.search(text) is not None
+    elided = _elided_fragment(text)
+    plural = _FIRST_PLURAL.search(text) is not None and not _GENERIC_WE.search(text)
+    if not (singular or elided or plural):
+        return None
+    if _ADDRESSES_OTHER.match(text) and not _SUBJECT_I.search(text):
+        return None
+    content = _content_words(text)
+    if not content or (len(content) == 1 and _YOU.search(text)):
+        return None
+    return _Sentence(text, elided, content)
+
+
+# ---------------------------------------------------------------- rewriting
+
+_LOWERCASE_I = re.compile(r"(?<![\w'-])i(?=(?:'m|'ve|'ll|'d)?\s)")
+
+
+def _rewrite_first_person(text: str, name: str) -> tuple[str, int]:
+    def replace(match: re.Match[str]) -> str:
+        group = match.lastgroup
+        if group == "am":
+            return f"{name} is"
+        if group == "have":
+            return f"{name} has"
+        if group == "will":
+            return f"{name} will"
+        if group == "would":
+            return f"{name} would"
+        if group == "poss":
+            return f"{name}'s"
+        return name
+
+    return _FIRST_SINGULAR.subn(replace, text)
+
+
+def _lower_first(text: str) -> str:
+    first = text.split(" ", 1)[0]
+    if first.isupper() and len(first) > 1:
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def _elided_auxiliary(verb: str) -> str:
+    """What goes between the inserted name and a subject-less fragment: "is excited", "has been"."""
+    verb = verb.lower()
+    if verb == "been":
+        return "has "
+    if verb in _STATE_WORDS or verb.endswith("ing"):
+        return "is "
+    return ""
+
+
+def _with_subject(sentence: _Sentence, name: str) -> str:
+    if sentence.elided:
+        match = _ELIDED_START.match(sentence.text)
+        head = f"{name} {_elided_auxiliary(match['verb'] if match else '')}"
+        text, _ = _rewrite_first_person(head + _lower_first(sentence.text), name)
+        return text
+    text, count = _rewrite_first_person(sentence.text, name)
+    return text if count else f"{name}: {text[:1].upper()}{text[1:]}"
+
+
+def _finish(text: str) -> str:
+    text = _TERMINAL.sub("", text)
+    if _QUOTED_END.search(text):
+        return text[:1].upper() + text[1:]
+    return (text[:1].upper() + text[1:] + ".") if text else text
+
+
+def _fact_text(sentence: _Sentence, name: str, observed_at: datetime) -> str:
+    return _finish(resolve_relative_dates(_with_subject(sentence, name), observed_at))
+
+
+# ---------------------------------------------------------------- messages
+
+
+def _speaker(message: Message) -> Speaker:
+    return "assistant" if message.role == "assistant" else "user"
+
+
+def _display_name(message: Message) -> str:
+    if message.name and message.name.strip():
+        return message.name.strip()
+    return "Assistant" if message.role == "assistant" else "User"
+
+
+def _normalise_i(text: str) -> str:
+    """Chat-style lowercase "i" / "i'm" as the pronoun."""
+    return _LOWERCASE_I.sub("I", text)
+
+
+def _kept_sentences(message: Message) -> list[_Sentence]:
+    kept: list[_Sentence] = []
+    for raw in split_sentences(message.content):
+        sentence = _judge(_normalise_i(_clean(raw)))
+        if sentence is not None:
+            kept.append(sentence)
+    return kept
+
+
+def _restates(sentence: _Sentence, user_content: Sequence[frozenset[str]]) -> bool:
+    """Whether most of an assistant sentence's content words come from one of the user's kept sentences."""
+    return any(len(sentence.content & words) >= _RESTATEMENT_OVERLAP * len(sentence.content) for words in user_content)
+
+
+def extract_facts(messages: Sequence[Message], observed_at: datetime) -> list[Fact]:
+    """Facts from one add's messages, in message order. System messages are ignored."""
+    judged = [(message, _kept_sentences(message)) for message in messages if message.role != "system"]
+    user_content = [s.content for message, kept in judged if message.role == "user" for s in kept]
+    facts: list[Fact] = []
+    seen: set[str] = set()
+    for message, kept in judged:
+        name, speaker = _display_name(message), _speaker(message)
+        produced = 0
+        for sentence in kept:
+            if produced >= MAX_FACTS_PER_MESSAGE:
+                break
+            if speaker == "assistant" and _restates(sentence, user_content):
+                continue
+            text = _fact_text(sentence, name, observed_at)
+            if text.casefold() not in seen:
+                seen.add(text.casefold())
+                facts.append(Fact(text=text, attributed_to=speaker))
+                produced += 1
+    return facts
 
 
 class OfflineExtractor:
-    name = "stub"
+    """Rule-based extraction: no model, no network, same output for the same input."""
 
-    async def extract(self, request: ExtractionRequest) -> list[Fact]:
-        return [
-            Fact(m.content, "user" if m.role == "user" else "assistant")
-            for m in request.messages
-            if m.role != "system"
-        ]
+    @property
+    def name(self) -> str:
+        return "offline-rules-v1"
+
+    async def extract(self, request: ExtractionRequest) -> ExtractionResult:
+        """Facts from the request's new messages; an add with nothing informative gives none."""
+        return ExtractionResult(facts=extract_facts(request.messages, request.observed_at))

@@ -97,15 +97,12 @@ class Database:
                     return str(row["id"])
             org = await self._default_org(conn)
             if project_id is not None:
-                row = await (
-                    await conn.execute("SELECT id FROM projects WHERE id = %s", (project_id,))
-                ).fetchone()
+                row = await (await conn.execute("SELECT id FROM projects WHERE id = %s", (project_id,))).fetchone()
                 if row is not None:
                     return str(row["id"])
             new_id = project_id or f"proj_{secrets.token_hex(8)}"
             await conn.execute(
-                "INSERT INTO projects (id, org_id, name, is_default) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT DO NOTHING",
+                "INSERT INTO projects (id, org_id, name, is_default) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (new_id, org, name or (project_id or "default"), project_id is None),
             )
             if project_id is None:
@@ -115,9 +112,7 @@ class Database:
             return new_id
 
     async def _default_org(self, conn: psycopg.AsyncConnection[dict[str, Any]]) -> str:
-        row = await (
-            await conn.execute("SELECT id FROM organizations ORDER BY created_at LIMIT 1")
-        ).fetchone()
+        row = await (await conn.execute("SELECT id FROM organizations ORDER BY created_at LIMIT 1")).fetchone()
         if row is not None:
             return str(row["id"])
         org_id = f"org_{secrets.token_hex(8)}"
@@ -136,9 +131,7 @@ class Database:
         await self.store_key(project_id, key, name=name, read_only=read_only)
         return key
 
-    async def store_key(
-        self, project_id: str, key: str, *, name: str | None = None, read_only: bool = False
-    ) -> None:
+    async def store_key(self, project_id: str, key: str, *, name: str | None = None, read_only: bool = False) -> None:
         """Store ``key`` (as a hash) for the project; a no-op if it is already stored."""
         async with self.transaction() as conn:
             await conn.execute(

@@ -11,13 +11,15 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, LiteralString
 
 import numpy as np
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
+from psycopg.types.multirange import Multirange
+from psycopg.types.range import Range
 
 from mnemo.domain.memories import MemoryRecord, Scope
 from mnemo.storage.database import Database
@@ -45,6 +47,8 @@ class NewMemory:
     expiration_date: date | None = None
     attributed_to: str | None = None
     actor_name: str | None = None
+    entities: Sequence[str] = ()
+    dates: Sequence[tuple[date, date]] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,21 @@ class EventRow:
     completed_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A memory that may answer a search, with its raw ranking signals."""
+
+    record: MemoryRecord
+    similarity: float
+    bm25: float
+    entities: list[str]
+    dates: list[tuple[date, date]]
+
+
+def _qualified_columns(alias: LiteralString) -> LiteralString:
+    return ", ".join(f"{alias}.{column.strip()}" for column in MEMORY_COLUMNS.split(","))
+
+
 def record_from_row(row: dict[str, Any]) -> MemoryRecord:
     return MemoryRecord(
         id=row["id"],
@@ -88,6 +107,18 @@ def record_from_row(row: dict[str, Any]) -> MemoryRecord:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
+
+
+def _multirange(spans: Sequence[tuple[date, date]]) -> Multirange[date] | None:
+    if not spans:
+        return None
+    return Multirange([Range(start, end, "[]") for start, end in spans])
+
+
+def _closed(span: Range[date]) -> tuple[date, date]:
+    """PostgreSQL stores date ranges half-open; callers think in inclusive days."""
+    assert span.lower is not None and span.upper is not None
+    return span.lower, span.upper if span.upper_inc else span.upper - timedelta(days=1)
 
 
 _EVENT_COLUMNS: LiteralString = (
@@ -140,8 +171,8 @@ class ProjectStore:
         statement = self._sql(
             "INSERT INTO memories (project_id, id, user_id, agent_id, app_id, run_id, memory, hash,"
             " metadata, categories, immutable, expiration_date, attributed_to, actor_name, event_id,"
-            " embedding, created_at, updated_at)"
-            " VALUES ({project}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " embedding, entities, dates, created_at, updated_at)"
+            " VALUES ({project}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT DO NOTHING RETURNING " + MEMORY_COLUMNS,
         )
         inserted: list[MemoryRecord] = []
@@ -165,6 +196,8 @@ class ProjectStore:
                         m.actor_name,
                         event_id,
                         m.embedding,
+                        list(m.entities),
+                        _multirange(m.dates),
                         m.created_at,
                         m.created_at,
                     )
@@ -226,9 +259,7 @@ class ProjectStore:
             parts.append(sql.SQL("m.replaced_by IS NULL"))
         return sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")
 
-    async def get_memory(
-        self, conn: Conn, memory_id: uuid.UUID, *, lock: bool = False
-    ) -> MemoryRecord | None:
+    async def get_memory(self, conn: Conn, memory_id: uuid.UUID, *, lock: bool = False) -> MemoryRecord | None:
         statement = self._sql(
             "SELECT " + MEMORY_COLUMNS + " FROM memories m WHERE {tenant} AND m.id = %s {lock}",
             lock=sql.SQL("FOR UPDATE" if lock else ""),
@@ -284,6 +315,57 @@ class ProjectStore:
         rows = await (await conn.execute(statement, [vector, *params, vector, limit])).fetchall()
         return [(record_from_row(r), float(r["similarity"])) for r in rows]
 
+    async def search_candidates(
+        self,
+        conn: Conn,
+        query: str,
+        vector: np.ndarray[Any, np.dtype[np.float32]],
+        where: sql.Composable,
+        params: Sequence[object],
+        options: ReadOptions,
+        *,
+        pool: int,
+    ) -> list[Candidate]:
+        """The union of the ``pool`` nearest memories and the ``pool`` best BM25 matches in the scope.
+
+        BM25 (k1=1.2, b=0.75) runs over the stemmed lexemes of ``tsv``, with document frequencies and
+        average length taken from the memories the filter selects, so scores are per scope.
+        """
+        scope = self._sql("{tenant} AND ({where}) AND {visible}", where=where, visible=self._visibility(options))
+        statement = sql.SQL(
+            "WITH terms AS MATERIALIZED ("
+            "  SELECT coalesce(array_agg(t), '{{}}') AS lexemes,"
+            "         nullif(replace(plainto_tsquery('english', %s)::text, ' & ', ' | '), '')::tsquery AS q"
+            "  FROM unnest(tsvector_to_array(to_tsvector('english', %s))) t),"
+            " stats AS (SELECT count(*) AS n, coalesce(avg(length(m.tsv)), 1) AS avgdl"
+            "  FROM memories m WHERE {scope}),"
+            " matched AS (SELECT m.id, m.tsv FROM memories m, terms"
+            "  WHERE {scope} AND terms.q IS NOT NULL AND m.tsv @@ terms.q),"
+            " tf AS (SELECT matched.id, length(matched.tsv) AS dl, u.lexeme, cardinality(u.positions) AS f"
+            "  FROM matched, unnest(matched.tsv) u, terms WHERE u.lexeme = ANY(terms.lexemes)),"
+            " df AS (SELECT lexeme, count(*) AS n FROM tf GROUP BY lexeme),"
+            " bm25 AS (SELECT tf.id, sum(ln(1 + (stats.n - df.n + 0.5) / (df.n + 0.5))"
+            "   * tf.f * 2.2 / (tf.f + 1.2 * (0.25 + 0.75 * tf.dl / stats.avgdl))) AS score"
+            "  FROM tf JOIN df USING (lexeme), stats GROUP BY tf.id ORDER BY score DESC LIMIT %s),"
+            " nearest AS (SELECT m.id FROM memories m WHERE {scope} ORDER BY m.embedding <=> %s LIMIT %s)"
+            " SELECT {columns}, 1 - (m.embedding <=> %s) AS similarity, coalesce(bm25.score, 0) AS bm25,"
+            "  m.entities, m.dates"
+            " FROM memories m JOIN (SELECT id FROM nearest UNION SELECT id FROM bm25) pool ON pool.id = m.id"
+            " LEFT JOIN bm25 ON bm25.id = m.id WHERE {tenant}"
+        ).format(scope=scope, columns=sql.SQL(_qualified_columns("m")), tenant=self._sql("m.{tenant}"))
+        values = [query, query, *params, *params, pool, *params, vector, pool, vector]
+        rows = await (await conn.execute(statement, values)).fetchall()
+        return [
+            Candidate(
+                record=record_from_row(row),
+                similarity=float(row["similarity"]),
+                bm25=float(row["bm25"]),
+                entities=list(row["entities"] or []),
+                dates=[_closed(span) for span in (row["dates"] or []) if span.lower and span.upper],
+            )
+            for row in rows
+        ]
+
     async def history(self, conn: Conn, memory_id: uuid.UUID) -> list[dict[str, Any]]:
         statement = self._sql(
             "SELECT id, memory_id, event, old_memory, new_memory, input, user_id, agent_id, app_id,"
@@ -317,6 +399,8 @@ class ProjectStore:
         text: str | None,
         text_hash: str | None,
         embedding: np.ndarray[Any, np.dtype[np.float32]] | None,
+        entities: Sequence[str] | None,
+        dates: Sequence[tuple[date, date]] | None,
         metadata: dict[str, Any] | None,
         set_metadata: bool,
         expiration_date: date | None,
@@ -326,7 +410,8 @@ class ProjectStore:
         """Apply an update to a memory locked by the caller (``get_memory(lock=True)``)."""
         statement = self._sql(
             "UPDATE memories m SET memory = coalesce(%s, memory), hash = coalesce(%s, hash),"
-            " embedding = coalesce(%s, embedding),"
+            " embedding = coalesce(%s, embedding), entities = coalesce(%s, entities),"
+            " dates = CASE WHEN %s THEN %s ELSE dates END,"
             " metadata = CASE WHEN %s THEN %s ELSE metadata END,"
             " expiration_date = CASE WHEN %s THEN %s ELSE expiration_date END,"
             " created_at = coalesce(%s, created_at), updated_at = clock_timestamp()"
@@ -339,6 +424,9 @@ class ProjectStore:
                     text,
                     text_hash,
                     embedding,
+                    list(entities) if entities is not None else None,
+                    dates is not None,
+                    _multirange(dates or ()),
                     set_metadata,
                     Jsonb(metadata) if metadata is not None else None,
                     set_expiration,
@@ -353,9 +441,7 @@ class ProjectStore:
         await self._add_history(conn, [(updated, "UPDATE", current.memory, updated.memory)], None)
         return updated
 
-    async def delete_memories(
-        self, conn: Conn, where: sql.Composable, params: Sequence[object]
-    ) -> list[uuid.UUID]:
+    async def delete_memories(self, conn: Conn, where: sql.Composable, params: Sequence[object]) -> list[uuid.UUID]:
         """Delete every memory matching ``where``, recording a DELETE in each one's history."""
         statement = self._sql(
             "WITH gone AS (DELETE FROM memories m WHERE {tenant} AND ({where})"
@@ -404,12 +490,9 @@ class ProjectStore:
         return EventRow(**row) if row else None
 
     async def list_events(self, conn: Conn, *, offset: int, limit: int) -> tuple[int, list[EventRow]]:
-        count = await (
-            await conn.execute(self._sql("SELECT count(*) AS n FROM events WHERE {tenant}"))
-        ).fetchone()
+        count = await (await conn.execute(self._sql("SELECT count(*) AS n FROM events WHERE {tenant}"))).fetchone()
         statement = self._sql(
-            "SELECT " + _EVENT_COLUMNS + " FROM events WHERE {tenant}"
-            " ORDER BY created_at DESC, id LIMIT %s OFFSET %s"
+            "SELECT " + _EVENT_COLUMNS + " FROM events WHERE {tenant} ORDER BY created_at DESC, id LIMIT %s OFFSET %s"
         )
         rows = await (await conn.execute(statement, (limit, offset))).fetchall()
         return (int(count["n"]) if count else 0), [EventRow(**r) for r in rows]

@@ -59,8 +59,7 @@ class JobQueue:
                 )
             ).fetchall()
         return [
-            Job(r["project_id"], r["id"], r["event_type"], r["payload"], r["attempts"], r["max_attempts"])
-            for r in rows
+            Job(r["project_id"], r["id"], r["event_type"], r["payload"], r["attempts"], r["max_attempts"]) for r in rows
         ]
 
     async def extend(self, jobs: list[Job]) -> None:

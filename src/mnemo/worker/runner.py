@@ -94,9 +94,7 @@ class Worker:
         stopping = asyncio.create_task(stop.wait())
         woken = asyncio.create_task(self._wakeup.wait())
         try:
-            await asyncio.wait(
-                {stopping, woken}, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait({stopping, woken}, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
             woken.cancel()

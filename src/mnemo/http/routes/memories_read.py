@@ -23,29 +23,7 @@ MEMORY_NOT_FOUND = "Memory not found!"
 @router.post("/v2/memories/search/", include_in_schema=False)
 async def search_memories(body: BodyDep, store: StoreDep, svc: ServicesDep) -> dict[str, Any]:
     request = parse_body(SearchBody, body)
-    raw = selection_filter(
-        request.filters, body=body, categories=request.categories, metadata=request.metadata
-    )
-    where, params = compile_selection(raw)
-    vector = await svc.batcher.embed_one(request.query)
-    options = ReadOptions(show_expired=request.show_expired, latest_only=request.latest_only)
-    async with store.connection() as conn:
-        hits = await store.nearest_memories(conn, vector, where, params, options, limit=request.top_k)
-    results = []
-    for record, similarity in hits:
-        score = max(0.0, min(1.0, similarity))
-        if score < request.threshold:
-            continue
-        results.append(
-            memory_to_wire(
-                record,
-                run_key="run_id",
-                score=round(score, 6),
-                extra={"score_breakdown": {"semantic": round(score, 6)}},
-                fields=request.fields,
-            )
-        )
-    return {"results": results}
+    return {"results": await svc.retriever.search(store, request, body)}
 
 
 @router.post("/v3/memories/", openapi_extra=body_schema(ListBody))

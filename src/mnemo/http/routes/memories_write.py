@@ -5,13 +5,15 @@ from __future__ import annotations
 import ast
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from psycopg import sql
 
-from mnemo.domain.memories import ENTITY_KINDS, MemoryRecord, memory_to_wire, text_hash
+from mnemo.domain.entities import extract_entities
+from mnemo.domain.memories import ENTITY_KINDS, MemoryRecord, index_text, memory_to_wire, text_hash
+from mnemo.domain.relative_dates import find_dates
 from mnemo.domain.requests import AddBody, BatchDeleteBody, BatchUpdateBody, UpdateBody, parse_body
 from mnemo.domain.selection import compile_selection
 from mnemo.errors import BadRequest, NotFound
@@ -19,6 +21,7 @@ from mnemo.http.deps import BodyDep, ServicesDep, StoreDep, parse_uuid
 from mnemo.http.openapi import body_schema
 from mnemo.http.routes.memories_read import MEMORY_NOT_FOUND
 from mnemo.pipeline.commands import parse_add
+from mnemo.services import Services
 from mnemo.storage.project_store import Conn, ProjectStore
 
 router = APIRouter(tags=["memories"])
@@ -56,14 +59,49 @@ async def update_memory(memory_id: str, body: BodyDep, store: StoreDep, svc: Ser
     target = parse_uuid(memory_id, "memory_id")
     update = parse_body(UpdateBody, body)
     if not ({"text", "metadata", "timestamp", "expiration_date"} & body.keys()):
-        raise BadRequest(
-            "Nothing to update: send at least one of text, metadata, timestamp, expiration_date."
-        )
-    embedding = await svc.batcher.embed_one(update.text) if update.text is not None else None
+        raise BadRequest("Nothing to update: send at least one of text, metadata, timestamp, expiration_date.")
     async with store.transaction() as conn:
-        record = await _locked(store, conn, target)
-        updated = await _apply_update(store, conn, record, update, body, embedding)
+        (updated,) = await _update_many(store, svc, conn, [(target, update, body)])
     return memory_to_wire(updated)
+
+
+async def _update_many(
+    store: ProjectStore,
+    svc: Services,
+    conn: Conn,
+    changes: list[tuple[uuid.UUID, UpdateBody, dict[str, Any]]],
+) -> list[MemoryRecord]:
+    """Lock every target first (all or nothing), embed the new texts in one batch, then apply."""
+    records = [await _locked(store, conn, target) for target, _, _ in changes]
+    for record, (_, update, _) in zip(records, changes, strict=True):
+        if record.immutable and update.text is not None:
+            raise BadRequest(f"Memory {record.id} is immutable: its text cannot be changed.")
+    texts = [
+        index_text(update.text, record.actor_name)
+        for record, (_, update, _) in zip(records, changes, strict=True)
+        if update.text is not None
+    ]
+    vectors = iter(await svc.batcher.embed(texts))
+    updated = []
+    for record, (_, update, raw) in zip(records, changes, strict=True):
+        text = update.text
+        updated.append(
+            await store.update_memory(
+                conn,
+                record,
+                text=text,
+                text_hash=text_hash(text) if text is not None else None,
+                embedding=next(vectors) if text is not None else None,
+                entities=extract_entities(text, speaker=record.actor_name) if text is not None else None,
+                dates=_dates(text, record.created_at) if text is not None else None,
+                metadata=update.metadata,
+                set_metadata="metadata" in raw,
+                expiration_date=update.expiration_date,
+                set_expiration="expiration_date" in raw,
+                created_at=_parse_timestamp(update.timestamp),
+            )
+        )
+    return updated
 
 
 async def _locked(store: ProjectStore, conn: Conn, memory_id: uuid.UUID) -> MemoryRecord:
@@ -73,28 +111,8 @@ async def _locked(store: ProjectStore, conn: Conn, memory_id: uuid.UUID) -> Memo
     return record
 
 
-async def _apply_update(
-    store: ProjectStore,
-    conn: Conn,
-    record: MemoryRecord,
-    update: UpdateBody,
-    body: dict[str, Any],
-    embedding: Any,
-) -> MemoryRecord:
-    if record.immutable and update.text is not None:
-        raise BadRequest(f"Memory {record.id} is immutable: its text cannot be changed.")
-    return await store.update_memory(
-        conn,
-        record,
-        text=update.text,
-        text_hash=text_hash(update.text) if update.text is not None else None,
-        embedding=embedding,
-        metadata=update.metadata,
-        set_metadata="metadata" in body,
-        expiration_date=update.expiration_date,
-        set_expiration="expiration_date" in body,
-        created_at=_parse_timestamp(update.timestamp),
-    )
+def _dates(text: str, observed_at: datetime) -> list[tuple[date, date]]:
+    return [(span.start, span.end) for span in find_dates(text, observed_at)]
 
 
 def _parse_timestamp(value: float | str | None) -> datetime | None:
@@ -181,16 +199,13 @@ def _query_dict(raw: str, name: str) -> dict[str, Any]:
 @router.put("/v1/batch/", openapi_extra=body_schema(BatchUpdateBody))
 async def batch_update(body: BodyDep, store: StoreDep, svc: ServicesDep) -> dict[str, Any]:
     batch = parse_body(BatchUpdateBody, body)
-    ids = [parse_uuid(item.memory_id, "memory_id") for item in batch.memories]
-    texts = [item.text for item in batch.memories if item.text is not None]
-    vectors = iter(await svc.batcher.embed(texts))
+    changes = [
+        (parse_uuid(item.memory_id, "memory_id"), UpdateBody(text=item.text, metadata=item.metadata), raw)
+        for item, raw in zip(batch.memories, body["memories"], strict=True)
+    ]
     async with store.transaction() as conn:
-        for target, item, raw in zip(ids, batch.memories, body["memories"], strict=True):
-            record = await _locked(store, conn, target)
-            update = UpdateBody(text=item.text, metadata=item.metadata)
-            embedding = next(vectors) if item.text is not None else None
-            await _apply_update(store, conn, record, update, raw, embedding)
-    return {"message": f"Successfully updated {len(ids)} memories"}
+        await _update_many(store, svc, conn, changes)
+    return {"message": f"Successfully updated {len(changes)} memories"}
 
 
 @router.delete("/v1/batch/", openapi_extra=body_schema(BatchDeleteBody))

@@ -25,9 +25,7 @@ logger = logging.getLogger(__name__)
 @dataclass(slots=True)
 class _Request:
     texts: Sequence[str]
-    future: asyncio.Future[Vectors] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    future: asyncio.Future[Vectors] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class EmbeddingBatcher:

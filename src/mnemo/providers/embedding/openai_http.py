@@ -45,8 +45,7 @@ class OpenAIEmbedder:
             raise EmbedderUnavailable(f"embedding endpoint failed: {exc}") from exc
         if vectors.shape != (len(texts), self._dimensions):
             raise EmbedderUnavailable(
-                f"embedding endpoint returned shape {vectors.shape},"
-                f" expected ({len(texts)}, {self._dimensions})"
+                f"embedding endpoint returned shape {vectors.shape}, expected ({len(texts)}, {self._dimensions})"
             )
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         normalised: Vectors = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)

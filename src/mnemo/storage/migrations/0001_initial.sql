@@ -51,10 +51,18 @@ CREATE TABLE memories (
     state           text NOT NULL DEFAULT 'active',
     event_id        uuid,
     embedding       vector NOT NULL,
+    -- Ranking features computed at write time: proper nouns, and dates the text refers to.
+    entities        text[] NOT NULL DEFAULT '{}',
+    dates           datemultirange,
+    -- Keyword index: stemmed English lexemes of the speaker's name (weight A) and the text.
+    tsv             tsvector GENERATED ALWAYS AS (
+                        setweight(to_tsvector('english', coalesce(actor_name, '')), 'A')
+                        || to_tsvector('english', memory)) STORED,
     created_at      timestamptz NOT NULL,
     updated_at      timestamptz NOT NULL,
     PRIMARY KEY (project_id, id)
 );
+CREATE INDEX memories_tsv ON memories USING gin (tsv);
 -- Exact-text dedup within one scope, safe under concurrency (INSERT ... ON CONFLICT DO NOTHING).
 CREATE UNIQUE INDEX memories_scope_hash ON memories
     (project_id, user_id, agent_id, app_id, run_id, hash) NULLS NOT DISTINCT;
