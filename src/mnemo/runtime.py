@@ -11,11 +11,13 @@ from datetime import timedelta
 
 from mnemo.embedded_db import EmbeddedPostgres
 from mnemo.pipeline.commands import AddLimits
+from mnemo.pipeline.extraction import Extractor
 from mnemo.pipeline.ingest import Ingestor
 from mnemo.pipeline.offline_extractor import OfflineExtractor
 from mnemo.pipeline.retrieve import Retriever
 from mnemo.providers.embedding.base import Embedder
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
+from mnemo.providers.llm.base import LLM
 from mnemo.services import Services
 from mnemo.settings import Settings
 from mnemo.storage.database import Database
@@ -71,12 +73,51 @@ def build_embedder(settings: Settings) -> Embedder:
     )
 
 
+def build_extractors(settings: Settings) -> tuple[Extractor, Extractor | None]:
+    """The configured extractor, and the one to fall back to when it stays unreachable."""
+    if settings.llm_provider == "none":
+        return OfflineExtractor(), None
+    from mnemo.pipeline.llm_extractor import LLMExtractor
+
+    fallback = OfflineExtractor() if settings.llm_fallback == "offline" else None
+    return LLMExtractor(build_llm(settings)), fallback
+
+
+def build_llm(settings: Settings) -> LLM:
+    from mnemo.providers.llm import AnthropicLLM, OpenAICompatLLM, RetryPolicy
+
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    retry = RetryPolicy(total_timeout=settings.llm_total_timeout_seconds)
+    if settings.llm_provider == "anthropic":
+        if key is None:
+            raise ValueError("MNEMO_LLM_API_KEY is required for the anthropic provider")
+        return AnthropicLLM(
+            model=settings.llm_model,
+            api_key=key,
+            base_url=settings.llm_base_url or "https://api.anthropic.com",
+            timeout=settings.llm_timeout_seconds,
+            retry=retry,
+            max_concurrency=settings.llm_max_concurrency,
+        )
+    return OpenAICompatLLM(
+        model=settings.llm_model,
+        base_url=settings.llm_base_url or "https://api.openai.com/v1",
+        api_key=key,
+        timeout=settings.llm_timeout_seconds,
+        structured_output=settings.llm_structured_output,
+        json_mode=settings.llm_json_mode,
+        retry=retry,
+        max_concurrency=settings.llm_max_concurrency,
+    )
+
+
 @asynccontextmanager
 async def open_services(settings: Settings, db: Database) -> AsyncIterator[Services]:
     batcher = EmbeddingBatcher(build_embedder(settings), max_batch=settings.embedder_max_batch)
     batcher.start()
     try:
-        ingestor = Ingestor(batcher, OfflineExtractor())
+        primary, fallback = build_extractors(settings)
+        ingestor = Ingestor(batcher, primary, fallback=fallback)
         limits = AddLimits(settings.max_messages_per_add, settings.max_message_chars)
         retriever = Retriever(batcher, settings.ranking_weights())
         yield Services(settings=settings, db=db, batcher=batcher, ingestor=ingestor, retriever=retriever, limits=limits)

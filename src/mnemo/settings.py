@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from mnemo.domain.scoring import RankingWeights
 
 EmbedderKind = Literal["minilm-onnx", "openai"]
+LLMProvider = Literal["none", "openai", "anthropic"]
+_DEFAULT_WEIGHTS = RankingWeights()
 
 
 class _TomlFileSource(PydanticBaseSettingsSource):
@@ -83,11 +85,25 @@ class Settings(BaseSettings):
     openai_embedding_dimensions: int = 1536
 
     # Search ranking: weights of the fused signals (see mnemo.domain.scoring).
-    rank_semantic_weight: float = 0.5
-    rank_keyword_weight: float = 0.35
-    rank_entity_weight: float = 0.15
-    rank_time_weight: float = 0.15
-    rank_keyword_half: float = 6.0
+    rank_semantic_weight: float = _DEFAULT_WEIGHTS.semantic
+    rank_keyword_weight: float = _DEFAULT_WEIGHTS.keyword
+    rank_entity_weight: float = _DEFAULT_WEIGHTS.entity
+    rank_time_weight: float = _DEFAULT_WEIGHTS.time
+    rank_keyword_half: float = _DEFAULT_WEIGHTS.keyword_half
+
+    # Fact extraction for infer=true adds. "none" runs the offline extractor.
+    llm_provider: LLMProvider = "none"
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = 60.0
+    llm_total_timeout_seconds: float = 180.0
+    llm_max_concurrency: int = 4
+    llm_json_mode: bool = True
+    llm_structured_output: bool = False
+    #: When the LLM stays unreachable through a job's last attempt: "offline" extracts with the
+    #: offline extractor instead (the event says so), "fail" marks the event FAILED.
+    llm_fallback: Literal["offline", "fail"] = "offline"
 
     # Limits on input.
     max_body_bytes: int = 2 * 1024 * 1024

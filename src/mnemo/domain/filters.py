@@ -12,8 +12,9 @@ Semantics, where the spec leaves a choice:
 * Dates: a ``YYYY-MM-DD`` value is a UTC day, a datetime value an instant (naive = UTC). On the
   timestamp columns (``created_at``, ``updated_at``, and ``timestamp`` which is ``created_at``):
   equality with a day means "during that UTC day"; ``gt``/``gte``/``lt`` with a day compare to the
-  day's start (00:00 UTC, as the hosted platform does); ``lte`` with a day includes the whole day
-  (``< next day 00:00``), so ``{"gte": a, "lte": b}`` is the inclusive range of days a..b.
+  day's start (00:00 UTC); ``lte`` with a day includes the whole day (``< next day 00:00``), so
+  ``{"gte": a, "lte": b}`` is the inclusive range of days a..b. (Hence ``gt`` a day also matches the
+  rest of that day and is not the complement of ``lte`` it; ``NOT`` + ``lte`` is "after that day".)
   ``expiration_date`` is a date column: a datetime value is reduced to its UTC date, and the
   comparisons are plain date comparisons. ``ne`` is ``NOT`` equality (so it matches a missing
   expiration date); ``in`` is any of the equalities.
@@ -462,6 +463,17 @@ def _type_name(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+def _storable(where: str, text: str) -> str:
+    """``text``, if PostgreSQL can store it: no NUL character, no lone surrogate."""
+    if "\x00" in text:
+        raise FilterError(f"{where}: strings must not contain the NUL character (\\u0000).")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FilterError(f"{where}: strings must be valid Unicode (no lone surrogates).") from None
+    return text
+
+
 def _all_of(nodes: list[Node], ctx: _Context) -> Node:
     return nodes[0] if len(nodes) == 1 else ctx.add(And(tuple(nodes)))
 
@@ -564,7 +576,7 @@ def _bad_operator(label: str, op: object, table: Mapping[str, _OpBuilder], hints
 def _entity_value(fld: str, value: object) -> str:
     if not isinstance(value, str) or not value:
         raise FilterError(f"{fld} must be a non-empty string, got {_type_name(value)}: {_describe(value)}.")
-    return value
+    return _storable(fld, value)
 
 
 def _entity_in(fld: str, value: object, ctx: _Context) -> Node:
@@ -661,7 +673,7 @@ def _parse_date(fld: str, value: object, ctx: _Context, depth: int) -> Node:
 def _string(where: str, value: object) -> str:
     if not isinstance(value, str):
         raise FilterError(f"{where} takes a string, got {_type_name(value)}: {_describe(value)}.")
-    return value
+    return _storable(where, value)
 
 
 def _categories_in(fld: str, value: object, ctx: _Context) -> Node:
@@ -695,15 +707,20 @@ def _json_value(where: str, value: object, depth: int = 0) -> JsonValue:
         raise FilterError(f"{where}: value is nested too deeply (more than {MAX_DEPTH} levels).")
     if isinstance(value, float) and not math.isfinite(value):
         raise FilterError(f"{where}: numbers must be finite, got {value!r}.")
-    if isinstance(value, list):
+    if isinstance(value, str):
+        _storable(where, value)
+    elif isinstance(value, list):
         for item in _check_list(value, where):
             _json_value(where, item, depth + 1)
     elif isinstance(value, dict):
+        if len(value) > MAX_LIST_ITEMS:
+            raise FilterError(f"{where}: an object has {len(value)} keys; at most {MAX_LIST_ITEMS} are allowed.")
         for key, item in value.items():
             if not isinstance(key, str):
                 raise FilterError(f"{where}: object keys must be strings, got {_describe(key)}.")
+            _storable(where, key)
             _json_value(where, item, depth + 1)
-    elif value is not None and not isinstance(value, str | int | float):
+    elif value is not None and not isinstance(value, int | float):
         raise FilterError(f"{where}: not a JSON value: {_describe(value)}.")
     return value
 
@@ -729,6 +746,7 @@ _METADATA_HINTS = {"*": " (only top-level metadata keys are supported; to match 
 def _metadata_key(key: object) -> str:
     if not isinstance(key, str):
         raise FilterError(f"metadata keys must be strings, got {_describe(key)}.")
+    _storable("metadata keys", key)
     if key in OPERATOR_WORDS or key in SQL_SYMBOLS:
         raise FilterError(
             f"Operator {key!r} is not allowed directly under metadata: name a metadata key, e.g. "

@@ -116,6 +116,8 @@ _PAST_MARKERS = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"[.!?]")
+# How far around an expression its tense is looked for.
+_CONTEXT_CHARS = 160
 _ALREADY_RESOLVED = re.compile(r"\s*\(")
 
 # Explicit dates.
@@ -135,6 +137,11 @@ _DAY_MONTH_YEAR = re.compile(r"\b" + _DAY + r"\s+(?:of\s+)?" + _MONTH_ANYCASE + 
 _MONTH_YEAR = re.compile(r"\b" + _MONTH_ANYCASE + r",?\s+(?:of\s+)?" + _YEAR + r"\b", re.IGNORECASE)
 _MONTH_DAY = re.compile(r"\b" + _MONTH_CAPITALISED + r"\s+" + _DAY + r"\b(?!:|\.\d)")
 _DAY_MONTH = re.compile(r"\b(?:the\s+)?" + _DAY + r"\s+(?:of\s+)?" + _MONTH_CAPITALISED + r"(?!\w)")
+# "week of 2023-05-01" is also how resolve_relative_dates writes weeks, so the annotation finds the same span.
+_WEEK_OF = re.compile(
+    r"\b(?P<kind>week|weekend)\s+of\s+(?P<year>\d{4})-(?P<mon>\d{1,2})-(?P<day>\d{1,2})\b", re.IGNORECASE
+)
+_SEASON_YEAR = re.compile(r"\b(?P<season>spring|summer|fall|autumn|winter)\s+(?:of\s+)?" + _YEAR + r"\b", re.IGNORECASE)
 _PREPOSITION_YEAR = re.compile(r"\b(?:in|since|during|from|back\s+in)\s+" + _YEAR + r"\b", re.IGNORECASE)
 
 
@@ -218,9 +225,12 @@ def _number(raw: str) -> int:
 
 
 def _sentence_around(text: str, start: int, end: int) -> str:
-    before = [m.end() for m in _SENTENCE_END.finditer(text, 0, start)]
-    after = _SENTENCE_END.search(text, end)
-    return text[(before[-1] if before else 0) : (after.start() if after else len(text))]
+    """The sentence holding text[start:end], at most _CONTEXT_CHARS either side of it."""
+    lower = max(0, start - _CONTEXT_CHARS)
+    begin = max(text.rfind(mark, lower, start) for mark in ".!?") + 1
+    upper = min(len(text), end + _CONTEXT_CHARS)
+    after = _SENTENCE_END.search(text, end, upper)
+    return text[max(begin, lower) : after.start() if after else upper]
 
 
 def _reads_as_past(sentence: str) -> bool:
@@ -329,6 +339,18 @@ def _explicit_day_this_year(match: re.Match[str], today: date, text: str) -> _Re
     return None if day is None else _day_span(day)
 
 
+def _explicit_week(match: re.Match[str], today: date, text: str) -> _Resolved | None:
+    start = _safe_date(int(match["year"]), int(match["mon"]), int(match["day"]))
+    if start is None:
+        return None
+    length = 2 if match["kind"].lower() == "weekend" else 7
+    return start, start + timedelta(days=length - 1), match.group()
+
+
+def _explicit_season(match: re.Match[str], today: date, text: str) -> _Resolved | None:
+    return _season_span(match["season"].lower(), int(match["year"]))
+
+
 def _explicit_month(match: re.Match[str], today: date, text: str) -> _Resolved | None:
     return _month_span(int(match["year"]), _month_number(match["mon"]))
 
@@ -338,10 +360,12 @@ def _explicit_year(match: re.Match[str], today: date, text: str) -> _Resolved | 
 
 
 _EXPLICIT_RULES: tuple[tuple[re.Pattern[str], _Resolver], ...] = (
+    (_WEEK_OF, _explicit_week),
     (_ISO_DATE, _explicit_day),
     (_MONTH_DAY_YEAR, _explicit_day),
     (_DAY_MONTH_YEAR, _explicit_day),
     (_MONTH_YEAR, _explicit_month),
+    (_SEASON_YEAR, _explicit_season),
     (_MONTH_DAY, _explicit_day_this_year),
     (_DAY_MONTH, _explicit_day_this_year),
     (_PREPOSITION_YEAR, _explicit_year),

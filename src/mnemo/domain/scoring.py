@@ -20,11 +20,11 @@ from datetime import date
 @dataclass(frozen=True, slots=True)
 class RankingWeights:
     semantic: float = 0.5
-    keyword: float = 0.35
+    keyword: float = 0.5
     entity: float = 0.15
     time: float = 0.15
     #: BM25 score at which the keyword signal reaches 0.5.
-    keyword_half: float = 6.0
+    keyword_half: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Sequence
@@ -11,11 +12,26 @@ from typing import Any
 from mnemo.domain.entities import extract_entities
 from mnemo.domain.memories import MemoryRecord, Scope, index_text, text_hash
 from mnemo.domain.relative_dates import find_dates
+from mnemo.domain.selection import compile_selection
 from mnemo.pipeline.commands import AddCommand
-from mnemo.pipeline.extraction import ExtractionRequest, Extractor, Fact, Message
+from mnemo.pipeline.extraction import (
+    Category,
+    ExistingMemory,
+    ExtractionRequest,
+    ExtractionResult,
+    ExtractionUnavailable,
+    Extractor,
+    Fact,
+    Message,
+)
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
-from mnemo.storage.project_store import NewMemory, ProjectStore
+from mnemo.storage.project_store import Conn, NewMemory, ProjectStore, ReadOptions
 from mnemo.storage.queue import Job, JobQueue
+
+logger = logging.getLogger(__name__)
+
+#: How many of the scope's most similar memories the extractor sees.
+_CONTEXT_MEMORIES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +56,10 @@ def add_result(record: MemoryRecord) -> dict[str, Any]:
 class Ingestor:
     """Runs adds. Verbatim adds run in the request; inferred adds run in a worker job."""
 
-    def __init__(self, batcher: EmbeddingBatcher, extractor: Extractor) -> None:
+    def __init__(self, batcher: EmbeddingBatcher, extractor: Extractor, *, fallback: Extractor | None = None) -> None:
         self.batcher = batcher
         self.extractor = extractor
+        self.fallback = fallback
 
     async def store_verbatim(
         self, store: ProjectStore, command: AddCommand, payload: dict[str, Any]
@@ -71,32 +88,96 @@ class Ingestor:
     async def run_job(self, store: ProjectStore, queue: JobQueue, job: Job, command: AddCommand) -> Outcome:
         """infer=true: extract facts, embed them, and finish the job in one transaction."""
         started = time.perf_counter()
-        extraction = await self.extractor.extract(
-            ExtractionRequest(messages=command.messages, observed_at=command.observed_at)
+        existing = await self._similar_memories(store, command)
+        refs = {str(index): record.id for index, record in enumerate(existing)}
+        request = ExtractionRequest(
+            messages=command.messages,
+            observed_at=command.observed_at,
+            existing_memories=[ExistingMemory(ref, record.memory) for ref, record in zip(refs, existing, strict=True)],
+            custom_instructions=command.custom_instructions,
+            agent_custom_instructions=command.agent_custom_instructions,
+            categories=[Category(name, "") for name in command.custom_categories],
+            agent_perspective=bool(command.scope.agent_id and not command.scope.user_id),
         )
-        facts = extraction.facts
+        extraction, extractor_name = await self._extract(request, last_attempt=job.attempts >= job.max_attempts)
         extracted_ms = (time.perf_counter() - started) * 1000
+        facts = _unique(extraction.facts)
         memories: list[NewMemory] = []
-        for fact in _unique(facts):
+        for fact in facts:
             scope = _scope_for(fact, command.scope)
-            memories.extend(await self._new_memories(command, scope, [(fact.text, fact.attributed_to, None)]))
+            memories.extend(
+                await self._new_memories(command, scope, [(fact.text, fact.attributed_to, None)], fact.categories)
+            )
         async with store.transaction() as conn:
             await queue.hold(conn, job)
             written = await store.insert_memories(
                 conn, memories, event_id=job.event_id, history_input=_history_input(command.messages)
             )
-            metadata = {
-                "extractor": self.extractor.name,
-                "facts_extracted": len(facts),
+            superseded = await self._supersede(store, conn, facts, memories, written, refs)
+            metadata: dict[str, Any] = {
+                "extractor": extractor_name,
+                "facts_extracted": len(extraction.facts),
                 "memories_written": len(written),
                 "duplicates_skipped": len(memories) - len(written),
+                "superseded": superseded,
                 "extraction_ms": round(extracted_ms, 2),
             }
+            if extraction.usage is not None:
+                metadata["llm"] = {
+                    "calls": extraction.usage.calls,
+                    "prompt_tokens": extraction.usage.prompt_tokens,
+                    "completion_tokens": extraction.usage.completion_tokens,
+                    "latency_ms": round(extraction.usage.latency_ms, 2),
+                }
             await queue.succeed(conn, job, [add_result(r) for r in written], metadata)
         return Outcome(written, metadata)
 
+    async def _extract(self, request: ExtractionRequest, *, last_attempt: bool) -> tuple[ExtractionResult, str]:
+        try:
+            return await self.extractor.extract(request), self.extractor.name
+        except ExtractionUnavailable as exc:
+            if not last_attempt or self.fallback is None:
+                raise
+            logger.warning("extractor %s unavailable on the last attempt (%s); falling back", self.extractor.name, exc)
+            return await self.fallback.extract(request), f"{self.fallback.name} (fallback: {exc})"
+
+    async def _similar_memories(self, store: ProjectStore, command: AddCommand) -> list[MemoryRecord]:
+        """The memories of the add's scope closest to its messages: context for the extractor."""
+        text = "\n".join(m.content for m in command.messages if m.role != "system")
+        if not text.strip():
+            return []
+        scope = {key: value for key, value in command.scope.as_dict().items() if value}
+        where, params = compile_selection(scope)
+        vector = await self.batcher.embed_one(text)
+        async with store.connection() as conn:
+            hits = await store.nearest_memories(conn, vector, where, params, ReadOptions(), limit=_CONTEXT_MEMORIES)
+        return [record for record, _ in hits]
+
+    async def _supersede(
+        self,
+        store: ProjectStore,
+        conn: Conn,
+        facts: Sequence[Fact],
+        memories: Sequence[NewMemory],
+        written: Sequence[MemoryRecord],
+        refs: dict[str, uuid.UUID],
+    ) -> int:
+        """Mark existing memories that a new fact replaces as superseded by it (nothing is deleted)."""
+        by_hash = {record.hash: record for record in written}
+        count = 0
+        for fact, memory in zip(facts, memories, strict=True):
+            new = by_hash.get(memory.hash)
+            old_ids = [refs[ref] for ref in fact.linked_refs if ref in refs]
+            if new is not None and old_ids:
+                count += await store.supersede(conn, old_ids, new.id)
+        return count
+
     async def _new_memories(
-        self, command: AddCommand, scope: Scope, drafts: Sequence[tuple[str, str, str | None]]
+        self,
+        command: AddCommand,
+        scope: Scope,
+        drafts: Sequence[tuple[str, str, str | None]],
+        categories: Sequence[str] = (),
     ) -> list[NewMemory]:
         if not drafts:
             return []
@@ -113,6 +194,7 @@ class Ingestor:
                 expiration_date=command.expiration_date,
                 attributed_to=role,
                 actor_name=name,
+                categories=categories,
                 entities=extract_entities(text, speaker=name),
                 dates=[(span.start, span.end) for span in find_dates(text, command.observed_at)],
             )

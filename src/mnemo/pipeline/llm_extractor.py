@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
 from string import Template
+from types import MappingProxyType
 from typing import Any
 
 from mnemo.pipeline.extraction import (
@@ -100,7 +101,7 @@ class PromptTemplate:
         missing = [name for name in _BLOCKS if name not in blocks]
         if missing:
             raise ValueError(f"prompt template {version} lacks the block(s) {', '.join(missing)}")
-        return cls(version, blocks)
+        return cls(version, MappingProxyType(blocks))
 
     def render(self, block: str, **values: str) -> str:
         return self.blocks[block].substitute(values)
@@ -132,7 +133,7 @@ def render_prompt(template: PromptTemplate, request: ExtractionRequest, *, today
         custom_instructions=_instructions(template, request),
         categories="\n".join(_category_line(c) for c in categories),
         recent_messages=_conversation(request.recent_messages, limit=RECENT_MESSAGE_CHARS) or none,
-        existing_memories=json.dumps(memories, ensure_ascii=False, indent=2),
+        existing_memories=_json_lines(memories),
         new_messages=_conversation(request.messages, limit=None) or none,
     )
     refs = {str(i): m.ref for i, m in enumerate(request.existing_memories)}
@@ -141,6 +142,13 @@ def render_prompt(template: PromptTemplate, request: ExtractionRequest, *, today
 
 def _day(day: date) -> str:
     return f"{day.isoformat()} ({_WEEKDAYS[day.weekday()]})"
+
+
+def _json_lines(items: Sequence[dict[str, str]]) -> str:
+    """A JSON array with one item per line."""
+    if not items:
+        return "[]"
+    return "[\n" + ",\n".join("  " + json.dumps(item, ensure_ascii=False) for item in items) + "\n]"
 
 
 def _category_line(category: Category) -> str:

@@ -12,6 +12,7 @@ resolved against the observation time. Otherwise the wording is the speaker's ow
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,11 @@ from mnemo.pipeline.extraction import ExtractionRequest, ExtractionResult, Fact,
 __all__ = ["MAX_FACTS_PER_MESSAGE", "OfflineExtractor", "extract_facts", "split_sentences"]
 
 MAX_FACTS_PER_MESSAGE = 12
+# Judging stops here; the slack covers assistant sentences dropped as restatements and repeated facts.
+_MAX_KEPT_PER_MESSAGE = 3 * MAX_FACTS_PER_MESSAGE
+# Adds with more text than this are extracted in a worker thread, keeping the event loop responsive.
+_INLINE_CHARS = 10_000
+# Sentences longer than this are broken at ';', ',' and dashes; pieces still longer are not facts.
 _LONG_SENTENCE = 400
 _RESTATEMENT_OVERLAP = 0.6
 
@@ -36,13 +42,13 @@ _EMOTICON = re.compile(r"(?<!\w)(?:[:;=]-?[()DPpO3/\\|]+|<3+|\^_*\^)(?!\w)")
 # A candidate sentence end: terminal punctuation (plus closing quotes/brackets), or an emoji run,
 # followed by whitespace or the end of the text.
 _BOUNDARY = re.compile(f"(?:[.!?…]+[\"'”’)\\]]*|[{_EMOJI_CHARS}]+)(?=\\s|$)")
-_LONG_SENTENCE_BREAK = re.compile(r"\s*(?:;|\s[-–—]\s)\s*")
+_LONG_SENTENCE_BREAK = re.compile(r"\s*(?:[;,]|\s[-–—]\s)\s*")
 # Never the end of a sentence ("Mr. Smith", "e.g. painting").
 _TITLE_ABBREVIATIONS = frozenset(
     {"mr", "mrs", "ms", "dr", "prof", "st", "sr", "jr", "vs", "e.g", "i.e", "eg", "ie", "approx", "cf", "mt"}
 )
 # The end of a sentence only when a capital letter follows ("at 7 a.m. then" vs "at 7 a.m. Then").
-_OTHER_ABBREVIATIONS = frozenset({"etc", "a.m", "p.m", "am", "pm", "u.s", "u.k", "inc", "ltd", "co", "jan", "feb"})
+_OTHER_ABBREVIATIONS = frozenset({"etc", "a.m", "p.m", "am", "pm", "u.s", "u.k", "inc", "ltd", "co"})
 
 
 def _is_false_boundary(text: str, segment_start: int, match: re.Match[str]) -> bool:
@@ -67,12 +73,16 @@ def _raw_sentences(text: str) -> Iterator[str]:
 
 
 def split_sentences(text: str) -> list[str]:
-    """The sentences of a chat message, stripped; very long ones are also broken at ';' and dashes."""
+    """The sentences of a chat message, stripped; very long ones are broken at ';', ',' and dashes.
+
+    A piece still longer than _LONG_SENTENCE characters (a run-on paste, not a statement) is left out.
+    """
     sentences: list[str] = []
     for raw in _raw_sentences(text):
         sentence = raw.strip()
         if len(sentence) > _LONG_SENTENCE:
-            sentences.extend(part for part in _LONG_SENTENCE_BREAK.split(sentence) if part)
+            pieces = _LONG_SENTENCE_BREAK.split(sentence)
+            sentences.extend(piece for piece in pieces if piece and len(piece) <= _LONG_SENTENCE)
         elif sentence:
             sentences.append(sentence)
     return sentences
@@ -115,7 +125,7 @@ def _clean(sentence: str) -> str:
 _QUESTION_START = re.compile(
     r"^(?:(?:what|why|how|when|where|who|whom|which|whose)(?:'s|\s+(?:do|does|did|are|is|was|were|have|has|"
     r"can|could|would|will|should|about|else)\b)|(?:do|does|did|are|is|was|were|have|has|can|could|would|"
-    r"will|should|shall|may|might|wanna|want)\s+(?:you|we|they|it|he|she|u|ya|anyone|anybody|there|ya)\b)",
+    r"will|should|shall|may|might|wanna|want)\s+(?:you|we|they|it|he|she|u|ya|anyone|anybody|there)\b)",
     re.IGNORECASE,
 )
 _FILLER_START = re.compile(
@@ -125,7 +135,10 @@ _FILLER_START = re.compile(
     r"see\s+you|talk\s+(?:to\s+you\s+)?(?:soon|later)|have\s+(?:a|an|fun)\b|bye|goodbye|"
     r"good\s+(?:morning|night|evening|afternoon)|keep\s+(?:it\s+up|up|going|me\s+posted)|you\s+got\s+this|"
     r"me\s+too|same\s+here|lucky\s+you|can'?t\s+wait\s+to\s+(?:hear|see)|feel\s+free|my\s+pleasure|"
-    r"no\s+problem|you'?re\s+welcome|anytime|what\s+an?\b|let's\b|(?:tell|show|send|give|remind|let|keep)\s+me\b|(?:stay|keep|find|start|try|take|make|go|check|give|let|tell|don't|remember|enjoy|be|hang|stop|consider|focus|embrace|trust|treat|listen|imagine|look\s+at)\b|how\s+(?:cool|nice|great|awesome|fun|lovely|sweet))",
+    r"no\s+problem|you'?re\s+welcome|anytime|what\s+an?\b|how\s+(?:cool|nice|great|awesome|fun|lovely|sweet)|"
+    # suggestions and advice to the other speaker
+    r"let's\b|(?:stay|keep|find|start|try|take|make|go|check|give|let|tell|show|send|remind|don't|remember|"
+    r"enjoy|be|hang|stop|consider|focus|embrace|trust|treat|listen|imagine|look\s+at)\b)",
     re.IGNORECASE,
 )
 _REACTION_TO_OTHER = re.compile(
@@ -142,7 +155,7 @@ _SUBJECT_I = re.compile(r"(?<![\w'-])I(?!\.\w)(?![\w-])")
 _FIRST_PLURAL = re.compile(r"(?<![\w'-])(?:[Ww]e|[Oo]ur|[Oo]urs)(?![\w-])")
 # "we" as people in general ("when we ...", "we all should ...") does not make a statement personal.
 _GENERIC_WE = re.compile(
-    r"\b(?:when|if|how|what)\s+we\b|\bwe\s+(?:all|can|could|should|must|need|might|may)\b", re.IGNORECASE
+    r"\b(?:when|if|how|what)\s+we\b|\bwe\s+(?:can|could|should|must|need|might|may)\b", re.IGNORECASE
 )
 _ELIDED_START = re.compile(
     r"^(?P<adverbs>(?:(?:just|finally|recently|also|already|officially|actually|really|still|"
@@ -181,7 +194,7 @@ _GERUND_PREDICATE = frozenset(
         "does", "did", "isn't", "wasn't", "'s", "reminds", "means", "requires", "needs", "teaches",
     }
 )  # fmt: skip
-_NOT_PAST = frozenset({"need", "needed", "indeed", "red", "bed", "hundred", "sacred", "kindred", "wicked"})
+_NOT_PAST = frozenset({"indeed", "hundred", "sacred", "kindred", "wicked", "naked", "beloved"})
 
 STOP_WORDS = frozenset(
     """
@@ -205,15 +218,15 @@ WEAK_WORDS = frozenset(
     """
     love loved loves like liked likes happy glad great good awesome amazing cool nice fun wonderful
     fantastic sweet lovely beautiful proud sorry thanks thank appreciate appreciated agree think thought
-    know knew guess hope hoping wish wait see seen saw mean means meant feel feels felt sure super pretty
-    interesting exciting excited thrilled stoked pumped haha wow right true same gonna say said tell
-    told hear heard glad understand understood believe bet inspiring inspired inspiration impressed
+    know knew guess hope hoping wish wait see seen saw mean means meant feel feels felt sure super
+    pretty interesting exciting excited thrilled stoked pumped haha wow right true same gonna say said
+    tell told hear heard understand understood believe bet inspiring inspired inspiration impressed
     impressive incredible brave strong admire admired support supported supportive help helped helps
-    hard tough awesome cute huge big real really totally true blast tell keep need needed want wanted
-    ready tired busy fine okay bad sad nervous worried stressed day days time times moment moments
-    everyone anyone someone people person life world much lot lots hear rock wonderful special
-    important meaningful glad grateful thankful blessed lucky miss missed care cares caring enjoy
-    enjoyed enjoying imagine feeling better reminds remind reminded deal chat talk talking share sharing congrats congratulations
+    hard tough cute huge big real really totally blast keep need needed want wanted ready tired busy
+    fine okay bad sad nervous worried stressed day days time times moment moments everyone anyone
+    someone people person life world much lot lots rock special important meaningful grateful thankful
+    blessed lucky miss missed care cares caring enjoy enjoyed enjoying imagine feeling better bring
+    brings joy reminds remind reminded deal chat talk talking share sharing congrats congratulations
     """.split()
 )
 
@@ -241,7 +254,8 @@ def _stem(word: str) -> str:
 
 def _content_words(text: str) -> frozenset[str]:
     body = _TRAILING_VOCATIVE.sub("", text)
-    return frozenset(_stem(word) for word in _tokens(body) if word not in STOP_WORDS and word not in WEAK_WORDS)
+    stems = (_stem(word) for word in _tokens(body) if word not in STOP_WORDS and word not in WEAK_WORDS)
+    return frozenset(stem for stem in stems if stem not in WEAK_WORDS)
 
 
 def _elided_fragment(text: str) -> bool:
@@ -329,20 +343,18 @@ def _elided_auxiliary(verb: str) -> str:
 
 
 def _with_subject(sentence: _Sentence, name: str) -> str:
+    """The sentence naming its speaker: as subject of a fragment, in place of "I"/"my", or as a prefix."""
     if sentence.elided:
         match = _ELIDED_START.match(sentence.text)
-        head = f"{name} {_elided_auxiliary(match['verb'] if match else '')}"
-        text, _ = _rewrite_first_person(head + _lower_first(sentence.text), name)
-        return text
-    text, count = _rewrite_first_person(sentence.text, name)
-    return text if count else f"{name}: {text[:1].upper()}{text[1:]}"
+        text, _ = _rewrite_first_person(_lower_first(sentence.text), name)
+        return f"{name} {_elided_auxiliary(match['verb'] if match else '')}{text}"
+    text, count = _rewrite_first_person(sentence.text[:1].upper() + sentence.text[1:], name)
+    return text if count else f"{name}: {text}"
 
 
 def _finish(text: str) -> str:
     text = _TERMINAL.sub("", text)
-    if _QUOTED_END.search(text):
-        return text[:1].upper() + text[1:]
-    return (text[:1].upper() + text[1:] + ".") if text else text
+    return text if _QUOTED_END.search(text) else text + "."
 
 
 def _fact_text(sentence: _Sentence, name: str, observed_at: datetime) -> str:
@@ -367,9 +379,19 @@ def _normalise_i(text: str) -> str:
     return _LOWERCASE_I.sub("I", text)
 
 
-def _kept_sentences(message: Message) -> list[_Sentence]:
+def _kept_sentences(message: Message, seen: set[tuple[str, str]]) -> list[_Sentence]:
+    """The message's informative sentences, skipping those its speaker already said in this add.
+
+    ``seen`` holds (speaker name, sentence) pairs and is updated.
+    """
     kept: list[_Sentence] = []
+    name = _display_name(message)
     for raw in split_sentences(message.content):
+        if len(kept) >= _MAX_KEPT_PER_MESSAGE:
+            break
+        if (name, raw) in seen:
+            continue
+        seen.add((name, raw))
         sentence = _judge(_normalise_i(_clean(raw)))
         if sentence is not None:
             kept.append(sentence)
@@ -383,7 +405,8 @@ def _restates(sentence: _Sentence, user_content: Sequence[frozenset[str]]) -> bo
 
 def extract_facts(messages: Sequence[Message], observed_at: datetime) -> list[Fact]:
     """Facts from one add's messages, in message order. System messages are ignored."""
-    judged = [(message, _kept_sentences(message)) for message in messages if message.role != "system"]
+    seen_sentences: set[tuple[str, str]] = set()
+    judged = [(m, _kept_sentences(m, seen_sentences)) for m in messages if m.role != "system"]
     user_content = [s.content for message, kept in judged if message.role == "user" for s in kept]
     facts: list[Fact] = []
     seen: set[str] = set()
@@ -412,4 +435,7 @@ class OfflineExtractor:
 
     async def extract(self, request: ExtractionRequest) -> ExtractionResult:
         """Facts from the request's new messages; an add with nothing informative gives none."""
-        return ExtractionResult(facts=extract_facts(request.messages, request.observed_at))
+        if sum(len(message.content) for message in request.messages) <= _INLINE_CHARS:
+            return ExtractionResult(facts=extract_facts(request.messages, request.observed_at))
+        facts = await asyncio.to_thread(extract_facts, request.messages, request.observed_at)
+        return ExtractionResult(facts=facts)

@@ -455,6 +455,27 @@ class ProjectStore:
         rows = await (await conn.execute(statement, params)).fetchall()
         return [r["memory_id"] for r in rows]
 
+    async def superseded_chain(self, conn: Conn, memory_id: uuid.UUID) -> list[uuid.UUID]:
+        """The memory and every memory it replaced, transitively (for delete_linked)."""
+        statement = self._sql(
+            "WITH RECURSIVE chain(id) AS (SELECT %s::uuid UNION"
+            " SELECT m.id FROM memories m JOIN chain c ON m.replaced_by = c.id WHERE {tenant})"
+            " SELECT id FROM chain"
+        )
+        rows = await (await conn.execute(statement, (memory_id,))).fetchall()
+        return [row["id"] for row in rows]
+
+    async def supersede(self, conn: Conn, old_ids: Sequence[uuid.UUID], new_id: uuid.UUID) -> int:
+        """Link older memories to the memory that replaces them; returns how many changed."""
+        statement = self._sql(
+            "UPDATE memories m SET replaced_by = %s, state = 'superseded', updated_at = clock_timestamp()"
+            " WHERE {tenant} AND m.id = ANY(%s) AND m.id <> %s AND NOT m.immutable RETURNING " + MEMORY_COLUMNS
+        )
+        rows = await (await conn.execute(statement, (new_id, list(old_ids), new_id))).fetchall()
+        changed = [record_from_row(row) for row in rows]
+        await self._add_history(conn, [(r, "UPDATE", r.memory, r.memory) for r in changed], None)
+        return len(changed)
+
     # --- events ----------------------------------------------------------------------------
 
     async def create_event(

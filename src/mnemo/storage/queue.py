@@ -94,7 +94,9 @@ class JobQueue:
             (Jsonb(results), Jsonb(metadata), job.project_id, job.event_id),
         )
 
-    async def fail(self, job: Job, error: str, *, retry_in: timedelta | None) -> None:
+    async def fail(
+        self, job: Job, error: str, *, retry_in: timedelta | None, metadata: dict[str, Any] | None = None
+    ) -> None:
         """Record a failed attempt: back to PENDING after ``retry_in``, or FAILED for good."""
         async with self.db.transaction() as conn:
             if retry_in is not None and job.attempts < job.max_attempts:
@@ -106,10 +108,10 @@ class JobQueue:
                 )
             else:
                 await conn.execute(
-                    "UPDATE events SET status = 'FAILED', error = %s, locked_by = NULL,"
-                    " locked_until = NULL, completed_at = clock_timestamp(), updated_at = clock_timestamp()"
-                    " WHERE project_id = %s AND id = %s AND locked_by = %s",
-                    (error, job.project_id, job.event_id, self.worker_id),
+                    "UPDATE events SET status = 'FAILED', error = %s, metadata = coalesce(%s, metadata),"
+                    " locked_by = NULL, locked_until = NULL, completed_at = clock_timestamp(),"
+                    " updated_at = clock_timestamp() WHERE project_id = %s AND id = %s AND locked_by = %s",
+                    (error, Jsonb(metadata) if metadata else None, job.project_id, job.event_id, self.worker_id),
                 )
 
     async def release(self, jobs: list[Job]) -> None:

@@ -12,7 +12,7 @@ import psycopg
 
 from mnemo.errors import MnemoError
 from mnemo.pipeline.commands import AddLimits, parse_add
-from mnemo.pipeline.extraction import ExtractionFailed
+from mnemo.pipeline.extraction import ExtractionFailed, ExtractionUnavailable
 from mnemo.pipeline.ingest import Ingestor
 from mnemo.providers.embedding.base import EmbedderUnavailable
 from mnemo.storage.database import Database
@@ -20,6 +20,9 @@ from mnemo.storage.project_store import ProjectStore
 from mnemo.storage.queue import NOTIFY_CHANNEL, Job, JobQueue, LostClaim
 
 logger = logging.getLogger(__name__)
+
+#: How much of a model's malformed output an event keeps for inspection.
+_RAW_OUTPUT_LIMIT = 4096
 
 
 def retry_delay(attempt: int) -> timedelta:
@@ -118,11 +121,16 @@ class Worker:
         except LostClaim:
             logger.warning("job %s was taken over by another worker; dropping this attempt", job.event_id)
             return
-        except (ExtractionFailed, MnemoError) as exc:
+        except ExtractionFailed as exc:
             logger.warning("job %s failed for good: %s", job.event_id, exc)
-            await self.queue.fail(job, f"{type(exc).__name__}: {exc}", retry_in=None)
+            details = {"raw_output": exc.raw_output[:_RAW_OUTPUT_LIMIT]} if exc.raw_output else None
+            await self.queue.fail(job, f"ExtractionFailed: {exc}", retry_in=None, metadata=details)
             return
-        except (EmbedderUnavailable, psycopg.Error, OSError) as exc:
+        except MnemoError as exc:
+            logger.warning("job %s failed for good: %s", job.event_id, exc)
+            await self.queue.fail(job, f"{type(exc).__name__}: {exc.detail}", retry_in=None)
+            return
+        except (ExtractionUnavailable, EmbedderUnavailable, psycopg.Error, OSError) as exc:
             logger.warning("job %s attempt %d failed, will retry: %s", job.event_id, job.attempts, exc)
             await self._fail_safely(job, f"{type(exc).__name__}: {exc}", retry_delay(job.attempts))
             return

@@ -130,13 +130,15 @@ def _parse_timestamp(value: float | str | None) -> datetime | None:
 @router.delete("/v1/memories/{memory_id}/")
 async def delete_memory(memory_id: str, request: Request, store: StoreDep) -> dict[str, Any]:
     target = parse_uuid(memory_id, "memory_id")
+    cascade = request.query_params.get("delete_linked", "").lower() == "true"
     async with store.transaction() as conn:
-        deleted = await store.delete_memories(conn, sql.SQL("m.id = %s"), [target])
-    if not deleted:
+        targets = await store.superseded_chain(conn, target) if cascade else [target]
+        deleted = await store.delete_memories(conn, sql.SQL("m.id = ANY(%s)"), [targets])
+    if target not in deleted:
         raise NotFound(MEMORY_NOT_FOUND)
     body: dict[str, Any] = {"message": "Memory deleted successfully!"}
-    if request.query_params.get("delete_linked", "").lower() == "true":
-        body["cascade_count"] = 0
+    if cascade:
+        body["cascade_count"] = len(deleted) - 1
     return body
 
 

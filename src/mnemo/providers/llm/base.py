@@ -236,6 +236,8 @@ def _hint(status: int) -> str:
         return " (check the API key)"
     if status == 404:
         return " (check the base URL and the model name)"
+    if 300 <= status < 400:
+        return " (check the base URL: redirects are not followed)"
     return ""
 
 
@@ -254,8 +256,10 @@ def check_status(response: httpx.Response, provider: str) -> None:
 class JSONEndpoint:
     """POSTs JSON to one server with retries and at most ``max_concurrency`` requests in flight.
 
-    Owns an :class:`httpx.AsyncClient`; close it with :meth:`aclose`. ``timeout`` bounds one request;
-    ``retry.total_timeout`` bounds one :meth:`post` including all its attempts.
+    Owns an :class:`httpx.AsyncClient` (use it from one event loop; close it with :meth:`aclose`).
+    ``timeout`` is httpx's per-request timeout (connect, write, and read: a non-streamed reply arrives in
+    one piece, so it bounds the generation); ``retry.total_timeout`` bounds one :meth:`post`, every
+    attempt and delay included.
     """
 
     def __init__(

@@ -1,0 +1,145 @@
+"""The LLM extraction path end to end: mnemo serve talking to a scripted OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.scripted_llm import ScriptedLLM, error_reply, openai_reply
+from tests.support import MnemoServer, run_cli, start_server, wait_event
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[ScriptedLLM]:
+    with ScriptedLLM() as scripted:
+        yield scripted
+
+
+@pytest.fixture(scope="module")
+def llm_server(
+    llm: ScriptedLLM, module_database_url: str, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MnemoServer]:
+    running = start_server(
+        tmp_path_factory.mktemp("llm-serve"),
+        database_url=module_database_url,
+        model_dir=model_dir,
+        extra_env={
+            "MNEMO_LLM_PROVIDER": "openai",
+            "MNEMO_LLM_BASE_URL": llm.openai_url,
+            "MNEMO_LLM_MODEL": "scripted-model",
+            "MNEMO_LLM_API_KEY": "sk-test",
+            "MNEMO_LLM_TIMEOUT_SECONDS": "2",
+            "MNEMO_LLM_TOTAL_TIMEOUT_SECONDS": "3",
+            "MNEMO_JOB_MAX_ATTEMPTS": "2",
+        },
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _facts(*facts: dict[str, Any]) -> str:
+    return json.dumps({"facts": list(facts)})
+
+
+def _fact(
+    text: str, *, by: str = "user", categories: list[str] | None = None, linked: list[str] | None = None
+) -> dict[str, Any]:
+    return {"text": text, "attributed_to": by, "categories": categories or ["misc"], "linked_ids": linked or []}
+
+
+def _add(server: MnemoServer, user: str, content: str, **extra: Any) -> dict[str, Any]:
+    with server.client() as client:
+        response = client.post(
+            "/v3/memories/add/", json={"messages": [{"role": "user", "content": content}], "user_id": user, **extra}
+        )
+        assert response.status_code == 200, response.text
+        return wait_event(server, response.json()["event_id"])
+
+
+def test_llm_facts_are_stored_with_categories_and_usage(llm: ScriptedLLM, llm_server: MnemoServer) -> None:
+    user = f"llm-{uuid.uuid4().hex[:6]}"
+    llm.script(
+        openai_reply(
+            _facts(_fact("Alice is vegetarian.", categories=["food", "health"])),
+            prompt_tokens=120,
+            completion_tokens=30,
+        )
+    )
+    event = _add(llm_server, user, "I'm vegetarian, by the way.", custom_instructions="Only food facts.")
+    assert event["status"] == "SUCCEEDED", event
+    assert [r["memory"] for r in event["results"]] == ["Alice is vegetarian."]
+    assert event["metadata"]["llm"]["prompt_tokens"] == 120
+    assert event["metadata"]["llm"]["completion_tokens"] == 30
+    request = llm.requests[-1]
+    assert request.body["model"] == "scripted-model"
+    assert request.headers["authorization"] == "Bearer sk-test"
+    assert "Only food facts." in json.dumps(request.body["messages"])
+    with llm_server.client() as client:
+        memory = client.get(f"/v1/memories/{event['results'][0]['id']}/").json()
+    assert memory["categories"] == ["food", "health"]
+
+
+def test_malformed_output_fails_visibly_then_retry_succeeds(llm: ScriptedLLM, llm_server: MnemoServer) -> None:
+    user = f"llm-{uuid.uuid4().hex[:6]}"
+    llm.script(openai_reply("this is not json"), openai_reply("{still not json"))
+    event = _add(llm_server, user, "I run marathons.")
+    assert event["status"] == "FAILED"
+    assert "JSON" in event["error"]
+    assert "still not json" in event["metadata"]["raw_output"]
+
+    llm.script(openai_reply(_facts(_fact("The user runs marathons.", categories=["sports"]))))
+    result = run_cli(["events", "retry", event["id"]], env={**llm_server.env, "MNEMO_DATABASE_URL": _db(llm_server)})
+    assert result.returncode == 0, result.stderr
+    retried = wait_event(llm_server, event["id"])
+    assert retried["status"] == "SUCCEEDED", retried
+    assert [r["memory"] for r in retried["results"]] == ["The user runs marathons."]
+
+
+def test_unreachable_llm_falls_back_to_offline_extractor(llm: ScriptedLLM, llm_server: MnemoServer) -> None:
+    user = f"llm-{uuid.uuid4().hex[:6]}"
+    llm.script(*[error_reply(503, "overloaded")] * 40)
+    event = _add(llm_server, user, "I adopted a cat named Miso last week.", timestamp=1_700_000_000)
+    llm.clear()
+    assert event["status"] == "SUCCEEDED", event
+    assert "fallback" in event["metadata"]["extractor"]
+    assert event["attempts"] == 2
+    assert any("Miso" in r["memory"] for r in event["results"])
+
+
+def test_supersede_links_the_older_memory(llm: ScriptedLLM, llm_server: MnemoServer) -> None:
+    llm.clear()
+    user = f"llm-{uuid.uuid4().hex[:6]}"
+    llm.script(openai_reply(_facts(_fact("The user works at Acme.", categories=["professional_details"]))))
+    first = _add(llm_server, user, "I work at Acme.")
+    old_id = first["results"][0]["id"]
+    llm.script(
+        openai_reply(_facts(_fact("The user works at Globex.", categories=["professional_details"], linked=["0"])))
+    )
+    second = _add(llm_server, user, "I just started at Globex.")
+    assert second["metadata"]["superseded"] == 1
+    new_id = second["results"][0]["id"]
+    prompt = json.dumps(llm.requests[-1].body["messages"])
+    assert "The user works at Acme." in prompt and old_id not in prompt
+    with llm_server.client() as client:
+        old = client.get(f"/v1/memories/{old_id}/").json()
+        assert old["replaced_by"] == new_id and old["lifecycle_state"] == "superseded"
+        both = client.post("/v3/memories/", json={"filters": {"user_id": user}}).json()
+        assert {m["id"] for m in both["results"]} == {old_id, new_id}
+        latest = client.post("/v3/memories/", json={"filters": {"user_id": user}, "latest_only": True}).json()
+        assert [m["id"] for m in latest["results"]] == [new_id]
+        deleted = client.delete(f"/v1/memories/{new_id}/", params={"delete_linked": "true"}).json()
+        assert deleted["cascade_count"] == 1
+        assert client.get(f"/v1/memories/{old_id}/").status_code == 404
+
+
+def _db(server: MnemoServer) -> str:
+    args = server.process.args
+    assert isinstance(args, list)
+    return str(args[args.index("--database-url") + 1])
