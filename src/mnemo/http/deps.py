@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from typing import Annotated, Any
@@ -9,10 +10,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.datastructures import URL
 
-from mnemo.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
+from mnemo.errors import BadRequest, Conflict, Forbidden, PayloadTooLarge, Unauthorized
 from mnemo.services import Services
 from mnemo.storage.database import Principal
-from mnemo.storage.project_store import ProjectStore
+from mnemo.storage.project_store import Conn, ProjectStore
 
 _SCHEMES = ("token", "bearer")
 
@@ -104,3 +105,29 @@ def query_int(request: Request, name: str, default: int, *, low: int, high: int)
     if not low <= value <= high:
         raise BadRequest(f"{name} must be between {low} and {high}; got {value}.")
     return value
+
+
+_MAX_IDEMPOTENCY_KEY = 255
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's ``Idempotency-Key`` header, validated."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > _MAX_IDEMPOTENCY_KEY:
+        raise BadRequest(f"Idempotency-Key must be 1 to {_MAX_IDEMPOTENCY_KEY} characters.")
+    return key
+
+
+async def replay_or_claim(store: ProjectStore, conn: Conn, key: str, route: str, body: Any) -> dict[str, Any] | None:
+    """The first response to a request with this key (the same request repeated), or None if new."""
+    digest = hashlib.sha256(f"{route}\0{json.dumps(body, sort_keys=True)}".encode()).hexdigest()
+    existing = await store.claim_idempotency_key(conn, key, route, digest)
+    if existing is None:
+        return None
+    stored_hash, response = existing
+    if stored_hash != digest:
+        raise Conflict("This Idempotency-Key was already used with a different request; use a new key.")
+    return response

@@ -61,29 +61,30 @@ class Ingestor:
         self.extractor = extractor
         self.fallback = fallback
 
-    async def store_verbatim(
-        self, store: ProjectStore, command: AddCommand, payload: dict[str, Any]
-    ) -> tuple[uuid.UUID, Outcome]:
-        """infer=false: every user and assistant message becomes one memory, synchronously."""
+    async def prepare_verbatim(self, command: AddCommand) -> list[NewMemory]:
+        """infer=false: every user and assistant message becomes one memory (embedded here, outside any
+        transaction); :meth:`write_verbatim` stores them."""
         kept = [m for m in command.messages if m.role != "system" and m.content.strip()]
-        drafts = [(m.content, m.role, m.name) for m in kept]
-        memories = await self._new_memories(command, command.scope, drafts)
+        return await self._new_memories(command, command.scope, [(m.content, m.role, m.name) for m in kept])
+
+    async def write_verbatim(
+        self,
+        store: ProjectStore,
+        conn: Conn,
+        command: AddCommand,
+        memories: list[NewMemory],
+        payload: dict[str, Any],
+    ) -> tuple[uuid.UUID, Outcome]:
+        """Inside the caller's transaction: insert the memories and their SUCCEEDED event."""
         event_id = uuid.uuid4()
-        async with store.transaction() as conn:
-            written = await store.insert_memories(
-                conn, memories, event_id=event_id, history_input=_history_input(command.messages)
-            )
-            results = [add_result(r) for r in written]
-            await store.create_event(
-                conn,
-                event_type="ADD",
-                status="SUCCEEDED",
-                payload=payload,
-                results=results,
-                event_id=event_id,
-            )
-        skipped = len(memories) - len(written)
-        return event_id, Outcome(written, {"duplicates_skipped": skipped})
+        written = await store.insert_memories(
+            conn, memories, event_id=event_id, history_input=_history_input(command.messages)
+        )
+        results = [add_result(r) for r in written]
+        await store.create_event(
+            conn, event_type="ADD", status="SUCCEEDED", payload=payload, results=results, event_id=event_id
+        )
+        return event_id, Outcome(written, {"duplicates_skipped": len(memories) - len(written)})
 
     async def run_job(self, store: ProjectStore, queue: JobQueue, job: Job, command: AddCommand) -> Outcome:
         """infer=true: extract facts, embed them, and finish the job in one transaction."""

@@ -476,6 +476,30 @@ class ProjectStore:
         await self._add_history(conn, [(r, "UPDATE", r.memory, r.memory) for r in changed], None)
         return len(changed)
 
+    # --- idempotency ---------------------------------------------------------------------------
+
+    async def claim_idempotency_key(
+        self, conn: Conn, key: str, route: str, request_hash: str
+    ) -> tuple[str, dict[str, Any]] | None:
+        """Inside the write's transaction: reserve ``key``, or return the (hash, response) stored for it.
+
+        A concurrent request with the same key waits on the row until the first one commits.
+        """
+        statement = self._sql(
+            "INSERT INTO idempotency_keys (project_id, key, route, request_hash, response)"
+            " VALUES ({project}, %s, %s, %s, 'null'::jsonb) ON CONFLICT DO NOTHING RETURNING key"
+        )
+        if await (await conn.execute(statement, (key, route, request_hash))).fetchone() is not None:
+            return None
+        existing = self._sql("SELECT request_hash, response FROM idempotency_keys WHERE {tenant} AND key = %s")
+        row = await (await conn.execute(existing, (key,))).fetchone()
+        assert row is not None
+        return str(row["request_hash"]), dict(row["response"] or {})
+
+    async def store_idempotent_response(self, conn: Conn, key: str, response: dict[str, Any]) -> None:
+        statement = self._sql("UPDATE idempotency_keys SET response = %s WHERE {tenant} AND key = %s")
+        await conn.execute(statement, (Jsonb(response), key))
+
     # --- events ----------------------------------------------------------------------------
 
     async def create_event(

@@ -17,7 +17,7 @@ from mnemo.domain.relative_dates import find_dates
 from mnemo.domain.requests import AddBody, BatchDeleteBody, BatchUpdateBody, UpdateBody, parse_body
 from mnemo.domain.selection import compile_selection
 from mnemo.errors import BadRequest, NotFound
-from mnemo.http.deps import BodyDep, ServicesDep, StoreDep, parse_uuid
+from mnemo.http.deps import BodyDep, ServicesDep, StoreDep, idempotency_key, parse_uuid, replay_or_claim
 from mnemo.http.openapi import body_schema
 from mnemo.http.routes.memories_read import MEMORY_NOT_FOUND
 from mnemo.pipeline.commands import parse_add
@@ -30,28 +30,34 @@ QUEUED = "Memory processing has been queued for background execution"
 
 
 @router.post("/v3/memories/add/", openapi_extra=body_schema(AddBody))
-async def add_memories(body: BodyDep, store: StoreDep, svc: ServicesDep) -> dict[str, Any]:
+async def add_memories(request: Request, body: BodyDep, store: StoreDep, svc: ServicesDep) -> dict[str, Any]:
     command = parse_add(body, svc.limits)
-    if not command.infer:
-        event_id, outcome = await svc.ingestor.store_verbatim(store, command, body)
-        return {
-            "message": "Memories stored successfully",
-            "status": "SUCCEEDED",
-            "event_id": str(event_id),
-            "results": [
-                {"id": str(r.id), "data": {"memory": r.memory}, "memory": r.memory, "event": "ADD"}
-                for r in outcome.written
-            ],
-        }
+    memories = await svc.ingestor.prepare_verbatim(command) if not command.infer else []
+    key = idempotency_key(request)
     async with store.transaction() as conn:
-        event_id = await store.create_event(
-            conn,
-            event_type="ADD",
-            status="PENDING",
-            payload=body,
-            max_attempts=svc.settings.job_max_attempts,
-        )
-    return {"message": QUEUED, "status": "PENDING", "event_id": str(event_id)}
+        if key is not None:
+            replay = await replay_or_claim(store, conn, key, "add", body)
+            if replay is not None:
+                return replay
+        if command.infer:
+            event_id = await store.create_event(
+                conn, event_type="ADD", status="PENDING", payload=body, max_attempts=svc.settings.job_max_attempts
+            )
+            response: dict[str, Any] = {"message": QUEUED, "status": "PENDING", "event_id": str(event_id)}
+        else:
+            event_id, outcome = await svc.ingestor.write_verbatim(store, conn, command, memories, body)
+            response = {
+                "message": "Memories stored successfully",
+                "status": "SUCCEEDED",
+                "event_id": str(event_id),
+                "results": [
+                    {"id": str(r.id), "data": {"memory": r.memory}, "memory": r.memory, "event": "ADD"}
+                    for r in outcome.written
+                ],
+            }
+        if key is not None:
+            await store.store_idempotent_response(conn, key, response)
+    return response
 
 
 @router.put("/v1/memories/{memory_id}/", openapi_extra=body_schema(UpdateBody))

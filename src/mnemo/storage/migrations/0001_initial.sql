@@ -116,3 +116,14 @@ CREATE UNIQUE INDEX events_id ON events (id);
 CREATE INDEX events_project_created ON events (project_id, created_at DESC);
 -- The queue: only unfinished jobs are indexed, so claiming stays cheap however many events exist.
 CREATE INDEX events_queue ON events (run_after) WHERE status IN ('PENDING', 'RUNNING');
+
+-- Idempotency-Key: a retried write with the same key returns the first response and writes nothing.
+CREATE TABLE idempotency_keys (
+    project_id    text NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    key           text NOT NULL,
+    route         text NOT NULL,
+    request_hash  text NOT NULL,
+    response      jsonb NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (project_id, key)
+);
