@@ -71,12 +71,10 @@ def embedded_database_url(server: MnemoServer) -> str:
     return str(info.get_uri(database="postgres"))
 
 
-def async_client(server: MnemoServer, connections: int) -> httpx.AsyncClient:
+def async_client(server: MnemoServer, connections: int, *, timeout: float = REQUEST_TIMEOUT) -> httpx.AsyncClient:
     """HTTP/1.1 client with exactly one keep-alive connection per concurrent caller."""
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.AsyncClient(
-        base_url=server.url, headers=server.headers(), timeout=REQUEST_TIMEOUT, limits=limits, http2=False
-    )
+    return httpx.AsyncClient(base_url=server.url, headers=server.headers(), timeout=timeout, limits=limits, http2=False)
 
 
 @dataclass

@@ -10,8 +10,9 @@ md5 of the text. Then ``VACUUM (ANALYZE) memories``.
 
 Measured: ``POST /v3/memories/search/`` with ``filters: {"user_id": target}``, ``top_k`` 10, varied
 questions (the query embedding is part of every request): one client sequentially, then 8
-concurrent clients. Then where the time goes: the query embedding alone, the exact SQL the server
-runs (timed, and one EXPLAIN ANALYZE with per-CTE times), and an authenticated no-op request.
+concurrent clients. Then where the time goes: an authenticated no-op request (HTTP floor), the
+query embedding alone, and the exact SQL the server runs, timed with custom plans and as a prepared
+statement (as the server's connections run it), with EXPLAIN ANALYZE per-CTE times of both plans.
 
     python -m bench.search [--quick] [--seconds 20] [--concurrent-seconds 15]
 """
@@ -22,6 +23,7 @@ import argparse
 import asyncio
 import functools
 import inspect
+import itertools
 import random
 import re
 import statistics
@@ -64,9 +66,11 @@ ROUNDS = 10
 ADD_SIZE = 20
 LOAD_CLIENTS = 8
 NOISE = 0.01  # per dimension; cosine to the pool vector ~0.98
-VECTOR_LITERAL = re.compile(r"'\[[^\]]*\]'::vector")
+PREPARED_RUNS = 8
+SEARCH_TIMEOUT = 120.0  # a slow plan must not turn into client timeouts that leave queries running
 
 Vectors = npt.NDArray[np.float32]
+Statements = list[tuple[sql.Composable, list[Any]]]
 
 
 @dataclass(frozen=True)
@@ -203,7 +207,7 @@ async def search_load(
     async def search(client: httpx.AsyncClient, n: int) -> httpx.Response:
         return await client.post("/v3/memories/search/", json=bodies[n % len(bodies)])
 
-    async with async_client(server, clients) as client:
+    async with async_client(server, clients, timeout=SEARCH_TIMEOUT) as client:
         result = await closed_loop(client, search, concurrency=clients, seconds=seconds, warmup=2.0, keep_bodies=True)
     hits = [len(body["results"]) for body in result.responses]
     return {
@@ -281,44 +285,64 @@ def node_times(plan: dict[str, Any]) -> dict[str, float]:
     return found
 
 
-def _timed(
-    conn: psycopg.Connection[Any], statements: list[tuple[sql.Composable, list[Any]]], prepare: bool
-) -> list[float]:
+def _timed(conn: psycopg.Connection[Any], statements: Statements, *, prepare: bool) -> list[float]:
     latencies = []
     for statement, values in statements:
         started = time.perf_counter()
         conn.execute(statement, values, prepare=prepare).fetchall()
         latencies.append((time.perf_counter() - started) * 1000)
-    return latencies[len(latencies) // 10 :]
+    return latencies
+
+
+def _explain(conn: psycopg.Connection[Any], statement: sql.Composable, values: list[Any], *, generic: bool) -> Any:
+    """EXPLAIN (ANALYZE, BUFFERS) of a custom plan, or of the generic plan a prepared statement gets."""
+    options = "ANALYZE, BUFFERS, FORMAT JSON"
+    if not generic:
+        return cast(tuple[Any], conn.execute(sql.SQL(f"EXPLAIN ({options}) ") + statement, values).fetchone())[0]
+    numbers = itertools.count(1)
+    text = re.sub("%s", lambda _: f"${next(numbers)}", statement.as_string(conn))
+    with conn.transaction(), psycopg.ClientCursor(conn) as cur:
+        cur.execute("PREPARE bench_search AS " + text)
+        cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        placeholders = ", ".join(["%s"] * len(values))
+        cur.execute(f"EXPLAIN ({options}) EXECUTE bench_search({placeholders})", values)
+        plan = cast(tuple[Any], cur.fetchone())[0]
+        cur.execute("DEALLOCATE bench_search")
+    return plan
+
+
+def _plan_summary(plan: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "execution_ms": round(plan["Execution Time"], 2),
+        "planning_ms": round(plan["Planning Time"], 2),
+        "nodes_ms": node_times(plan["Plan"]),
+        "shared_buffers_hit": plan["Plan"].get("Shared Hit Blocks"),
+    }
 
 
 def sql_breakdown(url: str, project: str, queries: list[str]) -> dict[str, Any]:
-    """Time the server's statement directly (no HTTP, no embedding), then EXPLAIN ANALYZE it.
+    """The server's search statement alone (no HTTP, no embedding): timed, and EXPLAIN ANALYZEd.
 
-    The server's connections use psycopg's default (a statement is prepared on its 5th use, after
-    which PostgreSQL may switch to a generic plan), so both a prepared and an unprepared run are timed.
+    The server's connections keep psycopg's default: a statement is prepared on its 5th use, and
+    PostgreSQL switches a prepared statement to a generic plan from its 6th execution if that plan
+    looks no costlier. So the statement is timed unprepared (custom plans), then prepared (its first
+    ``PREPARED_RUNS`` executions), and both plans are explained.
     """
     vectors = embedder().embed(queries)
     statements = [server_statement(project, q, v) for q, v in zip(queries, vectors, strict=True)]
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url, autocommit=True) as conn:
         register_vector(conn)
-        unprepared = _timed(conn, statements, prepare=False)
-        prepared = _timed(conn, statements, prepare=True)
-        explain = sql.SQL("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ")
-        plans = [
-            cast(tuple[Any], conn.execute(explain + s, v, prepare=False).fetchone())[0][0] for s, v in statements[:5]
-        ]
-        text = conn.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS) ") + statements[0][0], statements[0][1]).fetchall()
-    plan = sorted(plans, key=lambda p: float(p["Execution Time"]))[len(plans) // 2]
+        custom = _timed(conn, statements, prepare=False)[len(statements) // 10 :]
+        prepared = _timed(conn, statements[:PREPARED_RUNS], prepare=True)
+        statement, values = statements[0]
+        custom_plan = _explain(conn, statement, values, generic=False)
+        generic_plan = _explain(conn, statement, values, generic=True)
     return {
-        "statement_ms_unprepared": percentiles(unprepared),
-        "statement_ms_prepared": percentiles(prepared),
-        "explain_median_of_5": {
-            "execution_ms": round(plan["Execution Time"], 2),
-            "planning_ms": round(plan["Planning Time"], 2),
-            "nodes_ms": node_times(plan["Plan"]),
-        },
-        "explain_plan": [VECTOR_LITERAL.sub("'[…]'::vector", row[0]) for row in text],
+        "custom_plan_ms": percentiles(custom),
+        "prepared_runs_ms": [round(x, 1) for x in prepared],
+        "explain_query": queries[0],
+        "explain_custom_plan": _plan_summary(custom_plan[0]),
+        "explain_generic_plan": _plan_summary(generic_plan[0]),
     }
 
 

@@ -68,9 +68,39 @@ async def json_body(request: Request, svc: ServicesDep) -> Any:
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc}.") from None
+    _check_storable(body, "body", 0)
+    return body
+
+
+_MAX_JSON_DEPTH = 32
+
+
+def _check_storable(value: Any, where: str, depth: int) -> None:
+    """Refuse what PostgreSQL cannot store (NUL characters, lone surrogates) and absurd nesting."""
+    if depth > _MAX_JSON_DEPTH:
+        shown = where if len(where) <= 80 else where[:38] + "…" + where[-38:]
+        raise BadRequest(f"{shown} is nested too deeply: more than {_MAX_JSON_DEPTH} levels.")
+    if isinstance(value, str):
+        _check_text(value, where)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, f"{where} key {key[:40]!r}")
+            _check_storable(item, f"{where}.{key[:40]}", depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_storable(item, f"{where}.{index}", depth + 1)
+
+
+def _check_text(text: str, where: str) -> None:
+    if "\x00" in text:
+        raise BadRequest(f"{where} contains a NUL character, which cannot be stored.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"{where} contains an unpaired UTF-16 surrogate, which is not valid text.") from None
 
 
 BodyDep = Annotated[Any, Depends(json_body)]
