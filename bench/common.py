@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import math
 import os
@@ -27,21 +28,19 @@ Request = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
 
 
 @contextmanager
-def running_server(*, workers: bool = True, extra_env: dict[str, str] | None = None) -> Iterator[MnemoServer]:
+def running_server(*, workers: bool = True) -> Iterator[MnemoServer]:
     """``mnemo serve`` on its embedded PostgreSQL in a fresh temp data dir; everything stopped on exit."""
     os.environ.setdefault("MEM0_TELEMETRY", "False")
     with tempfile.TemporaryDirectory(prefix="mnemo-bench-") as tmp:
         data_dir = Path(tmp) / "data"
-        server = start_server(
-            data_dir, model_dir=MODEL_DIR, extra_args=[] if workers else ["--no-workers"], extra_env=extra_env
-        )
         try:
-            yield server
-        finally:
+            server = start_server(data_dir, model_dir=MODEL_DIR, extra_args=[] if workers else ["--no-workers"])
             try:
-                server.stop(timeout=120)
+                yield server
             finally:
-                stop_leftover_postgres(data_dir / "pgdata")
+                server.stop(timeout=120)
+        finally:
+            stop_leftover_postgres(data_dir / "pgdata")
 
 
 def stop_leftover_postgres(pgdata: Path) -> None:
@@ -90,6 +89,23 @@ class LoadResult:
     def requests_per_second(self) -> float:
         return len(self.latencies_ms) / self.seconds if self.seconds else 0.0
 
+    def record(self, response: httpx.Response | None, since: float, *, keep_body: bool) -> None:
+        """Count one answer; its latency runs from ``since`` (a ``perf_counter`` time) to now."""
+        elapsed = (time.perf_counter() - since) * 1000
+        if response is None or response.status_code != 200:
+            self.errors += 1
+            return
+        self.latencies_ms.append(elapsed)
+        if keep_body:
+            self.responses.append(response.json())
+
+
+async def _send(client: httpx.AsyncClient, request: Request, n: int) -> httpx.Response | None:
+    try:
+        return await request(client, n)
+    except httpx.HTTPError:
+        return None
+
 
 async def closed_loop(
     client: httpx.AsyncClient,
@@ -104,29 +120,46 @@ async def closed_loop(
 
     Runs ``warmup + seconds`` and stops by itself; only requests started after the warm-up count.
     """
-    started = time.perf_counter()
-    measure_from = started + warmup
+    measure_from = time.perf_counter() + warmup
     deadline = measure_from + seconds
     result = LoadResult(seconds=seconds)
-    counter = iter(range(10**12))
+    counter = itertools.count()
 
     async def caller() -> None:
         while (sent := time.perf_counter()) < deadline:
-            try:
-                response = await request(client, next(counter))
-            except httpx.HTTPError:
-                response = None
-            elapsed = (time.perf_counter() - sent) * 1000
-            if sent < measure_from:
-                continue
-            if response is None or response.status_code != 200:
-                result.errors += 1
-                continue
-            result.latencies_ms.append(elapsed)
-            if keep_bodies:
-                result.responses.append(response.json())
+            response = await _send(client, request, next(counter))
+            if sent >= measure_from:
+                result.record(response, sent, keep_body=keep_bodies)
 
     await asyncio.gather(*(caller() for _ in range(concurrency)))
+    return result
+
+
+async def paced_loop(
+    client: httpx.AsyncClient, request: Request, *, concurrency: int, rate: float, seconds: float, warmup: float
+) -> LoadResult:
+    """``concurrency`` callers together send ``rate`` requests/s on a fixed, evenly staggered schedule.
+
+    Latency runs from each request's scheduled time, so a caller that falls behind (the server is
+    slower than the schedule) reports the delay too. Stops by itself after ``warmup + seconds``.
+    """
+    start = time.perf_counter()
+    measure_from = start + warmup
+    deadline = measure_from + seconds
+    interval = concurrency / rate
+    result = LoadResult(seconds=seconds)
+    counter = itertools.count()
+
+    async def caller(index: int) -> None:
+        scheduled = start + index * interval / concurrency
+        while scheduled < deadline:
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            response = await _send(client, request, next(counter))
+            if scheduled >= measure_from:
+                result.record(response, scheduled, keep_body=False)
+            scheduled += interval
+
+    await asyncio.gather(*(caller(i) for i in range(concurrency)))
     return result
 
 
@@ -166,5 +199,6 @@ def _cpu_model() -> str:
 
 def report(name: str, host: dict[str, Any], results: dict[str, Any]) -> None:
     """Print the benchmark's one JSON object."""
+    host = {**host, "load_average_1m_at_end": round(os.getloadavg()[0], 2)}
     body = {"benchmark": name, "date": datetime.now(UTC).date().isoformat(), "machine": host, **results}
     print(json.dumps(body, indent=2))
