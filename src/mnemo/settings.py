@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2 * 1024 * 1024
     max_messages_per_add: int = 200
     max_message_chars: int = 32_000
+    #: Requests per minute per API key in each API process (bursts up to that many); 0 = no limit.
+    rate_limit_per_minute: int = 0
     max_top_k: int = 1000
     max_page_size: int = 1000
 

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from mnemo import __version__
 from mnemo.http.errors import install_error_handlers
 from mnemo.http.openapi import install_openapi
+from mnemo.http.ratelimit import RateLimiter
 from mnemo.http.routes import account, entities, events, memories_read, memories_write
 from mnemo.services import Services
 
@@ -19,6 +20,7 @@ def create_app(services: Services) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.services = services
+    app.state.rate_limiter = RateLimiter(services.settings.rate_limit_per_minute)
     install_error_handlers(app)
     for module in (account, memories_write, memories_read, events, entities):
         app.include_router(module.router)

@@ -36,6 +36,7 @@ async def principal(request: Request, svc: ServicesDep) -> Principal:
     found = await svc.db.authenticate(key.strip())
     if found is None:
         raise Unauthorized("Invalid API key: it is unknown or has been revoked.")
+    request.app.state.rate_limiter.check(found.key_id)
     if found.read_only and request.method not in ("GET", "HEAD", "OPTIONS") and not _is_read(request):
         raise Forbidden("This API key is read-only.")
     return found

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mnemo.domain.requests import describe_validation_error
 from mnemo.errors import BadRequest, MnemoError, Unavailable
+from mnemo.http.ratelimit import RateLimited
 from mnemo.providers.embedding.base import EmbedderUnavailable
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_mnemo_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, MnemoError)
         add_shape = isinstance(exc, BadRequest) and request.url.path.endswith("/memories/add/")
-        return error_response(exc.status_code, exc.detail, add_shape=add_shape)
+        response = error_response(exc.status_code, exc.detail, add_shape=add_shape)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError | ValidationError)
