@@ -216,3 +216,25 @@ def test_expired_memories_hidden_from_lists_but_readable(client: Any) -> None:
     shown = client.search("passport", filters={"user_id": user}, threshold=0, show_expired=True)["results"]
     assert old["id"] in [m["id"] for m in shown]
     assert client.get(old["id"])["expiration_date"] == "2020-01-01"
+
+
+def test_project_settings_round_trip(client: Any) -> None:
+    from mem0.exceptions import ValidationError
+
+    project = client.project.get()
+    assert len(project["custom_categories"]) == 15
+    client.project.update(
+        custom_instructions="Remember dietary facts only.", custom_categories=[{"pets": "Animals the user keeps"}]
+    )
+    project = client.project.get()
+    assert project["custom_instructions"] == "Remember dietary facts only."
+    assert project["custom_categories"] == [{"pets": "Animals the user keeps"}]
+    client.project.update(custom_instructions="")
+    # The client drops None arguments; a null resets the categories to the default catalogue.
+    path = f"/api/v1/orgs/organizations/{client.org_id}/projects/{client.project_id}/"
+    client.client.patch(path, json={"custom_categories": None}).raise_for_status()
+    project = client.project.get()
+    assert project["custom_instructions"] == ""
+    assert len(project["custom_categories"]) == 15
+    with pytest.raises(ValidationError):
+        client.project.update(custom_categories=[])

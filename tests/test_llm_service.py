@@ -143,3 +143,20 @@ def _db(server: MnemoServer) -> str:
     args = server.process.args
     assert isinstance(args, list)
     return str(args[args.index("--database-url") + 1])
+
+
+def test_project_instructions_apply_when_the_call_has_none(llm: ScriptedLLM, llm_server: MnemoServer) -> None:
+    llm.clear()
+    with llm_server.client() as client:
+        ping = client.get("/v1/ping/").json()
+        path = f"/api/v1/orgs/organizations/{ping['org_id']}/projects/{ping['project_id']}/"
+        response = client.patch(path, json={"custom_instructions": "Project rule: keep pets only."})
+        assert response.status_code == 200, response.text
+    llm.script(openai_reply(_facts(_fact("The user has a parrot.", categories=["misc"]))))
+    event = _add(llm_server, f"llm-{uuid.uuid4().hex[:6]}", "I have a parrot.")
+    assert event["status"] == "SUCCEEDED"
+    assert "Project rule: keep pets only." in json.dumps(llm.requests[-1].body["messages"])
+    llm.script(openai_reply(_facts(_fact("The user has a dog.", categories=["misc"]))))
+    _add(llm_server, f"llm-{uuid.uuid4().hex[:6]}", "I have a dog.", custom_instructions="Call rule wins.")
+    prompt = json.dumps(llm.requests[-1].body["messages"])
+    assert "Call rule wins." in prompt and "Project rule" not in prompt

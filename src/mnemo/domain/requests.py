@@ -38,7 +38,7 @@ class AddBody(_Body):
     expiration_date: date | None = None
     custom_instructions: str | None = None
     agent_custom_instructions: str | None = None
-    custom_categories: list[dict[str, str]] | dict[str, str] | None = None
+    custom_categories: list[dict[str, str]] | list[str] | dict[str, str] | None = None
     timestamp: float | None = None
     immutable: bool = False
 
@@ -131,3 +131,12 @@ def parse_body(model: type[ModelT], body: object) -> ModelT:
         return model.model_validate(body)
     except ValidationError as error:
         raise BadRequest(describe_validation_error(error)) from None
+
+
+class ProjectUpdateBody(_Body):
+    name: str | None = None
+    description: str | None = None
+    custom_instructions: str | None = None
+    agent_custom_instructions: str | None = None
+    custom_categories: list[dict[str, str]] | list[str] | None = None
+    multilingual: bool | None = None

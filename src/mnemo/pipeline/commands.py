@@ -9,7 +9,7 @@ from typing import Any
 from mnemo.domain.memories import Scope
 from mnemo.domain.requests import ENTITY_FIELDS, AddBody, MessageIn, parse_body
 from mnemo.errors import BadRequest, PayloadTooLarge
-from mnemo.pipeline.extraction import Message
+from mnemo.pipeline.extraction import Category, Message
 
 _MAX_TIMESTAMP = 4_102_444_800  # 2100-01-01
 
@@ -33,7 +33,7 @@ class AddCommand:
     immutable: bool
     custom_instructions: str | None
     agent_custom_instructions: str | None
-    custom_categories: tuple[str, ...]
+    custom_categories: tuple[Category, ...]
 
 
 def parse_add(body: object, limits: AddLimits) -> AddCommand:
@@ -51,7 +51,7 @@ def parse_add(body: object, limits: AddLimits) -> AddCommand:
         immutable=parsed.immutable,
         custom_instructions=parsed.custom_instructions,
         agent_custom_instructions=parsed.agent_custom_instructions,
-        custom_categories=_category_names(parsed.custom_categories),
+        custom_categories=parse_categories(parsed.custom_categories),
     )
 
 
@@ -115,8 +115,15 @@ def _observed_at(timestamp: float | None) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
 
 
-def _category_names(raw: list[dict[str, str]] | dict[str, str] | None) -> tuple[str, ...]:
+def parse_categories(raw: list[dict[str, str]] | list[str] | dict[str, str] | None) -> tuple[Category, ...]:
+    """Categories as the API takes them: ``[{name: description}, ...]``, one such object, or plain names."""
     if raw is None:
         return ()
     items = [raw] if isinstance(raw, dict) else raw
-    return tuple(name for item in items for name in item)
+    found: list[Category] = []
+    for item in items:
+        if isinstance(item, str):
+            found.append(Category(item, ""))
+        else:
+            found.extend(Category(name, description) for name, description in item.items())
+    return tuple(found)

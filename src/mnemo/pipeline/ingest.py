@@ -13,9 +13,8 @@ from mnemo.domain.entities import extract_entities
 from mnemo.domain.memories import MemoryRecord, Scope, index_text, text_hash
 from mnemo.domain.relative_dates import find_dates
 from mnemo.domain.selection import compile_selection
-from mnemo.pipeline.commands import AddCommand
+from mnemo.pipeline.commands import AddCommand, parse_categories
 from mnemo.pipeline.extraction import (
-    Category,
     ExistingMemory,
     ExtractionRequest,
     ExtractionResult,
@@ -91,13 +90,16 @@ class Ingestor:
         started = time.perf_counter()
         existing = await self._similar_memories(store, command)
         refs = {str(index): record.id for index, record in enumerate(existing)}
+        project = await store.project_settings()
         request = ExtractionRequest(
             messages=command.messages,
             observed_at=command.observed_at,
             existing_memories=[ExistingMemory(ref, record.memory) for ref, record in zip(refs, existing, strict=True)],
-            custom_instructions=command.custom_instructions,
-            agent_custom_instructions=command.agent_custom_instructions,
-            categories=[Category(name, "") for name in command.custom_categories],
+            custom_instructions=command.custom_instructions or project.get("custom_instructions") or None,
+            agent_custom_instructions=(
+                command.agent_custom_instructions or project.get("agent_custom_instructions") or None
+            ),
+            categories=command.custom_categories or parse_categories(project.get("custom_categories")),
             agent_perspective=bool(command.scope.agent_id and not command.scope.user_id),
         )
         extraction, extractor_name = await self._extract(request, last_attempt=job.attempts >= job.max_attempts)

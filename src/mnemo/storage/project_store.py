@@ -476,6 +476,32 @@ class ProjectStore:
         await self._add_history(conn, [(r, "UPDATE", r.memory, r.memory) for r in changed], None)
         return len(changed)
 
+    # --- the project itself ------------------------------------------------------------------
+
+    async def project_settings(self) -> dict[str, Any]:
+        """Project-level settings (instructions, categories...) as stored by PATCH project."""
+        async with self.db.pool.connection() as conn:
+            row = await (await conn.execute(self._sql("SELECT settings FROM projects WHERE id = {project}"))).fetchone()
+        return dict(row["settings"]) if row else {}
+
+    async def project(self, conn: Conn) -> dict[str, Any]:
+        statement = self._sql(
+            "SELECT id, org_id, name, description, settings, is_default, created_at, updated_at"
+            " FROM projects WHERE id = {project}"
+        )
+        row = await (await conn.execute(statement)).fetchone()
+        assert row is not None
+        return dict(row)
+
+    async def update_project(
+        self, conn: Conn, *, name: str | None, description: str | None, settings: dict[str, Any]
+    ) -> None:
+        statement = self._sql(
+            "UPDATE projects SET name = coalesce(%s, name), description = coalesce(%s, description),"
+            " settings = settings || %s, updated_at = now() WHERE id = {project}"
+        )
+        await conn.execute(statement, (name, description, Jsonb(settings)))
+
     # --- idempotency ---------------------------------------------------------------------------
 
     async def claim_idempotency_key(

@@ -1,0 +1,71 @@
+"""The caller's project (spec §1.2 rows 18–19, §2.6): settings that shape extraction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from mnemo.domain.requests import ProjectUpdateBody, parse_body
+from mnemo.errors import BadRequest, NotFound
+from mnemo.http.deps import BodyDep, PrincipalDep, StoreDep
+from mnemo.http.openapi import body_schema
+from mnemo.pipeline.commands import parse_categories
+from mnemo.pipeline.llm_extractor import DEFAULT_CATEGORIES
+from mnemo.storage.database import Principal
+
+router = APIRouter(tags=["projects"])
+
+PATH = "/api/v1/orgs/organizations/{org_id}/projects/{project_id}/"
+
+
+def _own(caller: Principal, org_id: str, project_id: str) -> None:
+    if org_id != caller.org_id or project_id != caller.project_id:
+        raise NotFound("Organization or project not found")
+
+
+@router.get(PATH)
+async def get_project(org_id: str, project_id: str, caller: PrincipalDep, store: StoreDep) -> dict[str, Any]:
+    _own(caller, org_id, project_id)
+    async with store.connection() as conn:
+        project = await store.project(conn)
+    settings = project["settings"]
+    categories = settings.get("custom_categories") or [{c.name: c.description} for c in DEFAULT_CATEGORIES]
+    return {
+        "project_id": project["id"],
+        "org_id": project["org_id"],
+        "name": project["name"],
+        "description": project["description"],
+        "created_at": project["created_at"].isoformat(),
+        "updated_at": project["updated_at"].isoformat(),
+        "members": [],
+        "custom_instructions": settings.get("custom_instructions"),
+        "agent_custom_instructions": settings.get("agent_custom_instructions"),
+        "custom_categories": categories,
+        "multilingual": settings.get("multilingual", False),
+        "is_default": project["is_default"],
+        "enable_graph": False,
+        "version": "v3",
+    }
+
+
+@router.patch(PATH, openapi_extra=body_schema(ProjectUpdateBody))
+async def update_project(
+    org_id: str, project_id: str, body: BodyDep, caller: PrincipalDep, store: StoreDep
+) -> dict[str, Any]:
+    _own(caller, org_id, project_id)
+    update = parse_body(ProjectUpdateBody, body)
+    settings: dict[str, Any] = {}
+    for name in ("custom_instructions", "agent_custom_instructions", "multilingual"):
+        if name in body:
+            settings[name] = getattr(update, name)
+    if "custom_categories" in body:
+        categories = parse_categories(update.custom_categories)
+        if update.custom_categories is not None and not categories:
+            raise BadRequest("custom_categories must name at least one category (or be null to reset).")
+        settings["custom_categories"] = [{c.name: c.description} for c in categories] or None
+    if not settings and update.name is None and update.description is None:
+        raise BadRequest("Nothing to update: send custom_instructions, custom_categories, name or description.")
+    async with store.transaction() as conn:
+        await store.update_project(conn, name=update.name, description=update.description, settings=settings)
+    return {"message": "Project updated successfully"}
