@@ -28,9 +28,10 @@ from tests.support import MnemoServer
 from bench import texts
 from bench.common import (
     LoadResult,
-    async_client,
     closed_loop,
+    cpu_split,
     embedded_database_url,
+    http_clients,
     machine,
     paced_loop,
     percentiles,
@@ -56,7 +57,7 @@ def payloads(seed: int) -> list[bytes]:
 def summary(result: LoadResult) -> dict[str, Any]:
     return {
         "requests": len(result.latencies_ms),
-        "errors": result.errors,
+        "errors": dict(result.errors),
         "requests_per_second": round(result.requests_per_second, 1),
         "latency_ms": percentiles(result.latencies_ms),
     }
@@ -70,13 +71,15 @@ async def load(server: MnemoServer, args: argparse.Namespace, paced_rate: float 
     async def add(client: httpx.AsyncClient, n: int) -> httpx.Response:
         return await client.post("/v3/memories/add/", content=bodies[n % len(bodies)], headers=headers)
 
-    options = {"concurrency": args.clients, "seconds": args.seconds, "warmup": args.warmup}
-    async with async_client(server, args.clients) as client:
-        closed = await closed_loop(client, add, **options)
+    cpu: dict[str, float] = {}
+    async with http_clients(server, args.clients) as clients:
+        async with cpu_split(server, cpu):
+            closed = await closed_loop(clients, add, seconds=args.seconds, warmup=args.warmup)
         rate = paced_rate or round(closed.requests_per_second / 2, 1)
-        paced = await paced_loop(client, add, rate=rate, **options)
+        paced = await paced_loop(clients, add, rate=rate, seconds=args.seconds, warmup=args.warmup)
     figures = summary(closed)
     figures["meets_targets"] = meets_targets(figures["latency_ms"])
+    figures["cpu_seconds_incl_warmup"] = cpu
     paced_figures = {"target_rate": rate, **summary(paced)}
     paced_figures["meets_targets"] = meets_targets(paced_figures["latency_ms"])
     return {"closed_loop": figures, "paced": paced_figures}

@@ -24,7 +24,7 @@ import httpx
 from tests.support import MnemoServer
 
 from bench import texts
-from bench.common import MODEL_DIR, async_client, closed_loop, machine, percentiles, report, running_server
+from bench.common import MODEL_DIR, closed_loop, cpu_split, http_clients, machine, percentiles, report, running_server
 
 TARGET_RATIO = 0.8
 USERS = 200
@@ -67,18 +67,18 @@ async def ingest(server: MnemoServer, args: argparse.Namespace) -> dict[str, Any
         }
         return await client.post("/v3/memories/add/", json=body)
 
-    async with async_client(server, args.clients) as client:
-        result = await closed_loop(
-            client, add, concurrency=args.clients, seconds=args.seconds, warmup=args.warmup, keep_bodies=True
-        )
+    cpu: dict[str, float] = {}
+    async with http_clients(server, args.clients) as clients, cpu_split(server, cpu):
+        result = await closed_loop(clients, add, seconds=args.seconds, warmup=args.warmup, keep_bodies=True)
     stored = sum(len(body["results"]) for body in result.responses)
     return {
         "adds": len(result.latencies_ms),
-        "errors": result.errors,
+        "errors": dict(result.errors),
         "memories_stored": stored,
         "adds_per_second": round(result.requests_per_second, 1),
         "memories_per_second": round(stored / result.seconds, 1),
         "add_latency_ms": percentiles(result.latencies_ms),
+        "cpu_seconds_incl_warmup": cpu,
     }
 
 

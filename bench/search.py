@@ -44,9 +44,9 @@ from tests.support import MnemoServer
 from bench import texts
 from bench.common import (
     MODEL_DIR,
-    async_client,
     closed_loop,
     embedded_database_url,
+    http_clients,
     machine,
     percentiles,
     report,
@@ -150,8 +150,8 @@ async def add_target(server: MnemoServer, facts: list[str]) -> int:
             response.raise_for_status()
             stored += len(response.json()["results"])
 
-    async with async_client(server, LOAD_CLIENTS) as client:
-        await asyncio.gather(*(loader(client) for _ in range(LOAD_CLIENTS)))
+    async with http_clients(server, LOAD_CLIENTS) as clients:
+        await asyncio.gather(*(loader(client) for client in clients))
     return stored
 
 
@@ -207,13 +207,13 @@ async def search_load(
     async def search(client: httpx.AsyncClient, n: int) -> httpx.Response:
         return await client.post("/v3/memories/search/", json=bodies[n % len(bodies)])
 
-    async with async_client(server, clients, timeout=SEARCH_TIMEOUT) as client:
-        result = await closed_loop(client, search, concurrency=clients, seconds=seconds, warmup=2.0, keep_bodies=True)
+    async with http_clients(server, clients, timeout=SEARCH_TIMEOUT) as pool:
+        result = await closed_loop(pool, search, seconds=seconds, warmup=2.0, keep_bodies=True)
     hits = [len(body["results"]) for body in result.responses]
     return {
         "clients": clients,
         "queries": len(result.latencies_ms),
-        "errors": result.errors,
+        "errors": dict(result.errors),
         "queries_per_second": round(result.requests_per_second, 1),
         "mean_results": round(statistics.mean(hits), 2) if hits else 0,
         "latency_ms": percentiles(result.latencies_ms),
@@ -223,7 +223,7 @@ async def search_load(
 async def ping_latency(server: MnemoServer, count: int) -> dict[str, float]:
     """An authenticated request that does no work: the floor of HTTP + auth in this setup."""
     latencies = []
-    async with async_client(server, 1) as client:
+    async with http_clients(server, 1) as (client,):
         for _ in range(count):
             started = time.perf_counter()
             (await client.get("/v1/ping/")).raise_for_status()
