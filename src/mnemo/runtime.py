@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -23,7 +21,7 @@ from mnemo.settings import Settings
 from mnemo.storage.database import Database
 from mnemo.storage.migrate import migrate
 from mnemo.storage.queue import JobQueue
-from mnemo.worker.runner import Worker
+from mnemo.worker.runner import Worker, worker_id
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +125,7 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
 
 def build_worker(services: Services) -> Worker:
     settings = services.settings
-    worker_id = f"{socket.gethostname()}:{os.getpid()}"
-    queue = JobQueue(services.db, worker_id, lease=timedelta(seconds=settings.job_lease_seconds))
+    queue = JobQueue(services.db, worker_id(), lease=timedelta(seconds=settings.job_lease_seconds))
     return Worker(
         services.db,
         services.ingestor,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
 from datetime import timedelta
 
 import psycopg
@@ -23,6 +25,25 @@ logger = logging.getLogger(__name__)
 
 #: How much of a model's malformed output an event keeps for inspection.
 _RAW_OUTPUT_LIMIT = 4096
+
+
+def worker_id() -> str:
+    """``host:pid``: lets a worker on the same host tell whether another worker process still exists."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def local_worker_alive(other: str) -> bool:
+    """False only for a worker of this host whose process is gone; workers elsewhere count as alive."""
+    host, _, pid = other.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def retry_delay(attempt: int) -> timedelta:
@@ -53,6 +74,9 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process jobs until ``stop`` is set; then finish (or hand back) what is running."""
+        released = await self.queue.release_orphans(local_worker_alive)
+        if released:
+            logger.info("handed back %d job(s) of worker processes that died on this host", released)
         listener = asyncio.create_task(self._listen(stop), name="mnemo-worker-listen")
         heartbeat = asyncio.create_task(self._heartbeat(stop), name="mnemo-worker-heartbeat")
         try:
