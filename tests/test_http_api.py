@@ -183,3 +183,17 @@ def test_search_validates_parameters(server: MnemoServer) -> None:
             response = client.post("/v3/memories/search/", json=body)
             assert response.status_code == 400, (body, response.text)
             assert needle in response.json()["detail"], (body, response.json())
+
+
+def test_search_says_whether_it_reranked(server: MnemoServer) -> None:
+    user = _user()
+    with server.client() as client:
+        client.post("/v3/memories/add/", json={"messages": "I love rowing.", "user_id": user, "infer": False})
+        plain = client.post("/v3/memories/search/", json={"query": "rowing", "filters": {"user_id": user}}).json()
+        asked = client.post(
+            "/v3/memories/search/", json={"query": "rowing", "filters": {"user_id": user}, "rerank": True}
+        ).json()
+    assert "rerank" not in plain
+    assert asked["rerank"]["applied"] is False and asked["results"] == plain["results"]
+    breakdown = plain["results"][0]["score_breakdown"]
+    assert set(breakdown) == {"semantic", "bm25", "entity", "time"}

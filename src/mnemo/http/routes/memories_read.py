@@ -23,7 +23,14 @@ MEMORY_NOT_FOUND = "Memory not found!"
 @router.post("/v2/memories/search/", include_in_schema=False)
 async def search_memories(body: BodyDep, store: StoreDep, svc: ServicesDep) -> dict[str, Any]:
     request = parse_body(SearchBody, body)
-    return {"results": await svc.retriever.search(store, request, body)}
+    response: dict[str, Any] = {"results": await svc.retriever.search(store, request, body)}
+    if request.rerank:
+        response["rerank"] = {
+            "applied": False,
+            "by": None,
+            "detail": "No reranker is configured; results are ranked by the fused score.",
+        }
+    return response
 
 
 @router.post("/v3/memories/", openapi_extra=body_schema(ListBody))
