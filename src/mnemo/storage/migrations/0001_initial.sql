@@ -63,9 +63,9 @@ CREATE TABLE memories (
     PRIMARY KEY (project_id, id)
 );
 CREATE INDEX memories_tsv ON memories USING gin (tsv);
--- Exact-text dedup within one scope, safe under concurrency (INSERT ... ON CONFLICT DO NOTHING).
+-- Exact-text dedup within one scope and speaker, safe under concurrency (INSERT ... ON CONFLICT DO NOTHING).
 CREATE UNIQUE INDEX memories_scope_hash ON memories
-    (project_id, user_id, agent_id, app_id, run_id, hash) NULLS NOT DISTINCT;
+    (project_id, user_id, agent_id, app_id, run_id, actor_name, hash) NULLS NOT DISTINCT;
 CREATE INDEX memories_user ON memories (project_id, user_id, created_at DESC);
 CREATE INDEX memories_agent ON memories (project_id, agent_id, created_at DESC) WHERE agent_id IS NOT NULL;
 CREATE INDEX memories_app ON memories (project_id, app_id) WHERE app_id IS NOT NULL;
