@@ -127,6 +127,7 @@ def test_supersede_links_the_older_memory(llm: ScriptedLLM, llm_server: MnemoSer
     new_id = second["results"][0]["id"]
     prompt = json.dumps(llm.requests[-1].body["messages"])
     assert "The user works at Acme." in prompt and old_id not in prompt
+    assert "I work at Acme." in prompt  # the scope's recent messages are context too
     with llm_server.client() as client:
         old = client.get(f"/v1/memories/{old_id}/").json()
         assert old["replaced_by"] == new_id and old["lifecycle_state"] == "superseded"

@@ -13,7 +13,8 @@ from mnemo.domain.entities import extract_entities
 from mnemo.domain.memories import MemoryRecord, Scope, index_text, text_hash
 from mnemo.domain.relative_dates import find_dates
 from mnemo.domain.selection import compile_selection
-from mnemo.pipeline.commands import AddCommand, parse_categories
+from mnemo.errors import MnemoError
+from mnemo.pipeline.commands import AddCommand, AddLimits, parse_add, parse_categories
 from mnemo.pipeline.extraction import (
     ExistingMemory,
     ExtractionRequest,
@@ -31,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 #: How many of the scope's most similar memories the extractor sees.
 _CONTEXT_MEMORIES = 10
+#: How many earlier adds, and at most how many of their messages, the extractor sees as recent context.
+_CONTEXT_ADDS = 5
+_CONTEXT_MESSAGES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,13 @@ class Ingestor:
         )
         results = [add_result(r) for r in written]
         await store.create_event(
-            conn, event_type="ADD", status="SUCCEEDED", payload=payload, results=results, event_id=event_id
+            conn,
+            event_type="ADD",
+            status="SUCCEEDED",
+            payload=payload,
+            results=results,
+            event_id=event_id,
+            scope=command.scope,
         )
         return event_id, Outcome(written, {"duplicates_skipped": len(memories) - len(written)})
 
@@ -94,6 +104,7 @@ class Ingestor:
         request = ExtractionRequest(
             messages=command.messages,
             observed_at=command.observed_at,
+            recent_messages=await self._recent_messages(store, command, job),
             existing_memories=[ExistingMemory(ref, record.memory) for ref, record in zip(refs, existing, strict=True)],
             custom_instructions=command.custom_instructions or project.get("custom_instructions") or None,
             agent_custom_instructions=(
@@ -143,6 +154,18 @@ class Ingestor:
                 raise
             logger.warning("extractor %s unavailable on the last attempt (%s); falling back", self.extractor.name, exc)
             return await self.fallback.extract(request), f"{self.fallback.name} (fallback: {exc})"
+
+    async def _recent_messages(self, store: ProjectStore, command: AddCommand, job: Job) -> list[Message]:
+        """The scope's last few messages before this add (oldest first): conversational context."""
+        async with store.connection() as conn:
+            payloads = await store.recent_add_payloads(conn, command.scope, job.event_id, limit=_CONTEXT_ADDS)
+        messages: list[Message] = []
+        for payload in reversed(payloads):
+            try:
+                messages.extend(parse_add(payload, AddLimits()).messages)
+            except MnemoError:
+                continue  # an old payload that no longer validates is not context worth failing for
+        return [m for m in messages if m.role != "system"][-_CONTEXT_MESSAGES:]
 
     async def _similar_memories(self, store: ProjectStore, command: AddCommand) -> list[MemoryRecord]:
         """The memories of the add's scope closest to its messages: context for the extractor."""

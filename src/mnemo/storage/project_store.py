@@ -538,22 +538,49 @@ class ProjectStore:
         results: list[Any] | None = None,
         max_attempts: int = 5,
         event_id: uuid.UUID | None = None,
+        scope: Scope | None = None,
     ) -> uuid.UUID:
         """Record an event. A PENDING event is a queued job: workers are woken by NOTIFY on commit."""
         event_id = event_id or uuid.uuid4()
         finished = status in ("SUCCEEDED", "FAILED")
         statement = self._sql(
             "INSERT INTO events (project_id, id, event_type, status, payload, results, max_attempts,"
-            " started_at, completed_at)"
-            " VALUES ({project}, %s, %s, %s, %s, %s, %s, {started}, {started})",
+            " user_id, agent_id, app_id, run_id, started_at, completed_at)"
+            " VALUES ({project}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, {started}, {started})",
             started=sql.SQL("clock_timestamp()" if finished else "NULL"),
         )
+        scope = scope or Scope()
         await conn.execute(
-            statement, (event_id, event_type, status, Jsonb(payload), Jsonb(results or []), max_attempts)
+            statement,
+            (
+                event_id,
+                event_type,
+                status,
+                Jsonb(payload),
+                Jsonb(results or []),
+                max_attempts,
+                scope.user_id,
+                scope.agent_id,
+                scope.app_id,
+                scope.run_id,
+            ),
         )
         if status == "PENDING":
             await conn.execute("SELECT pg_notify('mnemo_jobs', '')")
         return event_id
+
+    async def recent_add_payloads(self, conn: Conn, scope: Scope, before: uuid.UUID, *, limit: int) -> list[Any]:
+        """Payloads of the scope's latest adds created before event ``before``, newest first."""
+        statement = self._sql(
+            "SELECT e.payload FROM events e WHERE {tenant} AND e.event_type = 'ADD'"
+            " AND e.user_id IS NOT DISTINCT FROM %s AND e.agent_id IS NOT DISTINCT FROM %s"
+            " AND e.app_id IS NOT DISTINCT FROM %s AND e.run_id IS NOT DISTINCT FROM %s"
+            " AND e.created_at < (SELECT created_at FROM events WHERE {tenant} AND id = %s)"
+            " ORDER BY e.created_at DESC LIMIT %s"
+        )
+        values = (scope.user_id, scope.agent_id, scope.app_id, scope.run_id, before, limit)
+        rows = await (await conn.execute(statement, values)).fetchall()
+        return [row["payload"] for row in rows]
 
     async def get_event(self, conn: Conn, event_id: uuid.UUID) -> EventRow | None:
         statement = self._sql("SELECT " + _EVENT_COLUMNS + " FROM events WHERE {tenant} AND id = %s")

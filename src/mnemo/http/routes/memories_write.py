@@ -41,7 +41,12 @@ async def add_memories(request: Request, body: BodyDep, store: StoreDep, svc: Se
                 return replay
         if command.infer:
             event_id = await store.create_event(
-                conn, event_type="ADD", status="PENDING", payload=body, max_attempts=svc.settings.job_max_attempts
+                conn,
+                event_type="ADD",
+                status="PENDING",
+                payload=body,
+                max_attempts=svc.settings.job_max_attempts,
+                scope=command.scope,
             )
             response: dict[str, Any] = {"message": QUEUED, "status": "PENDING", "event_id": str(event_id)}
         else:

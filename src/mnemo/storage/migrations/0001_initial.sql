@@ -97,6 +97,11 @@ CREATE TABLE events (
     id            uuid NOT NULL,
     event_type    text NOT NULL,
     status        text NOT NULL,
+    -- The scope an add wrote to (for the extractor's "recent messages of this scope").
+    user_id       text,
+    agent_id      text,
+    app_id        text,
+    run_id        text,
     payload       jsonb NOT NULL,
     metadata      jsonb,
     results       jsonb NOT NULL DEFAULT '[]'::jsonb,
@@ -114,6 +119,7 @@ CREATE TABLE events (
 );
 CREATE UNIQUE INDEX events_id ON events (id);
 CREATE INDEX events_project_created ON events (project_id, created_at DESC);
+CREATE INDEX events_scope ON events (project_id, user_id, agent_id, created_at DESC) WHERE event_type = 'ADD';
 -- The queue: only unfinished jobs are indexed, so claiming stays cheap however many events exist.
 CREATE INDEX events_queue ON events (run_after) WHERE status IN ('PENDING', 'RUNNING');
 
