@@ -161,3 +161,21 @@ def test_project_instructions_apply_when_the_call_has_none(llm: ScriptedLLM, llm
     _add(llm_server, f"llm-{uuid.uuid4().hex[:6]}", "I have a dog.", custom_instructions="Call rule wins.")
     prompt = json.dumps(llm.requests[-1].body["messages"])
     assert "Call rule wins." in prompt and "Project rule" not in prompt
+
+
+def test_rerank_uses_the_llm_and_survives_its_failure(llm: ScriptedLLM, llm_server: MnemoServer) -> None:
+    llm.clear()
+    user = f"llm-{uuid.uuid4().hex[:6]}"
+    with llm_server.client() as client:
+        for text in ("I keep two cats.", "My cats are called Tom and Jerry.", "I dislike rainy days."):
+            client.post("/v3/memories/add/", json={"messages": text, "user_id": user, "infer": False})
+        body = {"query": "cats", "filters": {"user_id": user}, "threshold": 0, "rerank": True}
+        fused = client.post("/v3/memories/search/", json={**body, "rerank": False}).json()["results"]
+        llm.script(openai_reply(json.dumps({"order": ["2", "0", "1"]})))
+        reranked = client.post("/v3/memories/search/", json=body).json()
+        assert reranked["rerank"]["applied"] is True, reranked["rerank"]
+        assert [r["id"] for r in reranked["results"]] == [fused[i]["id"] for i in (2, 0, 1)]
+        llm.script(openai_reply("no json here"))
+        failed = client.post("/v3/memories/search/", json=body).json()
+        assert failed["rerank"]["applied"] is False and "failed" in failed["rerank"]["detail"]
+        assert [r["id"] for r in failed["results"]] == [r["id"] for r in fused]

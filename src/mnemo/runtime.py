@@ -12,6 +12,7 @@ from mnemo.pipeline.commands import AddLimits
 from mnemo.pipeline.extraction import Extractor
 from mnemo.pipeline.ingest import Ingestor
 from mnemo.pipeline.offline_extractor import OfflineExtractor
+from mnemo.pipeline.rerank import LLMReranker
 from mnemo.pipeline.retrieve import Retriever
 from mnemo.providers.embedding.base import Embedder
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
@@ -71,18 +72,22 @@ def build_embedder(settings: Settings) -> Embedder:
     )
 
 
-def build_extractors(settings: Settings) -> tuple[Extractor, Extractor | None]:
+def build_extractors(settings: Settings, llm: LLM | None) -> tuple[Extractor, Extractor | None]:
     """The configured extractor, and the one to fall back to when it stays unreachable."""
-    if settings.llm_provider == "none":
+    if llm is None:
         return OfflineExtractor(), None
     from mnemo.pipeline.llm_extractor import LLMExtractor
 
     fallback = OfflineExtractor() if settings.llm_fallback == "offline" else None
-    return LLMExtractor(build_llm(settings)), fallback
+    return LLMExtractor(llm), fallback
 
 
-def build_llm(settings: Settings) -> LLM:
+def build_llm(settings: Settings) -> LLM | None:
+    """The configured LLM provider, or None for ``llm_provider = "none"``."""
     from mnemo.providers.llm import AnthropicLLM, OpenAICompatLLM, RetryPolicy
+
+    if settings.llm_provider == "none":
+        return None
 
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
     retry = RetryPolicy(total_timeout=settings.llm_total_timeout_seconds)
@@ -113,13 +118,21 @@ def build_llm(settings: Settings) -> LLM:
 async def open_services(settings: Settings, db: Database) -> AsyncIterator[Services]:
     batcher = EmbeddingBatcher(build_embedder(settings), max_batch=settings.embedder_max_batch)
     batcher.start()
+    llm = build_llm(settings)
     try:
-        primary, fallback = build_extractors(settings)
-        ingestor = Ingestor(batcher, primary, fallback=fallback)
-        limits = AddLimits(settings.max_messages_per_add, settings.max_message_chars)
-        retriever = Retriever(batcher, settings.ranking_weights())
-        yield Services(settings=settings, db=db, batcher=batcher, ingestor=ingestor, retriever=retriever, limits=limits)
+        primary, fallback = build_extractors(settings, llm)
+        yield Services(
+            settings=settings,
+            db=db,
+            batcher=batcher,
+            ingestor=Ingestor(batcher, primary, fallback=fallback),
+            retriever=Retriever(batcher, settings.ranking_weights()),
+            reranker=LLMReranker(llm) if llm is not None else None,
+            limits=AddLimits(settings.max_messages_per_add, settings.max_message_chars),
+        )
     finally:
+        if llm is not None:
+            await llm.aclose()
         await batcher.close()
 
 

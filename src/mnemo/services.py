@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from mnemo.pipeline.commands import AddLimits
 from mnemo.pipeline.ingest import Ingestor
+from mnemo.pipeline.rerank import LLMReranker
 from mnemo.pipeline.retrieve import Retriever
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 from mnemo.settings import Settings
@@ -19,4 +20,5 @@ class Services:
     batcher: EmbeddingBatcher
     ingestor: Ingestor
     retriever: Retriever
+    reranker: LLMReranker | None
     limits: AddLimits

@@ -23,14 +23,17 @@ MEMORY_NOT_FOUND = "Memory not found!"
 @router.post("/v2/memories/search/", include_in_schema=False)
 async def search_memories(body: BodyDep, store: StoreDep, svc: ServicesDep) -> dict[str, Any]:
     request = parse_body(SearchBody, body)
-    response: dict[str, Any] = {"results": await svc.retriever.search(store, request, body)}
-    if request.rerank:
-        response["rerank"] = {
-            "applied": False,
-            "by": None,
-            "detail": "No reranker is configured; results are ranked by the fused score.",
-        }
-    return response
+    results = await svc.retriever.search(store, request, body)
+    if not request.rerank:
+        return {"results": results}
+    if svc.reranker is None:
+        detail = "No reranker is configured (set MNEMO_LLM_PROVIDER); results keep the fused order."
+        return {"results": results, "rerank": {"applied": False, "by": None, "detail": detail}}
+    outcome = await svc.reranker.rerank(request.query, results)
+    return {
+        "results": outcome.results,
+        "rerank": {"applied": outcome.applied, "by": outcome.by, "detail": outcome.detail},
+    }
 
 
 @router.post("/v3/memories/", openapi_extra=body_schema(ListBody))

@@ -101,6 +101,10 @@ class LLM(Protocol):
         provider can enforce it (the prompt must still describe the format). Raises :class:`LLMError`."""
         ...
 
+    async def aclose(self) -> None:
+        """Release the provider's connections."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:

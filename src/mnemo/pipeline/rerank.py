@@ -1,0 +1,72 @@
+"""Optional LLM re-ranking of a search's best results (``rerank: true``).
+
+One call shows the query and the top candidates under short refs and asks for them in order of
+relevance. Any failure keeps the fused order and says so: re-ranking never fails a search.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from mnemo.providers.llm.base import LLM, ChatMessage, LLMError
+
+logger = logging.getLogger(__name__)
+
+#: How many of the best results are shown to the reranker.
+RERANK_WINDOW = 20
+
+_SYSTEM = (
+    "You rank stored memories by how well they help answer a question. "
+    'Reply with JSON only: {"order": [refs of the memories, most useful first]}. '
+    "Include every ref exactly once."
+)
+_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"order": {"type": "array", "items": {"type": "string"}}},
+    "required": ["order"],
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RerankOutcome:
+    results: list[dict[str, Any]]
+    applied: bool
+    by: str | None
+    detail: str
+
+
+class LLMReranker:
+    def __init__(self, llm: LLM) -> None:
+        self.llm = llm
+
+    async def rerank(self, query: str, results: list[dict[str, Any]]) -> RerankOutcome:
+        window, rest = results[:RERANK_WINDOW], results[RERANK_WINDOW:]
+        if len(window) < 2:
+            return RerankOutcome(results, False, None, "Fewer than two results: nothing to re-rank.")
+        listing = "\n".join(f"[{index}] {item['memory']}" for index, item in enumerate(window))
+        prompt = f"Question: {query}\n\nMemories:\n{listing}"
+        try:
+            reply = await self.llm.complete(system=_SYSTEM, messages=[ChatMessage("user", prompt)], json_schema=_SCHEMA)
+            order = _parse_order(reply.text, len(window))
+        except (LLMError, ValueError) as exc:
+            logger.warning("re-ranking failed, keeping the fused order: %s", exc)
+            return RerankOutcome(results, False, self.llm.name, f"Re-ranking failed ({exc}); fused order kept.")
+        return RerankOutcome([window[i] for i in order] + rest, True, self.llm.name, "Re-ranked by the LLM.")
+
+
+def _parse_order(text: str, size: int) -> list[int]:
+    """The permutation the model gave; refs it forgot keep their fused order at the end."""
+    data = json.loads(text.strip().removeprefix("```json").removesuffix("```"))
+    if not isinstance(data, dict) or not isinstance(data.get("order"), list):
+        raise ValueError('expected {"order": [...]}')
+    order: list[int] = []
+    for ref in data["order"]:
+        index = int(str(ref).strip("[] "))
+        if 0 <= index < size and index not in order:
+            order.append(index)
+    if not order:
+        raise ValueError("the reply named none of the refs")
+    return order + [index for index in range(size) if index not in order]
