@@ -44,6 +44,18 @@ def running_server(*, workers: bool = True) -> Iterator[MnemoServer]:
             stop_leftover_postgres(data_dir / "pgdata")
 
 
+@contextmanager
+def restarted(server: MnemoServer, *, workers: bool = True) -> Iterator[MnemoServer]:
+    """Stop ``server`` and run a fresh ``serve`` (same data dir and key) for the block."""
+    server.stop(timeout=120)
+    extra_args = [] if workers else ["--no-workers"]
+    again = start_server(server.data_dir, model_dir=MODEL_DIR, api_key=server.api_key, extra_args=extra_args)
+    try:
+        yield again
+    finally:
+        again.stop(timeout=120)
+
+
 def stop_leftover_postgres(pgdata: Path) -> None:
     """If ``serve`` died without stopping its embedded PostgreSQL, stop it (before its dir is deleted)."""
     info = _postmaster(pgdata)

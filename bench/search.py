@@ -50,6 +50,7 @@ from bench.common import (
     machine,
     percentiles,
     report,
+    restarted,
     running_server,
 )
 from mnemo.domain.entities import extract_entities
@@ -353,6 +354,21 @@ def project_of(server: MnemoServer) -> str:
         return str(response.json()["project_id"])
 
 
+def searches(server: MnemoServer, bodies: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    sequential = asyncio.run(search_load(server, bodies, 1, args.seconds))
+    return {
+        "sequential": sequential,
+        "concurrent": asyncio.run(search_load(server, bodies, 8, args.concurrent_seconds)),
+        "meets_targets": all(sequential["latency_ms"].get(k, float("inf")) <= v for k, v in TARGETS_MS.items()),
+    }
+
+
+def force_custom_plans(url: str) -> None:
+    """Make PostgreSQL plan every execution of a prepared statement for its parameters (new sessions)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER DATABASE postgres SET plan_cache_mode = force_custom_plan")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="a short smoke run on 10x less data")
@@ -370,13 +386,15 @@ def main() -> None:
         url = embedded_database_url(server)
         project = project_of(server)
         loaded = load(server, url, project, sizes, args.seed)
-        sequential = asyncio.run(search_load(server, bodies, 1, args.seconds))
-        concurrent = asyncio.run(search_load(server, bodies, 8, args.concurrent_seconds))
+        default = searches(server, bodies, args)
         breakdown = {
             "http_ping_ms": asyncio.run(ping_latency(server, 200)),
             "query_embedding_ms": embed_latency(queries),
             "sql": sql_breakdown(url, project, queries),
         }
+        force_custom_plans(url)
+        with restarted(server) as again:
+            custom = searches(again, bodies, args)
     report(
         "search",
         host,
@@ -384,10 +402,12 @@ def main() -> None:
             "endpoint": "POST /v3/memories/search/ (filters user_id, top_k 10)",
             "data": loaded,
             "targets_ms": TARGETS_MS,
-            "sequential": sequential,
-            "concurrent": concurrent,
-            "meets_targets": all(sequential["latency_ms"].get(k, float("inf")) <= v for k, v in TARGETS_MS.items()),
+            **default,
             "breakdown": breakdown,
+            "diagnostic_force_custom_plan": {
+                "note": "same data, serve restarted with the database's plan_cache_mode = force_custom_plan",
+                **custom,
+            },
         },
     )
 
