@@ -100,6 +100,18 @@ def test_malformed_output_fails_visibly_then_retry_succeeds(llm: ScriptedLLM, ll
     retried = wait_event(llm_server, event["id"])
     assert retried["status"] == "SUCCEEDED", retried
     assert [r["memory"] for r in retried["results"]] == ["The user runs marathons."]
+    with llm_server.client() as client:
+        again = client.post(f"/v1/event/{event['id']}/retry/")
+        assert again.status_code == 409 and "SUCCEEDED" in again.json()["detail"]
+
+    llm.script(openai_reply("nope"), openai_reply("nope again"))
+    failed = _add(llm_server, user, "I swim too.")
+    assert failed["status"] == "FAILED"
+    llm.script(openai_reply(_facts(_fact("The user swims.", categories=["sports"]))))
+    with llm_server.client() as client:
+        response = client.post(f"/v1/event/{failed['id']}/retry/")
+        assert response.status_code == 200 and response.json()["status"] == "PENDING"
+    assert wait_event(llm_server, failed["id"])["status"] == "SUCCEEDED"
 
 
 def test_unreachable_llm_falls_back_to_offline_extractor(llm: ScriptedLLM, llm_server: MnemoServer) -> None:
@@ -179,3 +191,15 @@ def test_rerank_uses_the_llm_and_survives_its_failure(llm: ScriptedLLM, llm_serv
         failed = client.post("/v3/memories/search/", json=body).json()
         assert failed["rerank"]["applied"] is False and "failed" in failed["rerank"]["detail"]
         assert [r["id"] for r in failed["results"]] == [r["id"] for r in fused]
+
+
+def test_fact_with_the_same_meaning_is_not_stored_twice(llm: ScriptedLLM, llm_server: MnemoServer) -> None:
+    llm.clear()
+    user = f"llm-{uuid.uuid4().hex[:6]}"
+    llm.script(openai_reply(_facts(_fact("The user owns a red bicycle."))))
+    first = _add(llm_server, user, "I own a red bicycle.")
+    assert len(first["results"]) == 1
+    llm.script(openai_reply(_facts(_fact("The user owns a red bicycle!"), _fact("The user commutes by train."))))
+    second = _add(llm_server, user, "My red bicycle is great, but I commute by train.")
+    assert [r["memory"] for r in second["results"]] == ["The user commutes by train."]
+    assert second["metadata"]["same_meaning_skipped"] == 1

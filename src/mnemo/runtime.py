@@ -125,7 +125,7 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
             settings=settings,
             db=db,
             batcher=batcher,
-            ingestor=Ingestor(batcher, primary, fallback=fallback),
+            ingestor=Ingestor(batcher, primary, fallback=fallback, same_meaning=settings.same_meaning_threshold),
             retriever=Retriever(batcher, settings.ranking_weights()),
             reranker=LLMReranker(llm) if llm is not None else None,
             limits=AddLimits(settings.max_messages_per_add, settings.max_message_chars),

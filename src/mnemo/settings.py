@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     #: offline extractor instead (the event says so), "fail" marks the event FAILED.
     llm_fallback: Literal["offline", "fail"] = "offline"
 
+    #: An extracted fact at least this similar (cosine) to a memory of its scope is not stored again
+    #: (the event counts it in ``same_meaning_skipped``); 1.0 turns this off (exact duplicates only).
+    same_meaning_threshold: float = 0.92
+
     # Limits on input.
     max_body_bytes: int = 2 * 1024 * 1024
     max_messages_per_add: int = 200

@@ -59,10 +59,19 @@ def add_result(record: MemoryRecord) -> dict[str, Any]:
 class Ingestor:
     """Runs adds. Verbatim adds run in the request; inferred adds run in a worker job."""
 
-    def __init__(self, batcher: EmbeddingBatcher, extractor: Extractor, *, fallback: Extractor | None = None) -> None:
+    def __init__(
+        self,
+        batcher: EmbeddingBatcher,
+        extractor: Extractor,
+        *,
+        fallback: Extractor | None = None,
+        same_meaning: float = 0.92,
+    ) -> None:
         self.batcher = batcher
         self.extractor = extractor
         self.fallback = fallback
+        #: An extracted fact this similar (cosine) to a memory of its scope is already known: not stored.
+        self.same_meaning = same_meaning
 
     async def prepare_verbatim(self, command: AddCommand) -> list[NewMemory]:
         """infer=false: every user and assistant message becomes one memory (embedded here, outside any
@@ -116,12 +125,16 @@ class Ingestor:
         extraction, extractor_name = await self._extract(request, last_attempt=job.attempts >= job.max_attempts)
         extracted_ms = (time.perf_counter() - started) * 1000
         facts = _unique(extraction.facts)
-        memories: list[NewMemory] = []
+        drafted: list[tuple[Fact, NewMemory]] = []
         for fact in facts:
             scope = _scope_for(fact, command.scope)
-            memories.extend(
-                await self._new_memories(command, scope, [(fact.text, fact.attributed_to, None)], fact.categories)
+            (memory,) = await self._new_memories(
+                command, scope, [(fact.text, fact.attributed_to, None)], fact.categories
             )
+            drafted.append((fact, memory))
+        kept = [(fact, memory) for fact, memory in drafted if not await self._known(store, memory)]
+        facts = [fact for fact, _ in kept]
+        memories = [memory for _, memory in kept]
         async with store.transaction() as conn:
             await queue.hold(conn, job)
             written = await store.insert_memories(
@@ -133,6 +146,7 @@ class Ingestor:
                 "facts_extracted": len(extraction.facts),
                 "memories_written": len(written),
                 "duplicates_skipped": len(memories) - len(written),
+                "same_meaning_skipped": len(drafted) - len(kept),
                 "superseded": superseded,
                 "extraction_ms": round(extracted_ms, 2),
             }
@@ -154,6 +168,16 @@ class Ingestor:
                 raise
             logger.warning("extractor %s unavailable on the last attempt (%s); falling back", self.extractor.name, exc)
             return await self.fallback.extract(request), f"{self.fallback.name} (fallback: {exc})"
+
+    async def _known(self, store: ProjectStore, memory: NewMemory) -> bool:
+        """True when the scope already holds a memory of the same meaning (cosine ≥ the dedup bound)."""
+        if self.same_meaning >= 1.0:
+            return False
+        scope = {key: value for key, value in memory.scope.as_dict().items() if value}
+        where, params = compile_selection(scope)
+        async with store.connection() as conn:
+            hits = await store.nearest_memories(conn, memory.embedding, where, params, ReadOptions(), limit=1)
+        return bool(hits) and hits[0][1] >= self.same_meaning
 
     async def _recent_messages(self, store: ProjectStore, command: AddCommand, job: Job) -> list[Message]:
         """The scope's last few messages before this add (oldest first): conversational context."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 
-from mnemo.errors import NotFound
-from mnemo.http.deps import StoreDep, page_links, parse_uuid, query_int
+from mnemo.errors import Conflict, NotFound
+from mnemo.http.deps import ServicesDep, StoreDep, page_links, parse_uuid, query_int
 from mnemo.storage.project_store import EventRow
+from mnemo.storage.queue import JobQueue
 
 router = APIRouter(tags=["events"])
 
@@ -59,3 +61,20 @@ async def list_events(request: Request, store: StoreDep) -> dict[str, Any]:
         "previous": previous_url,
         "results": [event_to_wire(e) for e in events],
     }
+
+
+@router.post("/v1/event/{event_id}/retry/")
+async def retry_event(event_id: str, store: StoreDep, svc: ServicesDep) -> dict[str, Any]:
+    """Re-queue a FAILED add (the same as ``mnemo events retry``)."""
+    target = parse_uuid(event_id, "event_id")
+    queue = JobQueue(svc.db, "api", lease=timedelta(seconds=svc.settings.job_lease_seconds))
+    if not await queue.retry_failed(store.project_id, target):
+        async with store.connection() as conn:
+            event = await store.get_event(conn, target)
+        if event is None:
+            raise NotFound(EVENT_NOT_FOUND)
+        raise Conflict(f"Event {target} is {event.status}; only FAILED events can be retried.")
+    async with store.connection() as conn:
+        retried = await store.get_event(conn, target)
+    assert retried is not None
+    return event_to_wire(retried)
