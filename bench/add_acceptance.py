@@ -2,15 +2,15 @@
 
 32 clients post short chats for several users to ``POST /v3/memories/add/`` for ~20 s after a
 warm-up. An accepted add is one committed event row, so this measures HTTP + auth + parsing + one
-INSERT/NOTIFY/COMMIT. Two load shapes, each on two fresh servers (``--no-workers``: acceptance alone;
-with workers extracting and embedding the queued adds on the same cores):
+INSERT/NOTIFY/COMMIT. Two load shapes, both run on each of two fresh servers (``--no-workers``:
+acceptance alone; with workers extracting and embedding the queued adds on the same cores):
 
 - closed loop: each client sends its next add as soon as the previous one is answered (saturation;
   with 32 requests always in flight, latency is at least 32 / throughput);
-- paced: the 32 clients together send a fixed rate, half the closed-loop throughput of the
-  no-workers server, and latency runs from each request's scheduled send time.
+- paced: the 32 clients together send a fixed rate (``--rate``, default half the closed-loop
+  throughput of the no-workers server), and latency runs from each request's scheduled send time.
 
-    python -m bench.add_acceptance [--quick] [--seconds 20] [--warmup 5] [--clients 32]
+    python -m bench.add_acceptance [--quick] [--seconds 20] [--warmup 5] [--clients 32] [--rate R]
 """
 
 from __future__ import annotations
@@ -108,6 +108,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=None, help="paced requests/s (default: half the closed loop's)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     if args.quick:
@@ -121,7 +122,7 @@ def main() -> None:
         "users": USERS,
         "targets_ms": TARGETS_MS,
     }
-    results["no_workers"] = measure(args, workers=False)
+    results["no_workers"] = measure(args, workers=False, paced_rate=args.rate)
     results["with_workers"] = measure(args, workers=True, paced_rate=results["no_workers"]["paced"]["target_rate"])
     report("add-acceptance", host, results)
 

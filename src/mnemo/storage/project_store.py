@@ -121,6 +121,9 @@ def _closed(span: Range[date]) -> tuple[date, date]:
     return span.lower, span.upper if span.upper_inc else span.upper - timedelta(days=1)
 
 
+#: The typical number of distinct lexemes in a memory, BM25's average document length.
+AVERAGE_LEXEMES = 12.0
+
 _EVENT_COLUMNS: LiteralString = (
     "id, event_type, status, payload, metadata, results, error, attempts,"
     " created_at, updated_at, started_at, completed_at"
@@ -328,8 +331,9 @@ class ProjectStore:
     ) -> list[Candidate]:
         """The union of the ``pool`` nearest memories and the ``pool`` best BM25 matches in the scope.
 
-        BM25 (k1=1.2, b=0.75) runs over the stemmed lexemes of ``tsv``, with document frequencies and
-        average length taken from the memories the filter selects, so scores are per scope.
+        BM25 (k1=1.2, b=0.75) runs over the stemmed lexemes of ``tsv``, with document frequencies taken
+        from the memories the filter selects, so scores are per scope. The average length is a constant
+        (memories are short facts): measuring it would read every row of the scope on every search.
         """
         scope = self._sql("{tenant} AND ({where}) AND {visible}", where=where, visible=self._visibility(options))
         statement = sql.SQL(
@@ -337,8 +341,7 @@ class ProjectStore:
             "  SELECT coalesce(array_agg(t), '{{}}') AS lexemes,"
             "         nullif(replace(plainto_tsquery('english', %s)::text, ' & ', ' | '), '')::tsquery AS q"
             "  FROM unnest(tsvector_to_array(to_tsvector('english', %s))) t),"
-            " stats AS (SELECT count(*) AS n, coalesce(avg(length(m.tsv)), 1) AS avgdl"
-            "  FROM memories m WHERE {scope}),"
+            " stats AS MATERIALIZED (SELECT count(*) AS n, %s::float8 AS avgdl FROM memories m WHERE {scope}),"
             " matched AS (SELECT m.id, m.tsv FROM memories m, terms"
             "  WHERE {scope} AND terms.q IS NOT NULL AND m.tsv @@ terms.q),"
             " tf AS (SELECT matched.id, length(matched.tsv) AS dl, u.lexeme, cardinality(u.positions) AS f"
@@ -353,7 +356,7 @@ class ProjectStore:
             " FROM memories m JOIN (SELECT id FROM nearest UNION SELECT id FROM bm25) pool ON pool.id = m.id"
             " LEFT JOIN bm25 ON bm25.id = m.id WHERE {tenant}"
         ).format(scope=scope, columns=sql.SQL(_qualified_columns("m")), tenant=self._sql("m.{tenant}"))
-        values = [query, query, *params, *params, pool, *params, vector, pool, vector]
+        values = [query, query, AVERAGE_LEXEMES, *params, *params, pool, *params, vector, pool, vector]
         rows = await (await conn.execute(statement, values)).fetchall()
         return [
             Candidate(
