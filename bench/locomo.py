@@ -55,7 +55,8 @@ def evidence_ids(raw: list[str]) -> set[str]:
     return ids
 
 
-def load(client: Any, sample: dict[str, Any]) -> int:
+def turn_adds(sample: dict[str, Any], *, infer: bool = False) -> list[dict[str, Any]]:
+    """One add (the mem0 client's ``add`` keyword arguments plus ``messages``) per turn, in conversation order."""
     user = sample["sample_id"]
     jobs = []
     for number, when, turns in session_turns(sample["conversation"]):
@@ -67,11 +68,16 @@ def load(client: Any, sample: dict[str, Any]) -> int:
                 {
                     "messages": [{"role": "user", "content": text, "name": turn["speaker"]}],
                     "user_id": user,
-                    "infer": False,
+                    "infer": infer,
                     "metadata": {"dia_id": turn["dia_id"], "session": number, "date": when.date().isoformat()},
                     "timestamp": int(when.timestamp()),
                 }
             )
+    return jobs
+
+
+def load(client: Any, sample: dict[str, Any]) -> int:
+    jobs = turn_adds(sample)
 
     def add(job: dict[str, Any]) -> None:
         messages = job.pop("messages")

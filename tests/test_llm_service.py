@@ -203,3 +203,14 @@ def test_fact_with_the_same_meaning_is_not_stored_twice(llm: ScriptedLLM, llm_se
     second = _add(llm_server, user, "My red bicycle is great, but I commute by train.")
     assert [r["memory"] for r in second["results"]] == ["The user commutes by train."]
     assert second["metadata"]["same_meaning_skipped"] == 1
+
+
+def test_facts_differing_in_numbers_or_names_are_both_kept(llm: ScriptedLLM, llm_server: MnemoServer) -> None:
+    llm.clear()
+    user = f"llm-{uuid.uuid4().hex[:6]}"
+    llm.script(openai_reply(_facts(_fact("The user has 2 kids."))))
+    _add(llm_server, user, "I have 2 kids.")
+    llm.script(openai_reply(_facts(_fact("The user has 3 kids."))))
+    second = _add(llm_server, user, "Actually we now have 3 kids.")
+    assert [r["memory"] for r in second["results"]] == ["The user has 3 kids."]
+    assert second["metadata"]["same_meaning_skipped"] == 0

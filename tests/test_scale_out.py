@@ -81,7 +81,16 @@ def _push_adds(apis: list[MnemoServer]) -> list[str]:
             "messages": [{"role": "user", "content": f"I planted {i} tulips in bed {i % 7}."}],
             "user_id": f"u{i % 50}",
         }
-        response = clients[i % 2].post("/v3/memories/add/", json=body)
+        # A client that loses its connection retries with the same Idempotency-Key: never a duplicate.
+        for attempt in range(3):
+            try:
+                response = clients[(i + attempt) % 2].post(
+                    "/v3/memories/add/", json=body, headers={"Idempotency-Key": f"add-{i}"}
+                )
+                break
+            except httpx.TransportError:
+                if attempt == 2:
+                    raise
         assert response.status_code == 200, response.text
         event_id: str = response.json()["event_id"]
         return event_id

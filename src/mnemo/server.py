@@ -48,6 +48,9 @@ async def serve(settings: Settings) -> int:
                     access_log=False,
                     log_level="warning",
                     timeout_graceful_shutdown=30,
+                    # Longer than the idle timeout of common clients' pools, so a reused connection is
+                    # not closed under them (a reset that the client reports as a failed request).
+                    timeout_keep_alive=75,
                 )
             )
             announce = asyncio.create_task(_announce(server, settings))

@@ -78,3 +78,12 @@ def overlap(query_entities: list[str], memory_entities: list[str]) -> float:
         elif any(word in memory_words for word in name.split()):
             score += 0.5
     return score / len(query_entities)
+
+
+_NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
+
+
+def key_terms(text: str) -> frozenset[str]:
+    """Numbers and names in a text: what sentence embeddings blur ("2 kids" vs "3 kids") but a fact
+    hinges on. Two texts with different key terms never count as the same fact."""
+    return frozenset(_NUMBER.findall(text)) | frozenset(extract_entities(text))

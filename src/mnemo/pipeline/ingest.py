@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mnemo.domain.entities import extract_entities
+from mnemo.domain.entities import extract_entities, key_terms
 from mnemo.domain.memories import MemoryRecord, Scope, index_text, text_hash
 from mnemo.domain.relative_dates import find_dates
 from mnemo.domain.selection import compile_selection
@@ -170,14 +170,17 @@ class Ingestor:
             return await self.fallback.extract(request), f"{self.fallback.name} (fallback: {exc})"
 
     async def _known(self, store: ProjectStore, memory: NewMemory) -> bool:
-        """True when the scope already holds a memory of the same meaning (cosine ≥ the dedup bound)."""
+        """True when the scope already holds a memory of the same meaning: cosine ≥ the dedup bound and
+        the same numbers and names (embeddings barely tell "2 kids" from "3 kids")."""
         if self.same_meaning >= 1.0:
             return False
         scope = {key: value for key, value in memory.scope.as_dict().items() if value}
         where, params = compile_selection(scope)
         async with store.connection() as conn:
             hits = await store.nearest_memories(conn, memory.embedding, where, params, ReadOptions(), limit=1)
-        return bool(hits) and hits[0][1] >= self.same_meaning
+        if not hits or hits[0][1] < self.same_meaning:
+            return False
+        return key_terms(hits[0][0].memory) == key_terms(memory.text)
 
     async def _recent_messages(self, store: ProjectStore, command: AddCommand, job: Job) -> list[Message]:
         """The scope's last few messages before this add (oldest first): conversational context."""

@@ -20,6 +20,9 @@ from string import Template
 from types import MappingProxyType
 from typing import Any
 
+# Re-exported: the catalogue lives in mnemo.pipeline.categories (shared with the offline extractor).
+from mnemo.pipeline.categories import DEFAULT_CATEGORIES as DEFAULT_CATEGORIES
+from mnemo.pipeline.categories import FALLBACK_CATEGORY as FALLBACK_CATEGORY
 from mnemo.pipeline.extraction import (
     Category,
     ExtractionFailed,
@@ -42,25 +45,6 @@ RECENT_MESSAGE_CHARS = 300
 RAW_OUTPUT_BYTES = 4096
 #: How much of an unusable reply goes into a log line.
 _LOG_CHARS = 200
-
-DEFAULT_CATEGORIES: tuple[Category, ...] = (
-    Category("personal_details", "Name, age, where they live, relationships, important personal dates"),
-    Category("family", "Family members, relationships and family events"),
-    Category("professional_details", "Job, employer, role, skills, career and work projects"),
-    Category("sports", "Sports played or followed, teams, athletic activities"),
-    Category("travel", "Trips, travel plans, destinations and travel preferences"),
-    Category("food", "Food and drink preferences, diets, allergies, restaurants, cooking"),
-    Category("music", "Music tastes, artists, instruments, concerts"),
-    Category("health", "Physical and mental health, fitness, medical conditions, wellbeing"),
-    Category("technology", "Devices, software, tools and technical interests"),
-    Category("hobbies", "Hobbies, pastimes and leisure activities"),
-    Category("fashion", "Clothing, style and fashion preferences"),
-    Category("entertainment", "Movies, TV series, books, games and other media"),
-    Category("milestones", "Achievements, life events and milestones"),
-    Category("user_preferences", "Likes, dislikes, habits and general preferences"),
-    Category("misc", "Anything that fits no other category"),
-)
-FALLBACK_CATEGORY = "misc"
 
 _BLOCK_HEADER = re.compile(r"^=== (\w+) ===$", re.MULTILINE)
 _BLOCKS = (

@@ -13,13 +13,15 @@ resolved against the observation time. Otherwise the wording is the speaker's ow
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from mnemo.domain.relative_dates import resolve_relative_dates
-from mnemo.pipeline.extraction import ExtractionRequest, ExtractionResult, Fact, Message, Speaker
+from mnemo.pipeline.categories import DEFAULT_CATEGORIES, categorize
+from mnemo.pipeline.extraction import Category, ExtractionRequest, ExtractionResult, Fact, Message, Speaker
 
 __all__ = ["MAX_FACTS_PER_MESSAGE", "OfflineExtractor", "extract_facts", "split_sentences"]
 
@@ -434,8 +436,15 @@ class OfflineExtractor:
         return "offline-rules-v1"
 
     async def extract(self, request: ExtractionRequest) -> ExtractionResult:
-        """Facts from the request's new messages; an add with nothing informative gives none."""
+        """Facts from the request's new messages, categorised with the request's catalogue (else the
+        default one); an add with nothing informative gives none."""
+        catalogue = tuple(request.categories) or DEFAULT_CATEGORIES
         if sum(len(message.content) for message in request.messages) <= _INLINE_CHARS:
-            return ExtractionResult(facts=extract_facts(request.messages, request.observed_at))
-        facts = await asyncio.to_thread(extract_facts, request.messages, request.observed_at)
+            return ExtractionResult(facts=_categorised(request.messages, request.observed_at, catalogue))
+        facts = await asyncio.to_thread(_categorised, request.messages, request.observed_at, catalogue)
         return ExtractionResult(facts=facts)
+
+
+def _categorised(messages: Sequence[Message], observed_at: datetime, catalogue: Sequence[Category]) -> list[Fact]:
+    facts = extract_facts(messages, observed_at)
+    return [dataclasses.replace(fact, categories=categorize(fact.text, catalogue)) for fact in facts]
