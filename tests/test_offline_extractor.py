@@ -244,3 +244,29 @@ def test_offline_extractor_handles_large_adds_off_the_event_loop() -> None:
     request = ExtractionRequest(messages=[_user(content)], observed_at=OBSERVED)
     result = asyncio.run(OfflineExtractor().extract(request))
     assert [fact.text for fact in result.facts] == ["User like tea."]
+
+
+# ---------------------------------------------------------------- stage directions
+
+
+def test_stage_direction_is_joined_to_the_sentence_it_follows() -> None:
+    content = "I painted this last week! Check it out [shares a photo of a sunset over a lake]"
+    assert _texts(_user(content, name="Mel")) == [
+        "Mel painted this last week (week of 2023-05-01); Mel shares a photo of a sunset over a lake."
+    ]
+
+
+def test_stage_direction_alone_is_a_fact_of_its_own() -> None:
+    assert _texts(_user("They made this! [shares a photo of a cup with a dog face]", name="Mel")) == [
+        "Mel shares a photo of a cup with a dog face."
+    ]
+    assert _texts(_user("*sends a picture of my dog Max*")) == ["User sends a picture of User's dog Max."]
+
+
+@pytest.mark.parametrize("content", ["[laughs]", "*waves hello*", "Haha [shares a photo]", "[This is me]"])
+def test_uninformative_brackets_give_no_facts(content: str) -> None:
+    assert _texts(_user(content)) == []
+
+
+def test_emphasis_stays_in_its_sentence() -> None:
+    assert _texts(_user("I *always* eat pizza on Fridays.")) == ["User *always* eat pizza on Fridays."]

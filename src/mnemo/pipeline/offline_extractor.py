@@ -5,6 +5,10 @@ A message is split into sentences; a sentence becomes a fact when it is a statem
 at least one content word beyond small talk. Greetings, thanks, backchannel, questions, reactions to
 the other speaker and assistant restatements of the user's own facts are dropped.
 
+A stage direction in brackets or asterisks led by a third-person verb ("[shares a photo of a lake]", as
+transcripts render attachments) says what the speaker did: it is joined to the message's last kept sentence
+before it ("Alice painted this; Alice shares a photo of a lake"), else it is a fact of its own.
+
 Kept sentences are rewritten to name their speaker ("I'm moving" → "Alice is moving", "my" → "Alice's";
 with no first-person-singular pronoun to rewrite, "Alice: " is prefixed) and their relative dates are
 resolved against the observation time. Otherwise the wording is the speaker's own.
@@ -165,6 +169,14 @@ _ELIDED_START = re.compile(
     re.IGNORECASE,
 )
 _CLAUSE_END = re.compile(r"[,;:–—]|\s-\s")
+# A stage direction in brackets or asterisks, led by a third-person verb: "[shares a photo of a lake]",
+# "*sends a picture of my dog*". It describes what the speaker did: "Alice shares a photo of a lake".
+_ACTION = re.compile(
+    r"\[\s*(?P<square>(?!\w*(?:ss|is|us)\b)[a-z]{3,}s\b[^\[\]]*?)\s*\]|\*(?P<star>(?!\w*(?:ss|is|us)\b)[a-z]{3,}s\b[^*]*?)\*"
+)
+# "[laughs]", "*waves hello*" or "[shares a photo]" is no fact: a direction needs this many content words
+# after its verb.
+_MIN_ACTION_CONTENT = 2
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _YOU = re.compile(r"\b(?:you|your|yours|you're|you've|you'll|you'd|yourself)\b", re.IGNORECASE)
 
@@ -381,8 +393,44 @@ def _normalise_i(text: str) -> str:
     return _LOWERCASE_I.sub("I", text)
 
 
+def _pieces(raw: str) -> Iterator[tuple[str, _Sentence | None]]:
+    """A sentence's text around its stage directions, in order: (text, None) and (direction, its judgement).
+
+    Bracketed or starred text that is no informative direction ("*always*", "[laughs]") stays in its text.
+    """
+    start = 0
+    for match in _ACTION.finditer(raw):
+        action = _judge_action(_normalise_i(_clean(match["square"] or match["star"])))
+        if action is None:
+            continue
+        before = raw[start : match.start()].strip()
+        if before:
+            yield before, None
+        yield match.group(), action
+        start = match.end()
+    rest = raw[start:].strip()
+    if rest:
+        yield rest, None
+
+
+def _judge_action(text: str) -> _Sentence | None:
+    """A stage direction ("shares a photo of a lake") as a subject-less statement by the speaker."""
+    after_verb = text.partition(" ")[2]
+    if len(_content_words(after_verb)) < _MIN_ACTION_CONTENT:
+        return None
+    return _Sentence(text, True, _content_words(text))
+
+
+def _with_action(sentence: _Sentence, action: _Sentence, name: str) -> _Sentence:
+    """A kept sentence with the stage direction that follows it: "They made this; Alice shares a photo of a
+    cup". The direction usually shows what the sentence talks about."""
+    text = f"{_TERMINAL.sub('', sentence.text)}; {name} {_lower_first(action.text)}"
+    return _Sentence(text, sentence.elided, sentence.content | action.content)
+
+
 def _kept_sentences(message: Message, seen: set[tuple[str, str]]) -> list[_Sentence]:
-    """The message's informative sentences, skipping those its speaker already said in this add.
+    """The message's informative sentences, skipping those its speaker already said in this add. A stage
+    direction is joined to the message's last kept sentence before it, else kept on its own.
 
     ``seen`` holds (speaker name, sentence) pairs and is updated.
     """
@@ -394,9 +442,13 @@ def _kept_sentences(message: Message, seen: set[tuple[str, str]]) -> list[_Sente
         if (name, raw) in seen:
             continue
         seen.add((name, raw))
-        sentence = _judge(_normalise_i(_clean(raw)))
-        if sentence is not None:
-            kept.append(sentence)
+        for piece, action in _pieces(raw):
+            if action is not None and kept:
+                kept[-1] = _with_action(kept[-1], action, name)
+                continue
+            sentence = action or _judge(_normalise_i(_clean(piece)))
+            if sentence is not None:
+                kept.append(sentence)
     return kept
 
 
