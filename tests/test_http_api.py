@@ -197,3 +197,16 @@ def test_search_says_whether_it_reranked(server: MnemoServer) -> None:
     assert asked["rerank"]["applied"] is False and asked["results"] == plain["results"]
     breakdown = plain["results"][0]["score_breakdown"]
     assert set(breakdown) == {"semantic", "bm25", "entity", "time"}
+
+
+def test_inferred_facts_keep_the_speakers_name(server: MnemoServer) -> None:
+    user = _user()
+    with server.client() as client:
+        body = {
+            "messages": [{"role": "user", "content": "I adopted a cat named Miso.", "name": "Caroline"}],
+            "user_id": user,
+        }
+        event = wait_event(server, client.post("/v3/memories/add/", json=body).json()["event_id"])
+        memory = client.get(f"/v1/memories/{event['results'][0]['id']}/").json()
+    assert memory["actor_name"] == "Caroline"
+    assert "Caroline" in memory["memory"]

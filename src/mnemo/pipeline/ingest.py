@@ -126,11 +126,11 @@ class Ingestor:
         extracted_ms = (time.perf_counter() - started) * 1000
         facts = _unique(extraction.facts)
         drafted: list[tuple[Fact, NewMemory]] = []
+        speakers = _speaker_names(command.messages)
         for fact in facts:
             scope = _scope_for(fact, command.scope)
-            (memory,) = await self._new_memories(
-                command, scope, [(fact.text, fact.attributed_to, None)], fact.categories
-            )
+            draft = (fact.text, fact.attributed_to, speakers.get(fact.attributed_to))
+            (memory,) = await self._new_memories(command, scope, [draft], fact.categories)
             drafted.append((fact, memory))
         kept = [(fact, memory) for fact, memory in drafted if not await self._known(store, memory)]
         facts = [fact for fact, _ in kept]
@@ -272,6 +272,15 @@ def _scope_for(fact: Fact, scope: Scope) -> Scope:
             return Scope(None, scope.agent_id, scope.app_id, scope.run_id)
         return Scope(scope.user_id, None, scope.app_id, scope.run_id)
     return scope
+
+
+def _speaker_names(messages: Sequence[Message]) -> dict[str, str]:
+    """The name each role speaks under in this add, when the messages give one (first one wins)."""
+    names: dict[str, str] = {}
+    for message in messages:
+        if message.name and message.role != "system":
+            names.setdefault(message.role, message.name)
+    return names
 
 
 def _history_input(messages: Sequence[Message]) -> list[dict[str, Any]]:
