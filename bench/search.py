@@ -14,7 +14,10 @@ concurrent clients. Then where the time goes: an authenticated no-op request (HT
 query embedding alone, and the exact SQL the server runs, timed with custom plans and as a prepared
 statement (as the server's connections run it), with EXPLAIN ANALYZE per-CTE times of both plans.
 
-    python -m bench.search [--quick] [--seconds 20] [--concurrent-seconds 15]
+``--total N`` keeps the target user's 10,000 memories and adds other users (100 memories each) up to N
+memories in all (e.g. ``--total 1000000``: 99,000 other users, same 3,000-text embedding pool).
+
+    python -m bench.search [--quick] [--total 100000] [--seconds 20] [--concurrent-seconds 15]
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import itertools
 import random
 import re
 import statistics
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -94,7 +98,25 @@ FULL = Sizes(others_per_round_users=90, per_user=100, target_per_round=1000, poo
 QUICK = Sizes(others_per_round_users=9, per_user=100, target_per_round=100, pool=400)
 
 
+def sizes_for_total(total: int) -> Sizes:
+    """FULL's target user (10,000 memories through the API) among ``total`` memories in all.
+
+    The other users keep 100 memories each; ``total - 10,000`` is rounded down to whole rounds of
+    ``ROUNDS * 100``.
+    """
+    per_round_users = (total - FULL.target) // (ROUNDS * FULL.per_user)
+    if per_round_users < 1:
+        raise ValueError(f"--total must be at least {FULL.target + ROUNDS * FULL.per_user}")
+    return Sizes(per_round_users, FULL.per_user, FULL.target_per_round, FULL.pool)
+
+
 # --------------------------------------------------------------------------------------------- loading
+
+
+@functools.cache
+def pool_row_parts(text: str) -> tuple[str, list[str]]:
+    """Hash and entities of a pool text, computed once per text (rows reuse the pool's texts)."""
+    return text_hash(text), extract_entities(text)
 
 
 @functools.cache
@@ -128,8 +150,9 @@ def copy_others(
             for index, vector in zip(picks, noisy.astype(np.float32), strict=True):
                 text = pool_texts[index]
                 created = now - timedelta(seconds=float(rng.uniform(0, 365 * 86400)))
-                row = (project, uuid.uuid4(), f"member-{user:04d}", text, text_hash(text), "user", vector)
-                copy.write_row((*row, extract_entities(text), created, created))
+                digest, entities = pool_row_parts(text)
+                row = (project, uuid.uuid4(), f"member-{user:04d}", text, digest, "user", vector)
+                copy.write_row((*row, entities, created, created))
     conn.commit()
 
 
@@ -173,12 +196,15 @@ def load(server: MnemoServer, url: str, project: str, sizes: Sizes, seed: int) -
             tick = time.perf_counter()
             stored += asyncio.run(add_target(server, [next(target_facts) for _ in range(sizes.target_per_round)]))
             api_seconds += time.perf_counter() - tick
+            print(f"round {round_ + 1}/{ROUNDS}: copy {copy_seconds:.0f} s, api {api_seconds:.0f} s", file=sys.stderr)
         conn.autocommit = True
         tick = time.perf_counter()
         conn.execute("VACUUM (ANALYZE) memories")
         vacuum_seconds = time.perf_counter() - tick
         counts = conn.execute("SELECT count(*), count(*) FILTER (WHERE user_id = %s) FROM memories", (TARGET_USER,))
         total, target = cast(tuple[int, int], counts.fetchone())
+        sizes_row = conn.execute("SELECT pg_database_size(current_database()), pg_total_relation_size('memories')")
+        database_bytes, table_bytes = cast(tuple[int, int], sizes_row.fetchone())
     if target != sizes.target or total != sizes.target + sizes.others:
         raise RuntimeError(f"loaded {total} memories, {target} for the target; expected {sizes}")
     return {
@@ -191,6 +217,8 @@ def load(server: MnemoServer, url: str, project: str, sizes: Sizes, seed: int) -
         "api_seconds": round(api_seconds, 1),
         "api_memories_per_second": round(stored / api_seconds, 1),
         "vacuum_analyze_seconds": round(vacuum_seconds, 1),
+        "database_size_mb": round(database_bytes / 2**20),
+        "memories_table_size_mb": round(table_bytes / 2**20),
     }
 
 
@@ -376,8 +404,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="sequential run length")
     parser.add_argument("--concurrent-seconds", type=float, default=15.0)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--total", type=int, help="memories in all (default 100,000); the target user keeps 10,000")
     args = parser.parse_args()
-    sizes = QUICK if args.quick else FULL
+    sizes = QUICK if args.quick else FULL if args.total is None else sizes_for_total(args.total)
     if args.quick:
         args.seconds, args.concurrent_seconds = 3.0, 3.0
     host = machine()
