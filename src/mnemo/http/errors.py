@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mnemo.domain.requests import describe_validation_error
-from mnemo.errors import BadRequest, MnemoError, Unavailable
+from mnemo.errors import BadRequest, MnemoError
 from mnemo.http.ratelimit import RateLimited
 from mnemo.providers.embedding.base import EmbedderUnavailable
 
@@ -63,5 +63,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(EmbedderUnavailable, on_embedder)
-    app.add_exception_handler(Unavailable, on_mnemo_error)
     app.add_exception_handler(Exception, on_unexpected)
