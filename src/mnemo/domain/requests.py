@@ -140,3 +140,25 @@ class ProjectUpdateBody(_Body):
     agent_custom_instructions: str | None = None
     custom_categories: list[dict[str, str]] | list[str] | None = None
     multilingual: bool | None = None
+
+
+class _TopLevelScope(_Body):
+    """Entity ids given beside ``filters`` (ANDed into them), as the client's ``**kwargs`` send them."""
+
+    user_id: EntityId | None = None
+    agent_id: EntityId | None = None
+    app_id: EntityId | None = None
+    run_id: EntityId | None = None
+
+
+class ExportCreateBody(_TopLevelScope):
+    export_schema: dict[str, Any] | str | None = Field(default=None, alias="schema")
+    filters: dict[str, Any] | None = None
+    export_instructions: str | None = None
+    show_expired: bool = False
+    latest_only: bool = False
+
+
+class ExportGetBody(_TopLevelScope):
+    memory_export_id: str | None = None
+    filters: dict[str, Any] | None = None
