@@ -11,8 +11,8 @@ md5 of the text. Then ``VACUUM (ANALYZE) memories``.
 Measured: ``POST /v3/memories/search/`` with ``filters: {"user_id": target}``, ``top_k`` 10, varied
 questions (the query embedding is part of every request): one client sequentially, then 8
 concurrent clients. Then where the time goes: an authenticated no-op request (HTTP floor), the
-query embedding alone, and the exact SQL the server runs, timed with custom plans and as a prepared
-statement (as the server's connections run it), with EXPLAIN ANALYZE per-CTE times of both plans.
+query embedding alone, and the server's two storage legs (nearest neighbours, keyword matches)
+alone, through ``ProjectStore`` on one connection.
 
 ``--total N`` keeps the target user's 10,000 memories and adds other users (100 memories each) up to N
 memories in all (e.g. ``--total 1000000``: 99,000 other users, same 3,000-text embedding pool).
@@ -26,9 +26,7 @@ import argparse
 import asyncio
 import functools
 import inspect
-import itertools
 import random
-import re
 import statistics
 import sys
 import time
@@ -41,8 +39,8 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 import psycopg
-from pgvector.psycopg import register_vector
-from psycopg import sql
+from pgvector.psycopg import register_vector, register_vector_async
+from psycopg.rows import dict_row
 from tests.support import MnemoServer
 
 from bench import texts
@@ -54,7 +52,6 @@ from bench.common import (
     machine,
     percentiles,
     report,
-    restarted,
     running_server,
 )
 from mnemo.domain.entities import extract_entities
@@ -71,11 +68,9 @@ ROUNDS = 10
 ADD_SIZE = 20
 LOAD_CLIENTS = 8
 NOISE = 0.01  # per dimension; cosine to the pool vector ~0.98
-PREPARED_RUNS = 8
 SEARCH_TIMEOUT = 120.0  # a slow plan must not turn into client timeouts that leave queries running
 
 Vectors = npt.NDArray[np.float32]
-Statements = list[tuple[sql.Composed, list[Any]]]
 
 
 @dataclass(frozen=True)
@@ -271,109 +266,37 @@ def embed_latency(queries: list[str]) -> dict[str, float]:
     return percentiles(latencies)
 
 
-class _Capture:
-    """Stands in for a connection to record the statement ``ProjectStore.search_candidates`` runs."""
-
-    statement: sql.Composed
-    values: list[Any]
-
-    async def execute(self, statement: sql.Composed, values: list[Any]) -> _Capture:
-        self.statement, self.values = statement, values
-        return self
-
-    async def fetchall(self) -> list[Any]:
-        return []
-
-
-def server_statement(project: str, query: str, vector: Vectors) -> tuple[sql.Composed, list[Any]]:
-    """The exact SQL (and parameters) the server's search runs for this query and the target user."""
+async def _leg_times(url: str, project: str, queries: list[str], vectors: Vectors) -> dict[str, list[float]]:
+    """Each storage leg of the server's search, run through ``ProjectStore`` on one connection."""
     filters: dict[str, Any] = {"user_id": TARGET_USER}
-    body = {"query": query, "filters": filters, "top_k": TOP_K}
-    where, params = compile_selection(selection_filter(filters, body=body))
+    where, params = compile_selection(selection_filter(filters, body={"filters": filters}))
     min_pool = inspect.signature(Retriever.__init__).parameters["min_pool"].default
+    pool = max(min_pool, 3 * TOP_K)
     store = ProjectStore(cast(Any, None), project)
-    capture = _Capture()
-    coroutine = store.search_candidates(
-        cast(Any, capture), query, vector, where, params, ReadOptions(), pool=max(min_pool, 3 * TOP_K)
-    )
-    asyncio.run(coroutine)
-    return capture.statement, capture.values
-
-
-def node_times(plan: dict[str, Any]) -> dict[str, float]:
-    """Actual time (ms, all loops) of every CTE and named subquery in an EXPLAIN (FORMAT JSON) plan."""
-    found: dict[str, float] = {}
-    stack = [plan]
-    while stack:
-        node = stack.pop()
-        name = node.get("Subplan Name")
-        if name is None and node["Node Type"] == "Subquery Scan":
-            name = f"subquery {node['Alias']}"
-        if name:
-            found[name] = round(node["Actual Total Time"] * node.get("Actual Loops", 1), 2)
-        stack.extend(node.get("Plans", []))
-    return found
-
-
-def _timed(conn: psycopg.Connection[Any], statements: Statements, *, prepare: bool) -> list[float]:
-    latencies = []
-    for statement, values in statements:
-        started = time.perf_counter()
-        conn.execute(statement, values, prepare=prepare).fetchall()
-        latencies.append((time.perf_counter() - started) * 1000)
-    return latencies
-
-
-def _explain(conn: psycopg.Connection[Any], statement: sql.Composed, values: list[Any], *, generic: bool) -> Any:
-    """EXPLAIN (ANALYZE, BUFFERS) of a custom plan, or of the generic plan a prepared statement gets."""
-    options = "ANALYZE, BUFFERS, FORMAT JSON"
-    if not generic:
-        return cast(tuple[Any], conn.execute(sql.SQL(f"EXPLAIN ({options}) ") + statement, values).fetchone())[0]
-    numbers = itertools.count(1)
-    text = re.sub("%s", lambda _: f"${next(numbers)}", statement.as_string(conn))
-    with conn.transaction(), psycopg.ClientCursor(conn) as cur:
-        cur.execute("PREPARE bench_search AS " + text)
-        cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        placeholders = ", ".join(["%s"] * len(values))
-        cur.execute(f"EXPLAIN ({options}) EXECUTE bench_search({placeholders})", values)
-        plan = cast(tuple[Any], cur.fetchone())[0]
-        cur.execute("DEALLOCATE bench_search")
-    return plan
-
-
-def _plan_summary(plan: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "execution_ms": round(plan["Execution Time"], 2),
-        "planning_ms": round(plan["Planning Time"], 2),
-        "nodes_ms": node_times(plan["Plan"]),
-        "shared_buffers_hit": plan["Plan"].get("Shared Hit Blocks"),
-    }
+    times: dict[str, list[float]] = {"nearest": [], "keywords": [], "both_in_sequence": []}
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True, row_factory=dict_row) as conn:
+        await register_vector_async(conn)
+        for query, vector in zip(queries, vectors, strict=True):
+            started = time.perf_counter()
+            await store.nearest_candidates(conn, vector, where, params, ReadOptions(), limit=pool)
+            middle = time.perf_counter()
+            await store.keyword_matches(conn, query, where, params, ReadOptions())
+            ended = time.perf_counter()
+            times["nearest"].append((middle - started) * 1000)
+            times["keywords"].append((ended - middle) * 1000)
+            times["both_in_sequence"].append((ended - started) * 1000)
+    return times
 
 
 def sql_breakdown(url: str, project: str, queries: list[str]) -> dict[str, Any]:
-    """The server's search statement alone (no HTTP, no embedding): timed, and EXPLAIN ANALYZEd.
+    """The server's two storage legs alone (no HTTP, no embedding), timed per query.
 
-    The server's connections keep psycopg's default: a statement is prepared on its 5th use, and
-    PostgreSQL switches a prepared statement to a generic plan from its 6th execution if that plan
-    looks no costlier. So the statement is timed unprepared (custom plans), then prepared (its first
-    ``PREPARED_RUNS`` executions), and both plans are explained.
+    The server runs them at once on two connections, then fetches the keyword leg's best rows that
+    the nearest leg did not return.
     """
-    vectors = embedder().embed(queries)
-    statements = [server_statement(project, q, v) for q, v in zip(queries, vectors, strict=True)]
-    with psycopg.connect(url, autocommit=True) as conn:
-        register_vector(conn)
-        custom = _timed(conn, statements, prepare=False)[len(statements) // 10 :]
-        prepared = _timed(conn, statements[:PREPARED_RUNS], prepare=True)
-        statement, values = statements[0]
-        custom_plan = _explain(conn, statement, values, generic=False)
-        generic_plan = _explain(conn, statement, values, generic=True)
-    return {
-        "custom_plan_ms": percentiles(custom),
-        "prepared_runs_ms": [round(x, 1) for x in prepared],
-        "explain_query": queries[0],
-        "explain_custom_plan": _plan_summary(custom_plan[0]),
-        "explain_generic_plan": _plan_summary(generic_plan[0]),
-    }
+    times = asyncio.run(_leg_times(url, project, queries, embedder().embed(queries)))
+    skip = len(queries) // 10
+    return {name: percentiles(values[skip:]) for name, values in times.items()}
 
 
 def project_of(server: MnemoServer) -> str:
@@ -390,12 +313,6 @@ def searches(server: MnemoServer, bodies: list[dict[str, Any]], args: argparse.N
         "concurrent": asyncio.run(search_load(server, bodies, 8, args.concurrent_seconds)),
         "meets_targets": all(sequential["latency_ms"].get(k, float("inf")) <= v for k, v in TARGETS_MS.items()),
     }
-
-
-def force_custom_plans(url: str) -> None:
-    """Make PostgreSQL plan every execution of a prepared statement for its parameters (new sessions)."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("ALTER DATABASE postgres SET plan_cache_mode = force_custom_plan")
 
 
 def main() -> None:
@@ -422,9 +339,6 @@ def main() -> None:
             "query_embedding_ms": embed_latency(queries),
             "sql": sql_breakdown(url, project, queries),
         }
-        force_custom_plans(url)
-        with restarted(server) as again:
-            custom = searches(again, bodies, args)
     report(
         "search",
         host,
@@ -434,10 +348,6 @@ def main() -> None:
             "targets_ms": TARGETS_MS,
             **default,
             "breakdown": breakdown,
-            "diagnostic_force_custom_plan": {
-                "note": "same data, serve restarted with the database's plan_cache_mode = force_custom_plan",
-                **custom,
-            },
         },
     )
 

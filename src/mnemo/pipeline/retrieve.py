@@ -1,20 +1,41 @@
-"""Search: gather candidates by meaning and by keywords, score every signal, fuse, rank."""
+"""Search: gather candidates by meaning and by keywords, score every signal, fuse, rank.
+
+The two candidate legs run at once on two pooled connections: the keyword leg (BM25 inputs from
+the full-text index) starts while the query is still being embedded, the nearest-neighbour leg
+as soon as its vector is ready. Rows the keyword leg ranks high that the vector leg did not return
+are fetched afterwards, so every candidate carries both its similarity and its BM25 score.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
+
+from psycopg import sql
 
 from mnemo.domain.entities import extract_entities, overlap
 from mnemo.domain.memories import memory_to_wire
 from mnemo.domain.relative_dates import find_dates
 from mnemo.domain.requests import SearchBody
-from mnemo.domain.scoring import QueryShape, RankingWeights, Signals, fuse, keyword_signal, time_signal
+from mnemo.domain.scoring import (
+    QueryShape,
+    RankingWeights,
+    Signals,
+    bm25_scores,
+    fuse,
+    keyword_signal,
+    time_signal,
+)
 from mnemo.domain.selection import compile_selection, selection_filter
 from mnemo.errors import BadRequest
+from mnemo.providers.embedding.base import Vectors
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
-from mnemo.storage.project_store import Candidate, ProjectStore, ReadOptions
+from mnemo.storage.project_store import Candidate, KeywordMatches, ProjectStore, ReadOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +43,17 @@ class Scored:
     candidate: Candidate
     score: float
     signals: Signals
+
+
+@dataclass(frozen=True, slots=True)
+class _Leg:
+    """What a search reads from storage: where to look and how much."""
+
+    store: ProjectStore
+    where: sql.Composable
+    params: list[object]
+    options: ReadOptions
+    pool: int
 
 
 class Retriever:
@@ -33,20 +65,45 @@ class Retriever:
     async def search(self, store: ProjectStore, request: SearchBody, body: dict[str, Any]) -> list[dict[str, Any]]:
         raw = selection_filter(request.filters, body=body, categories=request.categories, metadata=request.metadata)
         where, params = compile_selection(raw)
-        vector = await self.batcher.embed_one(request.query)
         options = ReadOptions(show_expired=request.show_expired, latest_only=request.latest_only)
-        pool = max(self.min_pool, 3 * request.top_k)
-        async with store.connection() as conn:
-            candidates = await store.search_candidates(conn, request.query, vector, where, params, options, pool=pool)
-        ranked = self.rank(request.query, candidates, reference=_reference_date(request.reference_date))
+        leg = _Leg(store, where, list(params), options, pool=max(self.min_pool, 3 * request.top_k))
+        (vector, nearest), keywords = await asyncio.gather(
+            self._embed_and_find_nearest(leg, request.query), self._keyword_matches(leg, request.query)
+        )
+        bm25 = bm25_scores(keywords.documents, keywords.terms, keywords.matches)
+        candidates = nearest + await self._fetch_missing(leg, vector, bm25, {c.record.id for c in nearest})
+        ranked = self.rank(request.query, candidates, bm25, reference=_reference_date(request.reference_date))
         kept = [item for item in ranked if item.score >= request.threshold][: request.top_k]
         return [_to_wire(item, request.fields) for item in kept]
 
-    def rank(self, query: str, candidates: list[Candidate], *, reference: datetime) -> list[Scored]:
+    async def _embed_and_find_nearest(self, leg: _Leg, query: str) -> tuple[Vectors, list[Candidate]]:
+        vector = await self.batcher.embed_one(query)
+        async with leg.store.connection() as conn:
+            found = await leg.store.nearest_candidates(conn, vector, leg.where, leg.params, leg.options, limit=leg.pool)
+        return vector, found
+
+    async def _keyword_matches(self, leg: _Leg, query: str) -> KeywordMatches:
+        async with leg.store.connection() as conn:
+            return await leg.store.keyword_matches(conn, query, leg.where, leg.params, leg.options)
+
+    async def _fetch_missing(
+        self, leg: _Leg, vector: Vectors, bm25: Mapping[uuid.UUID, float], have: set[uuid.UUID]
+    ) -> list[Candidate]:
+        """The best keyword matches the nearest-neighbour leg did not return."""
+        best = heapq.nlargest(leg.pool, bm25, key=lambda key: (bm25[key], str(key)))
+        missing = [key for key in best if key not in have]
+        if not missing:
+            return []
+        async with leg.store.connection() as conn:
+            return await leg.store.candidates_by_id(conn, missing, vector)
+
+    def rank(
+        self, query: str, candidates: list[Candidate], bm25: Mapping[uuid.UUID, float], *, reference: datetime
+    ) -> list[Scored]:
         query_entities = extract_entities(query)
         query_spans = [(span.start, span.end) for span in find_dates(query, reference)]
         shape = QueryShape(
-            has_terms=any(c.bm25 > 0 for c in candidates),
+            has_terms=bool(bm25),
             has_entities=bool(query_entities),
             has_time=bool(query_spans),
         )
@@ -55,7 +112,7 @@ class Retriever:
             observed = candidate.record.created_at.date()
             signals = Signals(
                 semantic=candidate.similarity,
-                keyword=keyword_signal(candidate.bm25, self.weights),
+                keyword=keyword_signal(bm25.get(candidate.record.id, 0.0), self.weights),
                 entity=overlap(query_entities, candidate.entities),
                 time=time_signal(query_spans, [(observed, observed), *candidate.dates]) if query_spans else 0.0,
             )

@@ -77,13 +77,25 @@ class EventRow:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A memory that may answer a search, with its raw ranking signals."""
+    """A memory that may answer a search, with what ranking needs beyond its text."""
 
     record: MemoryRecord
     similarity: float
-    bm25: float
     entities: list[str]
     dates: list[tuple[date, date]]
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordMatches:
+    """The memories of a scope that share lexemes with a query (input of BM25).
+
+    ``matches`` holds, per memory, its id, its number of distinct lexemes, and the indexes (into the
+    query's ``terms`` distinct lexemes) of the lexemes it contains.
+    """
+
+    terms: int
+    documents: int
+    matches: list[tuple[uuid.UUID, int, list[int]]]
 
 
 def _qualified_columns(alias: LiteralString) -> LiteralString:
@@ -109,6 +121,15 @@ def record_from_row(row: dict[str, Any]) -> MemoryRecord:
     )
 
 
+def _candidate(row: dict[str, Any]) -> Candidate:
+    return Candidate(
+        record=record_from_row(row),
+        similarity=float(row["similarity"]),
+        entities=list(row["entities"] or []),
+        dates=[_closed(span) for span in (row["dates"] or []) if span.lower and span.upper],
+    )
+
+
 def _multirange(spans: Sequence[tuple[date, date]]) -> Multirange[date] | None:
     if not spans:
         return None
@@ -120,9 +141,6 @@ def _closed(span: Range[date]) -> tuple[date, date]:
     assert span.lower is not None and span.upper is not None
     return span.lower, span.upper if span.upper_inc else span.upper - timedelta(days=1)
 
-
-#: The typical number of distinct lexemes in a memory, BM25's average document length.
-AVERAGE_LEXEMES = 12.0
 
 _EVENT_COLUMNS: LiteralString = (
     "id, event_type, status, payload, metadata, results, error, attempts,"
@@ -307,67 +325,83 @@ class ProjectStore:
         *,
         limit: int,
     ) -> list[tuple[MemoryRecord, float]]:
-        """Memories matching ``where`` ordered by cosine similarity to ``vector`` (best first)."""
-        statement = self._sql(
-            "SELECT " + MEMORY_COLUMNS + ", 1 - (m.embedding <=> %s) AS similarity"
-            " FROM memories m WHERE {tenant} AND ({where}) AND {visible}"
-            " ORDER BY m.embedding <=> %s LIMIT %s",
-            where=where,
-            visible=self._visibility(options),
-        )
-        rows = await (await conn.execute(statement, [vector, *params, vector, limit])).fetchall()
-        return [(record_from_row(r), float(r["similarity"])) for r in rows]
+        """Memories matching ``where`` and their cosine similarity to ``vector`` (best first)."""
+        found = await self.nearest_candidates(conn, vector, where, params, options, limit=limit)
+        return [(candidate.record, candidate.similarity) for candidate in found]
 
-    async def search_candidates(
+    async def nearest_candidates(
         self,
         conn: Conn,
-        query: str,
         vector: np.ndarray[Any, np.dtype[np.float32]],
         where: sql.Composable,
         params: Sequence[object],
         options: ReadOptions,
         *,
-        pool: int,
+        limit: int,
     ) -> list[Candidate]:
-        """The union of the ``pool`` nearest memories and the ``pool`` best BM25 matches in the scope.
+        """Memories matching ``where`` ordered by cosine similarity to ``vector`` (best first).
 
-        BM25 (k1=1.2, b=0.75) runs over the stemmed lexemes of ``tsv``, with document frequencies taken
-        from the memories the filter selects, so scores are per scope. The average length is a constant
-        (memories are short facts): measuring it would read every row of the scope on every search.
+        The exact scan sorts ids and distances only, then fetches the winners' rows: sorting whole
+        rows (with their vectors) costs more than the distances themselves.
         """
-        scope = self._sql("{tenant} AND ({where}) AND {visible}", where=where, visible=self._visibility(options))
-        statement = sql.SQL(
+        statement = self._sql(
+            "SELECT {columns}, 1 - near.distance AS similarity, m.entities, m.dates"
+            " FROM (SELECT m.id, m.embedding <=> %s AS distance FROM memories m"
+            "       WHERE {tenant} AND ({where}) AND {visible} ORDER BY 2 LIMIT %s) near"
+            " JOIN memories m ON m.id = near.id AND m.{tenant} ORDER BY near.distance, m.id",
+            columns=sql.SQL(_qualified_columns("m")),
+            where=where,
+            visible=self._visibility(options),
+        )
+        rows = await (await conn.execute(statement, [vector, *params, limit])).fetchall()
+        return [_candidate(row) for row in rows]
+
+    async def keyword_matches(
+        self,
+        conn: Conn,
+        query: str,
+        where: sql.Composable,
+        params: Sequence[object],
+        options: ReadOptions,
+    ) -> KeywordMatches:
+        """Every memory in scope sharing a stemmed lexeme with ``query``: which lexemes, and its length.
+
+        The GIN index on ``tsv`` finds the matches; ``documents`` counts the scope for IDF (visibility
+        aside, so the count can come from an index alone).
+        """
+        statement = self._sql(
             "WITH terms AS MATERIALIZED ("
-            "  SELECT coalesce(array_agg(t), '{{}}') AS lexemes,"
+            "  SELECT coalesce(array_agg(quote_literal(t)::tsquery ORDER BY t), '{{}}') AS each,"
             "         nullif(replace(plainto_tsquery('english', %s)::text, ' & ', ' | '), '')::tsquery AS q"
-            "  FROM unnest(tsvector_to_array(to_tsvector('english', %s))) t),"
-            " stats AS MATERIALIZED (SELECT count(*) AS n, %s::float8 AS avgdl FROM memories m WHERE {scope}),"
-            " matched AS (SELECT m.id, m.tsv FROM memories m, terms"
-            "  WHERE {scope} AND terms.q IS NOT NULL AND m.tsv @@ terms.q),"
-            " tf AS (SELECT matched.id, length(matched.tsv) AS dl, u.lexeme, cardinality(u.positions) AS f"
-            "  FROM matched, unnest(matched.tsv) u, terms WHERE u.lexeme = ANY(terms.lexemes)),"
-            " df AS (SELECT lexeme, count(*) AS n FROM tf GROUP BY lexeme),"
-            " bm25 AS (SELECT tf.id, sum(ln(1 + (stats.n - df.n + 0.5) / (df.n + 0.5))"
-            "   * tf.f * 2.2 / (tf.f + 1.2 * (0.25 + 0.75 * tf.dl / stats.avgdl))) AS score"
-            "  FROM tf JOIN df USING (lexeme), stats GROUP BY tf.id ORDER BY score DESC LIMIT %s),"
-            " nearest AS (SELECT m.id FROM memories m WHERE {scope} ORDER BY m.embedding <=> %s LIMIT %s)"
-            " SELECT {columns}, 1 - (m.embedding <=> %s) AS similarity, coalesce(bm25.score, 0) AS bm25,"
-            "  m.entities, m.dates"
-            " FROM memories m JOIN (SELECT id FROM nearest UNION SELECT id FROM bm25) pool ON pool.id = m.id"
-            " LEFT JOIN bm25 ON bm25.id = m.id WHERE {tenant}"
-        ).format(scope=scope, columns=sql.SQL(_qualified_columns("m")), tenant=self._sql("m.{tenant}"))
-        values = [query, query, AVERAGE_LEXEMES, *params, *params, pool, *params, vector, pool, vector]
-        rows = await (await conn.execute(statement, values)).fetchall()
-        return [
-            Candidate(
-                record=record_from_row(row),
-                similarity=float(row["similarity"]),
-                bm25=float(row["bm25"]),
-                entities=list(row["entities"] or []),
-                dates=[_closed(span) for span in (row["dates"] or []) if span.lower and span.upper],
-            )
-            for row in rows
-        ]
+            "  FROM unnest(tsvector_to_array(to_tsvector('english', %s))) t)"
+            " SELECT cardinality(terms.each) AS terms,"
+            "  (SELECT count(*) FROM memories m WHERE {tenant} AND ({where})) AS documents,"
+            "  matched.id, matched.length, matched.hits"
+            " FROM terms LEFT JOIN LATERAL ("
+            "  SELECT m.id, length(m.tsv) AS length,"
+            "   ARRAY(SELECT i - 1 FROM generate_subscripts(terms.each, 1) i WHERE m.tsv @@ terms.each[i]) AS hits"
+            "  FROM memories m WHERE {tenant} AND ({where}) AND {visible} AND m.tsv @@ terms.q) matched ON TRUE",
+            where=where,
+            visible=self._visibility(options),
+        )
+        rows = await (await conn.execute(statement, [query, query, *params, *params])).fetchall()
+        first = rows[0]
+        return KeywordMatches(
+            terms=int(first["terms"]),
+            documents=int(first["documents"]),
+            matches=[(row["id"], int(row["length"]), list(row["hits"])) for row in rows if row["id"] is not None],
+        )
+
+    async def candidates_by_id(
+        self, conn: Conn, ids: Sequence[uuid.UUID], vector: np.ndarray[Any, np.dtype[np.float32]]
+    ) -> list[Candidate]:
+        """The rows of ``ids`` (those that exist) with their similarity to ``vector``."""
+        statement = self._sql(
+            "SELECT " + MEMORY_COLUMNS + ", 1 - (m.embedding <=> %s) AS similarity, m.entities, m.dates"
+            " FROM memories m WHERE {tenant} AND m.id = ANY(%s)"
+        )
+        rows = await (await conn.execute(statement, [vector, list(ids)])).fetchall()
+        return [_candidate(row) for row in rows]
 
     async def history(self, conn: Conn, memory_id: uuid.UUID) -> list[dict[str, Any]]:
         statement = self._sql(
