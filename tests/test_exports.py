@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -10,8 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from mnemo.domain.exports import MAX_EXPORT_MEMORIES, shape_export
+from mnemo.domain.memories import MemoryRecord, Scope
 from tests.support import MnemoServer, run_cli
 
 FACTS_SCHEMA: dict[str, Any] = {
@@ -360,3 +365,82 @@ def test_openapi_documents_the_export_operations(server: MnemoServer) -> None:
     create = paths["/v1/exports/"]["post"]
     assert "201" in create["responses"] and "schema" in str(create["requestBody"])
     assert "memory_export_id" in str(paths["/v1/exports/get/"]["post"]["requestBody"])
+
+
+def test_the_memory_bound_is_inclusive_and_one_more_is_413(http: httpx.Client) -> None:
+    agent = f"big-{uuid.uuid4().hex[:6]}"  # an agent, not a user: the user_id "*" export above stays small
+    for start in range(0, MAX_EXPORT_MEMORIES, 200):
+        messages = [{"role": "user", "content": f"Fact {i} of {agent}."} for i in range(start, start + 200)]
+        response = http.post("/v3/memories/add/", json={"messages": messages, "agent_id": agent, "infer": False})
+        assert response.status_code == 200, response.text
+    full = _get(http, {"memory_export_id": _create(http, {"schema": FACTS_SCHEMA, "filters": {"agent_id": agent}})})
+    assert full["count"] == len(full["facts"]) == MAX_EXPORT_MEMORIES
+    _add(http, "someone", "One fact too many.", agent_id=agent)
+    response = http.post("/v1/exports/", json={"schema": FACTS_SCHEMA, "filters": {"agent_id": agent}})
+    assert response.status_code == 413, response.text
+    assert f"More than {MAX_EXPORT_MEMORIES} memories" in response.json()["detail"]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+_NAMES = st.sampled_from(["facts", "memories", "user_id", "count", "tags", "text", "id", "created_at", "other"])
+_TYPES = st.sampled_from(["object", "array", "string", "integer", "number", "boolean", "null"])
+_REFS = st.sampled_from(["#/$defs/a", "#/$defs/a/properties/facts", "#/definitions/b", "#/", "#/x~1y", "other"])
+_LEAF = {
+    "type": _TYPES | st.lists(_TYPES, max_size=3) | _JSON,
+    "$ref": _REFS | _JSON,
+    "default": _JSON,
+    "enum": st.lists(_JSON, max_size=3) | _JSON,
+    "additionalProperties": st.booleans() | _JSON,
+}
+_NODE = st.recursive(
+    st.fixed_dictionaries({}, optional=_LEAF),
+    lambda inner: st.fixed_dictionaries(
+        {},
+        optional={
+            **_LEAF,
+            "properties": st.dictionaries(_NAMES, inner, max_size=4) | _JSON,
+            "items": inner | _JSON,
+            "anyOf": st.lists(inner, max_size=3) | _JSON,
+            "oneOf": st.lists(inner, max_size=3) | _JSON,
+            "$defs": st.fixed_dictionaries({}, optional={"a": inner}) | _JSON,
+            "definitions": st.fixed_dictionaries({}, optional={"b": inner}) | _JSON,
+        },
+    ),
+    max_leaves=12,
+)
+
+
+def _record(text: str, user: str | None) -> MemoryRecord:
+    now = datetime.now(UTC)
+    return MemoryRecord(
+        id=uuid.uuid4(),
+        scope=Scope(user_id=user),
+        memory=text,
+        hash="h",
+        metadata={"k": 1},
+        categories=["food"],
+        immutable=False,
+        expiration_date=None,
+        attributed_to="user",
+        actor_name=None,
+        replaced_by=None,
+        state="active",
+        created_at=now,
+        updated_at=now,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    schema=_NODE | _NODE.map(json.dumps) | _JSON,
+    users=st.lists(st.sampled_from(["a", "b", None]), max_size=3),
+)
+def test_any_schema_gives_a_json_object(schema: object, users: list[str | None]) -> None:
+    records = [_record(f"fact {i}", user) for i, user in enumerate(users)]
+    export = shape_export(schema, records, Scope())
+    assert isinstance(export, dict)
+    json.dumps(export)
