@@ -285,6 +285,29 @@ def test_concurrency_is_limited_per_instance(server: ScriptedLLM, wire: Wire) ->
     assert server.max_in_flight == 2
 
 
+@WIRES
+def test_a_model_view_shares_the_connection_limit_and_is_not_closed_by_itself(server: ScriptedLLM, wire: Wire) -> None:
+    server.script(*[wire.ok(f"r{i}", delay=0.15) for i in range(5)])
+
+    async def run() -> list[str]:
+        llm = wire.build(server, max_concurrency=2)
+        other = llm.with_model("other-model")
+        try:
+            calls = [m.complete(system="hi", messages=MESSAGES, json_schema=None) for m in (llm, other, other, llm)]
+            texts = [reply.text for reply in await asyncio.gather(*calls)]
+            await other.aclose()  # a view: the original keeps working
+            texts.append((await llm.complete(system="hi", messages=MESSAGES, json_schema=None)).text)
+            return texts
+        finally:
+            await llm.aclose()
+
+    assert sorted(asyncio.run(run())) == [f"r{i}" for i in range(5)]
+    assert server.max_in_flight == 2  # one limit for the profile, whatever the model
+    models = [request.body["model"] for request in server.requests]
+    own = {"openai": "test-model", "anthropic": "claude-test"}[wire.name]
+    assert sorted(models) == sorted([own, own, own, "other-model", "other-model"])
+
+
 def test_waiting_for_a_slot_counts_against_the_total_timeout(server: ScriptedLLM) -> None:
     server.script(*[openai_reply("slow", delay=0.6)] * 2)
     policy = RetryPolicy(max_attempts=1, base_delay=0.01, max_delay=0.01, total_timeout=0.4)

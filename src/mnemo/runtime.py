@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from mnemo.embedded_db import EmbeddedPostgres
 from mnemo.pipeline.commands import AddLimits
-from mnemo.pipeline.extraction import Extractor
+from mnemo.pipeline.extraction import ExtractionFailed, Extractor
 from mnemo.pipeline.ingest import Ingestor
+from mnemo.pipeline.llm_extractor import LLMExtractor, PromptTemplate
 from mnemo.pipeline.offline_extractor import OfflineExtractor
 from mnemo.pipeline.rerank import LLMReranker
 from mnemo.pipeline.retrieve import Retriever
 from mnemo.providers.embedding.base import Embedder
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
+from mnemo.providers.llm import AnthropicLLM, OpenAICompatLLM, RetryPolicy
 from mnemo.providers.llm.base import LLM
+from mnemo.providers.llm.profiles import DEFAULT_PROFILE, LLMChoice, LLMProfile, unknown_profile
 from mnemo.services import Services
 from mnemo.settings import Settings
 from mnemo.storage.database import Database
@@ -72,67 +76,105 @@ def build_embedder(settings: Settings) -> Embedder:
     )
 
 
-def build_extractors(settings: Settings, llm: LLM | None) -> tuple[Extractor, Extractor | None]:
-    """The configured extractor, and the one to fall back to when it stays unreachable."""
-    if llm is None:
-        return OfflineExtractor(), None
-    from mnemo.pipeline.llm_extractor import LLMExtractor
-
-    fallback = OfflineExtractor() if settings.llm_fallback == "offline" else None
-    return LLMExtractor(llm), fallback
-
-
-def build_llm(settings: Settings) -> LLM | None:
-    """The configured LLM provider, or None for ``llm_provider = "none"``."""
-    from mnemo.providers.llm import AnthropicLLM, OpenAICompatLLM, RetryPolicy
-
-    if settings.llm_provider == "none":
+def build_llm(profile: LLMProfile) -> OpenAICompatLLM | AnthropicLLM | None:
+    """The profile's LLM provider, or None for ``provider = "none"``."""
+    if profile.provider == "none":
         return None
 
-    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-    retry = RetryPolicy(total_timeout=settings.llm_total_timeout_seconds)
-    if settings.llm_provider == "anthropic":
+    key = profile.api_key.get_secret_value() if profile.api_key else None
+    retry = RetryPolicy(total_timeout=profile.total_timeout_seconds)
+    if profile.provider == "anthropic":
         if key is None:
-            raise ValueError("MNEMO_LLM_API_KEY is required for the anthropic provider")
+            raise ValueError("an API key (MNEMO_LLM_API_KEY, or api_key in a profile) is required for anthropic")
         return AnthropicLLM(
-            model=settings.llm_model,
+            model=profile.model,
             api_key=key,
-            base_url=settings.llm_base_url or "https://api.anthropic.com",
-            timeout=settings.llm_timeout_seconds,
+            base_url=profile.base_url or "https://api.anthropic.com",
+            timeout=profile.timeout_seconds,
             retry=retry,
-            max_concurrency=settings.llm_max_concurrency,
+            max_concurrency=profile.max_concurrency,
         )
     return OpenAICompatLLM(
-        model=settings.llm_model,
-        base_url=settings.llm_base_url or "https://api.openai.com/v1",
+        model=profile.model,
+        base_url=profile.base_url or "https://api.openai.com/v1",
         api_key=key,
-        timeout=settings.llm_timeout_seconds,
-        structured_output=settings.llm_structured_output,
-        json_mode=settings.llm_json_mode,
+        timeout=profile.timeout_seconds,
+        structured_output=profile.structured_output,
+        json_mode=profile.json_mode,
         retry=retry,
-        max_concurrency=settings.llm_max_concurrency,
+        max_concurrency=profile.max_concurrency,
     )
+
+
+class ProfileExtractors:
+    """The extractor of each project: the LLM profile it selects (else "default"), with its model override.
+
+    Each profile's provider client is built once and shared by every project and model on it; the offline
+    extractor serves profiles with ``provider = "none"`` and is the fallback (``llm_fallback = "offline"``).
+    """
+
+    #: Distinct (profile, model) extractors kept; they are cheap views, so the oldest is simply dropped.
+    _MAX_EXTRACTORS = 64
+
+    def __init__(self, settings: Settings) -> None:
+        self.profiles = settings.llm_profile_table()
+        self.llms = {name: build_llm(profile) for name, profile in self.profiles.items()}
+        self._offline = OfflineExtractor()
+        self._fallback = self._offline if settings.llm_fallback == "offline" else None
+        self._template = PromptTemplate.load()
+        self._extractors: dict[tuple[str, str | None], Extractor] = {}
+
+    @property
+    def default_llm(self) -> LLM | None:
+        return self.llms[DEFAULT_PROFILE]
+
+    def for_project(self, project_settings: Mapping[str, Any]) -> tuple[Extractor, Extractor | None]:
+        choice = LLMChoice.of_project(project_settings)
+        if choice.profile not in self.llms:
+            raise ExtractionFailed(
+                f"{unknown_profile(choice.profile, self.profiles)} The project selects a profile this deployment"
+                ' does not define: select one with PATCH on the project ({"llm": {"profile": ...}}), then retry.'
+            )
+        llm = self.llms[choice.profile]
+        if llm is None:
+            return self._offline, None
+        key = (choice.profile, choice.model)
+        extractor = self._extractors.get(key)
+        if extractor is None:
+            if len(self._extractors) >= self._MAX_EXTRACTORS:
+                self._extractors.pop(next(iter(self._extractors)))
+            model_llm = llm.with_model(choice.model) if choice.model else llm
+            extractor = self._extractors[key] = LLMExtractor(model_llm, template=self._template)
+        return extractor, self._fallback
+
+    async def aclose(self) -> None:
+        for llm in self.llms.values():
+            if llm is not None:
+                await llm.aclose()
 
 
 @asynccontextmanager
 async def open_services(settings: Settings, db: Database) -> AsyncIterator[Services]:
     batcher = EmbeddingBatcher(build_embedder(settings), max_batch=settings.embedder_max_batch)
     batcher.start()
-    llm = build_llm(settings)
     try:
-        primary, fallback = build_extractors(settings, llm)
+        extractors = ProfileExtractors(settings)
+    except BaseException:
+        await batcher.close()
+        raise
+    llm = extractors.default_llm
+    try:
         yield Services(
             settings=settings,
             db=db,
             batcher=batcher,
-            ingestor=Ingestor(batcher, primary, fallback=fallback, same_meaning=settings.same_meaning_threshold),
+            ingestor=Ingestor(batcher, extractors, same_meaning=settings.same_meaning_threshold),
             retriever=Retriever(batcher, settings.ranking_weights()),
             reranker=LLMReranker(llm) if llm is not None else None,
             limits=AddLimits(settings.max_messages_per_add, settings.max_message_chars),
         )
     finally:
-        if llm is not None:
-            await llm.aclose()
+        await extractors.aclose()
         await batcher.close()
 
 

@@ -16,10 +16,11 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from mnemo.domain.scoring import RankingWeights
+from mnemo.providers.llm.profiles import DEFAULT_PROFILE, LLMProfile, LLMProvider, ProfileName
 
 EmbedderKind = Literal["minilm-onnx", "openai"]
-LLMProvider = Literal["none", "openai", "anthropic"]
 _DEFAULT_WEIGHTS = RankingWeights()
+_DEFAULT_LLM = LLMProfile(provider="none")
 
 
 class _TomlFileSource(PydanticBaseSettingsSource):
@@ -94,16 +95,19 @@ class Settings(BaseSettings):
     # Fact extraction for infer=true adds. "none" runs the offline extractor.
     llm_provider: LLMProvider = "none"
     llm_base_url: str | None = None
-    llm_model: str = "gpt-4o-mini"
+    llm_model: str = _DEFAULT_LLM.model
     llm_api_key: SecretStr | None = None
-    llm_timeout_seconds: float = 60.0
-    llm_total_timeout_seconds: float = 180.0
-    llm_max_concurrency: int = 4
-    llm_json_mode: bool = True
-    llm_structured_output: bool = False
+    llm_timeout_seconds: float = _DEFAULT_LLM.timeout_seconds
+    llm_total_timeout_seconds: float = _DEFAULT_LLM.total_timeout_seconds
+    llm_max_concurrency: int = _DEFAULT_LLM.max_concurrency
+    llm_json_mode: bool = _DEFAULT_LLM.json_mode
+    llm_structured_output: bool = _DEFAULT_LLM.structured_output
     #: When the LLM stays unreachable through a job's last attempt: "offline" extracts with the
     #: offline extractor instead (the event says so), "fail" marks the event FAILED.
     llm_fallback: Literal["offline", "fail"] = "offline"
+    #: More LLMs a project may select (PATCH project ``{"llm": {"profile": NAME}}``); the llm_* fields above
+    #: are the profile "default". Config file: ``[llm_profiles.NAME]`` tables; env: MNEMO_LLM_PROFILES (JSON).
+    llm_profiles: dict[ProfileName, LLMProfile] = Field(default_factory=dict)
 
     #: An extracted fact at least this similar (cosine) to a memory of its scope is not stored again
     #: (the event counts it in ``same_meaning_skipped``); 1.0 turns this off (exact duplicates only).
@@ -137,6 +141,21 @@ class Settings(BaseSettings):
             time=self.rank_time_weight,
             keyword_half=self.rank_keyword_half,
         )
+
+    def llm_profile_table(self) -> dict[str, LLMProfile]:
+        """Every LLM profile by name, "default" (the llm_* fields) first."""
+        default = LLMProfile(
+            provider=self.llm_provider,
+            base_url=self.llm_base_url,
+            model=self.llm_model,
+            api_key=self.llm_api_key,
+            timeout_seconds=self.llm_timeout_seconds,
+            total_timeout_seconds=self.llm_total_timeout_seconds,
+            max_concurrency=self.llm_max_concurrency,
+            json_mode=self.llm_json_mode,
+            structured_output=self.llm_structured_output,
+        )
+        return {DEFAULT_PROFILE: default, **self.llm_profiles}
 
     @property
     def model_cache_dir(self) -> Path:

@@ -133,6 +133,16 @@ def parse_body(model: type[ModelT], body: object) -> ModelT:
         raise BadRequest(describe_validation_error(error)) from None
 
 
+class LLMChoiceBody(BaseModel):
+    """A project's LLM: one of the deployment's profiles, optionally with another model. Nothing else (no
+    URL, no key) is accepted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profile: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    model: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+
+
 class ProjectUpdateBody(_Body):
     name: str | None = None
     description: str | None = None
@@ -140,6 +150,7 @@ class ProjectUpdateBody(_Body):
     agent_custom_instructions: str | None = None
     custom_categories: list[dict[str, str]] | list[str] | None = None
     multilingual: bool | None = None
+    llm: LLMChoiceBody | None = None
 
 
 class _TopLevelScope(_Body):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from mnemo.domain.entities import extract_entities, key_terms
 from mnemo.domain.memories import MemoryRecord, Scope, index_text, text_hash
@@ -37,6 +37,14 @@ _CONTEXT_ADDS = 5
 _CONTEXT_MESSAGES = 10
 
 
+class ExtractorChoice(Protocol):
+    """Which extractor runs a project's adds, and which one it falls back to when it stays unreachable."""
+
+    def for_project(self, project_settings: Mapping[str, Any]) -> tuple[Extractor, Extractor | None]:
+        """Raises :class:`~mnemo.pipeline.extraction.ExtractionFailed` when the project's choice is unusable."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What one add wrote, and the numbers behind it."""
@@ -62,14 +70,12 @@ class Ingestor:
     def __init__(
         self,
         batcher: EmbeddingBatcher,
-        extractor: Extractor,
+        extractors: ExtractorChoice,
         *,
-        fallback: Extractor | None = None,
         same_meaning: float = 0.92,
     ) -> None:
         self.batcher = batcher
-        self.extractor = extractor
-        self.fallback = fallback
+        self.extractors = extractors
         #: An extracted fact this similar (cosine) to a memory of its scope is already known: not stored.
         self.same_meaning = same_meaning
 
@@ -110,6 +116,7 @@ class Ingestor:
         existing = await self._similar_memories(store, command)
         refs = {str(index): record.id for index, record in enumerate(existing)}
         project = await store.project_settings()
+        extractor, fallback = self.extractors.for_project(project)
         request = ExtractionRequest(
             messages=command.messages,
             observed_at=command.observed_at,
@@ -122,7 +129,8 @@ class Ingestor:
             categories=command.custom_categories or parse_categories(project.get("custom_categories")),
             agent_perspective=bool(command.scope.agent_id and not command.scope.user_id),
         )
-        extraction, extractor_name = await self._extract(request, last_attempt=job.attempts >= job.max_attempts)
+        last_attempt = job.attempts >= job.max_attempts
+        extraction, _, extractor_name = await self._extract(request, extractor, fallback, last_attempt=last_attempt)
         extracted_ms = (time.perf_counter() - started) * 1000
         facts = _unique(extraction.facts)
         drafted: list[tuple[Fact, NewMemory]] = []
@@ -160,14 +168,17 @@ class Ingestor:
             await queue.succeed(conn, job, [add_result(r) for r in written], metadata)
         return Outcome(written, metadata)
 
-    async def _extract(self, request: ExtractionRequest, *, last_attempt: bool) -> tuple[ExtractionResult, str]:
+    async def _extract(
+        self, request: ExtractionRequest, extractor: Extractor, fallback: Extractor | None, *, last_attempt: bool
+    ) -> tuple[ExtractionResult, Extractor, str]:
+        """The extraction, the extractor that made it, and the name the event records."""
         try:
-            return await self.extractor.extract(request), self.extractor.name
+            return await extractor.extract(request), extractor, extractor.name
         except ExtractionUnavailable as exc:
-            if not last_attempt or self.fallback is None:
+            if not last_attempt or fallback is None:
                 raise
-            logger.warning("extractor %s unavailable on the last attempt (%s); falling back", self.extractor.name, exc)
-            return await self.fallback.extract(request), f"{self.fallback.name} (fallback: {exc})"
+            logger.warning("extractor %s unavailable on the last attempt (%s); falling back", extractor.name, exc)
+            return await fallback.extract(request), fallback, f"{fallback.name} (fallback: {exc})"
 
     async def _known(self, store: ProjectStore, memory: NewMemory) -> bool:
         """True when the scope already holds a memory of the same meaning: cosine ≥ the dedup bound and

@@ -6,12 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from mnemo.domain.requests import ProjectUpdateBody, parse_body
+from mnemo.domain.requests import LLMChoiceBody, ProjectUpdateBody, parse_body
 from mnemo.errors import BadRequest, NotFound
-from mnemo.http.deps import BodyDep, PrincipalDep, StoreDep
+from mnemo.http.deps import BodyDep, PrincipalDep, ServicesDep, StoreDep
 from mnemo.http.openapi import body_schema
 from mnemo.pipeline.commands import parse_categories
 from mnemo.pipeline.llm_extractor import DEFAULT_CATEGORIES
+from mnemo.providers.llm.profiles import LLMChoice, LLMProfile, unknown_profile
 from mnemo.storage.database import Principal
 
 router = APIRouter(tags=["projects"])
@@ -24,8 +25,22 @@ def _own(caller: Principal, org_id: str, project_id: str) -> None:
         raise NotFound("Organization or project not found")
 
 
+def _llm_choice(body: LLMChoiceBody | None, profiles: dict[str, LLMProfile]) -> dict[str, Any] | None:
+    """What PATCH stores for ``llm``: a profile the deployment defines (and a model), or None (the default)."""
+    if body is None:
+        return None
+    profile = profiles.get(body.profile)
+    if profile is None:
+        raise BadRequest(unknown_profile(body.profile, profiles))
+    if profile.provider == "none" and body.model is not None:
+        raise BadRequest(f"LLM profile {body.profile!r} runs the offline extractor (no LLM): it takes no model.")
+    return {"profile": body.profile, "model": body.model}
+
+
 @router.get(PATH)
-async def get_project(org_id: str, project_id: str, caller: PrincipalDep, store: StoreDep) -> dict[str, Any]:
+async def get_project(
+    org_id: str, project_id: str, caller: PrincipalDep, store: StoreDep, svc: ServicesDep
+) -> dict[str, Any]:
     _own(caller, org_id, project_id)
     async with store.connection() as conn:
         project = await store.project(conn)
@@ -43,6 +58,7 @@ async def get_project(org_id: str, project_id: str, caller: PrincipalDep, store:
         "agent_custom_instructions": settings.get("agent_custom_instructions"),
         "custom_categories": categories,
         "multilingual": settings.get("multilingual", False),
+        "llm": LLMChoice.of_project(settings).describe(svc.settings.llm_profile_table()),
         "is_default": project["is_default"],
         "enable_graph": False,
         "version": "v3",
@@ -51,7 +67,7 @@ async def get_project(org_id: str, project_id: str, caller: PrincipalDep, store:
 
 @router.patch(PATH, openapi_extra=body_schema(ProjectUpdateBody))
 async def update_project(
-    org_id: str, project_id: str, body: BodyDep, caller: PrincipalDep, store: StoreDep
+    org_id: str, project_id: str, body: BodyDep, caller: PrincipalDep, store: StoreDep, svc: ServicesDep
 ) -> dict[str, Any]:
     _own(caller, org_id, project_id)
     update = parse_body(ProjectUpdateBody, body)
@@ -64,8 +80,10 @@ async def update_project(
         if update.custom_categories is not None and not categories:
             raise BadRequest("custom_categories must name at least one category (or be null to reset).")
         settings["custom_categories"] = [{c.name: c.description} for c in categories] or None
+    if "llm" in body:
+        settings["llm"] = _llm_choice(update.llm, svc.settings.llm_profile_table())
     if not settings and update.name is None and update.description is None:
-        raise BadRequest("Nothing to update: send custom_instructions, custom_categories, name or description.")
+        raise BadRequest("Nothing to update: send custom_instructions, custom_categories, llm, name or description.")
     async with store.transaction() as conn:
         await store.update_project(conn, name=update.name, description=update.description, settings=settings)
     return {"message": "Project updated successfully"}

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Self
+from typing import Any
 
-from mnemo.providers.llm.base import ChatMessage, JSONEndpoint, LLMError, LLMReply, RetryPolicy, token_count
+from mnemo.providers.llm.base import (
+    ChatMessage,
+    EndpointModel,
+    JSONEndpoint,
+    LLMError,
+    LLMReply,
+    RetryPolicy,
+    token_count,
+)
 
 ANTHROPIC_VERSION = "2023-06-01"
 
 
-class AnthropicLLM:
+class AnthropicLLM(EndpointModel):
     """Claude models over the Messages API.
 
     The API has no JSON mode: ``json_schema`` is not sent, the prompt has to describe the format (callers
@@ -32,7 +40,7 @@ class AnthropicLLM:
         headers = {"anthropic-version": ANTHROPIC_VERSION}
         if api_key:
             headers["x-api-key"] = api_key
-        self._endpoint = JSONEndpoint(
+        endpoint = JSONEndpoint(
             provider=f"anthropic:{model}",
             base_url=base_url,
             headers=headers,
@@ -40,7 +48,7 @@ class AnthropicLLM:
             retry=retry or RetryPolicy(),
             max_concurrency=max_concurrency,
         )
-        self._model = model
+        super().__init__(endpoint, model)
         self._max_tokens = max_tokens
         self._temperature = temperature
 
@@ -60,7 +68,7 @@ class AnthropicLLM:
         }
         if self._temperature is not None:
             body["temperature"] = self._temperature
-        data = await self._endpoint.post("/v1/messages", body, roles=[m.role for m in messages])
+        data = await self._endpoint.post("/v1/messages", body, roles=[m.role for m in messages], provider=self.name)
         usage = data.get("usage")
         stop_reason = data.get("stop_reason")
         return LLMReply(
@@ -72,15 +80,6 @@ class AnthropicLLM:
             latency_ms=(time.perf_counter() - started) * 1000,
             finish_reason=stop_reason if isinstance(stop_reason, str) else None,
         )
-
-    async def aclose(self) -> None:
-        await self._endpoint.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
 
 def _reply_text(data: dict[str, Any], provider: str) -> str:

@@ -13,6 +13,7 @@ but the answer is not a usable reply (not JSON, no text, a refusal).
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import random
 import time
@@ -284,32 +285,65 @@ class JSONEndpoint:
         url = base_url.rstrip("/")
         self._client = httpx.AsyncClient(base_url=url, headers=dict(headers), timeout=timeout)
 
-    async def post(self, path: str, body: dict[str, Any], *, roles: Sequence[str]) -> dict[str, Any]:
-        """The decoded JSON object the server answered with. Raises :class:`LLMError`."""
-        log.debug("%s: POST %s (messages: %s)", self.provider, path, ", ".join(roles))
+    async def post(
+        self, path: str, body: dict[str, Any], *, roles: Sequence[str], provider: str | None = None
+    ) -> dict[str, Any]:
+        """The decoded JSON object the server answered with. Raises :class:`LLMError`.
+
+        ``provider`` names the caller in logs and errors (default: the endpoint's own ``provider``), for
+        callers sharing one endpoint with different models."""
+        provider = provider or self.provider
+        log.debug("%s: POST %s (messages: %s)", provider, path, ", ".join(roles))
         return await with_retries(
-            lambda: self._attempt(path, body), self.retry, what=f"{self.provider} {path}", limit=self._limit
+            lambda: self._attempt(path, body, provider), self.retry, what=f"{provider} {path}", limit=self._limit
         )
 
-    async def _attempt(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _attempt(self, path: str, body: dict[str, Any], provider: str) -> dict[str, Any]:
         try:
             response = await self._client.post(path, json=body)
         except httpx.TimeoutException as exc:
             raise LLMUnavailable(f"request timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
             raise LLMUnavailable(f"connection failed: {type(exc).__name__}: {exc}") from exc
-        check_status(response, self.provider)
+        check_status(response, provider)
         start = response.text[:_DETAIL_CHARS]
         try:
             data = response.json()
         except ValueError as exc:
-            raise LLMError(f"{self.provider}: response is not JSON: {start!r}") from exc
+            raise LLMError(f"{provider}: response is not JSON: {start!r}") from exc
         if not isinstance(data, dict):
-            raise LLMError(f"{self.provider}: response is not a JSON object: {start!r}")
+            raise LLMError(f"{provider}: response is not a JSON object: {start!r}")
         return data
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+class EndpointModel:
+    """What the HTTP providers share: one model on a :class:`JSONEndpoint` they own, and cheap views of that
+    endpoint (same connections, same concurrency limit) asking for another model."""
+
+    def __init__(self, endpoint: JSONEndpoint, model: str) -> None:
+        self._endpoint = endpoint
+        self._model = model
+        self._owns_endpoint = True
+
+    def with_model(self, model: str) -> Self:
+        """The same server asking for ``model``. Closing the result does nothing: close the original."""
+        view = copy.copy(self)
+        view._model = model
+        view._owns_endpoint = False
+        return view
+
+    async def aclose(self) -> None:
+        if self._owns_endpoint:
+            await self._endpoint.aclose()
 
     async def __aenter__(self) -> Self:
         return self

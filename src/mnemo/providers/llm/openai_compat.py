@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Self
+from typing import Any
 
-from mnemo.providers.llm.base import ChatMessage, JSONEndpoint, LLMError, LLMReply, RetryPolicy, token_count
+from mnemo.providers.llm.base import (
+    ChatMessage,
+    EndpointModel,
+    JSONEndpoint,
+    LLMError,
+    LLMReply,
+    RetryPolicy,
+    token_count,
+)
 
 
-class OpenAICompatLLM:
+class OpenAICompatLLM(EndpointModel):
     """``POST {base_url}/chat/completions``.
 
     JSON replies: with ``structured_output`` the request carries the caller's JSON schema
@@ -34,7 +42,7 @@ class OpenAICompatLLM:
         max_concurrency: int = 4,
     ) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._endpoint = JSONEndpoint(
+        endpoint = JSONEndpoint(
             provider=f"openai-compat:{model}",
             base_url=base_url,
             headers=headers,
@@ -42,7 +50,7 @@ class OpenAICompatLLM:
             retry=retry or RetryPolicy(),
             max_concurrency=max_concurrency,
         )
-        self._model = model
+        super().__init__(endpoint, model)
         self._structured_output = structured_output
         self._json_mode = json_mode
         self._temperature = temperature
@@ -57,7 +65,10 @@ class OpenAICompatLLM:
     ) -> LLMReply:
         started = time.perf_counter()
         data = await self._endpoint.post(
-            "/chat/completions", self._body(system, messages, json_schema), roles=[m.role for m in messages]
+            "/chat/completions",
+            self._body(system, messages, json_schema),
+            roles=[m.role for m in messages],
+            provider=self.name,
         )
         text, finish_reason = _reply_text(data, self.name)
         usage = data.get("usage")
@@ -100,15 +111,6 @@ class OpenAICompatLLM:
         if self._json_mode:
             return {"type": "json_object"}
         return None
-
-    async def aclose(self) -> None:
-        await self._endpoint.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
 
 def _schema_name(schema: dict[str, Any]) -> str:

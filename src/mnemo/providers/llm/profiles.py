@@ -1,0 +1,81 @@
+"""Named LLM profiles: the LLMs a deployment offers, among which each project picks one.
+
+The deployment defines them (settings: the ``llm_*`` fields are the profile ``"default"``, more come from
+``llm_profiles``); a project only names one, optionally with another model for it. A project can therefore
+never point the server at a URL of its choosing with the deployment's keys.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr
+
+LLMProvider = Literal["none", "openai", "anthropic"]
+DEFAULT_PROFILE = "default"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _profile_name(name: str) -> str:
+    if name == DEFAULT_PROFILE:
+        raise ValueError(f"{DEFAULT_PROFILE!r} is the profile of the llm_* settings; give this one another name")
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"profile names are 1-64 letters, digits, '_', '.' or '-'; got {name!r}")
+    return name
+
+
+ProfileName = Annotated[str, AfterValidator(_profile_name)]
+
+
+class LLMProfile(BaseModel):
+    """One LLM a project may use. Fields mean what the ``llm_*`` settings of the same names mean; nothing is
+    inherited from the default profile (an API key in particular is never sent to another profile's server)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    provider: LLMProvider
+    base_url: str | None = None
+    model: str = "gpt-4o-mini"
+    api_key: SecretStr | None = None
+    timeout_seconds: float = 60.0
+    total_timeout_seconds: float = 180.0
+    max_concurrency: int = 4
+    json_mode: bool = True
+    structured_output: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LLMChoice:
+    """A project's pick: a profile and, optionally, another model on that profile's server."""
+
+    profile: str = DEFAULT_PROFILE
+    model: str | None = None
+
+    @classmethod
+    def of_project(cls, project_settings: Mapping[str, Any]) -> LLMChoice:
+        """The choice stored in a project's settings (``{"llm": {"profile", "model"}}``), else the default."""
+        raw = project_settings.get("llm")
+        if not isinstance(raw, dict):
+            return cls()
+        profile, model = raw.get("profile"), raw.get("model")
+        return cls(
+            profile if isinstance(profile, str) and profile else DEFAULT_PROFILE,
+            model if isinstance(model, str) and model else None,
+        )
+
+    def describe(self, profiles: Mapping[str, LLMProfile]) -> dict[str, Any]:
+        """What a project's GET shows: the profile, its provider and the model used (never a URL or key).
+        ``provider`` is None when the deployment no longer defines the profile."""
+        profile = profiles.get(self.profile)
+        if profile is None:
+            return {"profile": self.profile, "provider": None, "model": self.model}
+        model = None if profile.provider == "none" else self.model or profile.model
+        return {"profile": self.profile, "provider": profile.provider, "model": model}
+
+
+def unknown_profile(name: str, profiles: Mapping[str, LLMProfile]) -> str:
+    """The message for a profile the deployment does not define."""
+    return f"Unknown LLM profile {name!r}; this deployment defines: {', '.join(sorted(profiles))}."
