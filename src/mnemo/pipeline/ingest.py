@@ -14,6 +14,7 @@ from mnemo.domain.memories import MemoryRecord, Scope, index_text, text_hash
 from mnemo.domain.relative_dates import find_dates
 from mnemo.domain.selection import compile_selection
 from mnemo.errors import MnemoError
+from mnemo.pipeline import claims
 from mnemo.pipeline.commands import AddCommand, AddLimits, parse_add, parse_categories
 from mnemo.pipeline.extraction import (
     ExistingMemory,
@@ -24,6 +25,7 @@ from mnemo.pipeline.extraction import (
     Fact,
     Message,
 )
+from mnemo.pipeline.offline_extractor import OfflineExtractor
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 from mnemo.storage.project_store import Conn, NewMemory, ProjectStore, ReadOptions
 from mnemo.storage.queue import Job, JobQueue
@@ -35,6 +37,9 @@ _CONTEXT_MEMORIES = 10
 #: How many earlier adds, and at most how many of their messages, the extractor sees as recent context.
 _CONTEXT_ADDS = 5
 _CONTEXT_MESSAGES = 10
+#: How many of the scope's current memories (newest first) that may state a claim's attribute are compared
+#: with a new fact's claims (offline supersede).
+_CLAIM_CANDIDATES = 200
 
 
 class ExtractorChoice(Protocol):
@@ -43,6 +48,16 @@ class ExtractorChoice(Protocol):
     def for_project(self, project_settings: Mapping[str, Any]) -> tuple[Extractor, Extractor | None]:
         """Raises :class:`~mnemo.pipeline.extraction.ExtractionFailed` when the project's choice is unusable."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class _ClaimLinks:
+    """What a new memory's claims supersede (offline), decided before the write transaction."""
+
+    #: current memories dated no later than the new one that it replaces
+    older: list[uuid.UUID]
+    #: the earliest current memory dated after the new one that replaces it (adds processed out of order)
+    newer: uuid.UUID | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +145,7 @@ class Ingestor:
             agent_perspective=bool(command.scope.agent_id and not command.scope.user_id),
         )
         last_attempt = job.attempts >= job.max_attempts
-        extraction, _, extractor_name = await self._extract(request, extractor, fallback, last_attempt=last_attempt)
+        extraction, used, extractor_name = await self._extract(request, extractor, fallback, last_attempt=last_attempt)
         extracted_ms = (time.perf_counter() - started) * 1000
         facts = _unique(extraction.facts)
         drafted: list[tuple[Fact, NewMemory]] = []
@@ -143,12 +158,15 @@ class Ingestor:
         kept = [(fact, memory) for fact, memory in drafted if not await self._known(store, memory)]
         facts = [fact for fact, _ in kept]
         memories = [memory for _, memory in kept]
+        # The LLM links the memories a fact replaces; the offline extractor's facts are linked by their claims.
+        links = await self._claim_links(store, memories) if isinstance(used, OfflineExtractor) else {}
         async with store.transaction() as conn:
             await queue.hold(conn, job)
             written = await store.insert_memories(
                 conn, memories, event_id=job.event_id, history_input=_history_input(command.messages)
             )
             superseded = await self._supersede(store, conn, facts, memories, written, refs)
+            superseded += await self._supersede_by_claims(store, conn, written, links)
             metadata: dict[str, Any] = {
                 "extractor": extractor_name,
                 "facts_extracted": len(extraction.facts),
@@ -191,7 +209,8 @@ class Ingestor:
             hits = await store.nearest_memories(conn, memory.embedding, where, params, ReadOptions(), limit=1)
         if not hits or hits[0][1] < self.same_meaning:
             return False
-        return key_terms(hits[0][0].memory) == key_terms(memory.text)
+        known = hits[0][0].memory
+        return key_terms(known) == key_terms(memory.text) and not claims.contradicts(memory.text, known)
 
     async def _recent_messages(self, store: ProjectStore, command: AddCommand, job: Job) -> list[Message]:
         """The scope's last few messages before this add (oldest first): conversational context."""
@@ -234,6 +253,63 @@ class Ingestor:
             old_ids = [refs[ref] for ref in fact.linked_refs if ref in refs]
             if new is not None and old_ids:
                 count += await store.supersede(conn, old_ids, new.id)
+        return count
+
+    async def _claim_links(self, store: ProjectStore, memories: Sequence[NewMemory]) -> dict[str, _ClaimLinks]:
+        """For each new memory stating a claim (subject, attribute, value): the current memories of exactly its
+        scope that state the same subject and attribute with another value. The later-dated one of each pair
+        supersedes the earlier one, provided the earlier one's claim is all it says (see mnemo.pipeline.claims).
+        Keyed by the new memory's hash."""
+        links: dict[str, _ClaimLinks] = {}
+        for memory in memories:
+            found = claims.claims_in(memory.text)
+            if not found:
+                continue
+            candidates = await self._claim_candidates(store, memory, found)
+            older = [
+                record.id
+                for record in candidates
+                if record.created_at <= memory.created_at and claims.supersedes(memory.text, record.memory)
+            ]
+            newer = [
+                record
+                for record in candidates
+                if record.created_at > memory.created_at and claims.supersedes(record.memory, memory.text)
+            ]
+            if older or newer:
+                first = min(newer, key=lambda record: record.created_at).id if newer else None
+                links[memory.hash] = _ClaimLinks(older, first)
+        return links
+
+    async def _claim_candidates(
+        self, store: ProjectStore, memory: NewMemory, found: Sequence[claims.Claim]
+    ) -> list[MemoryRecord]:
+        """Current memories of exactly the memory's scope that name the claims' subject and may state one of
+        their attributes (their text contains one of the attributes' cue words), newest first."""
+        parts: list[dict[str, Any]] = [
+            {key: value} if value else {"NOT": {key: "*"}} for key, value in memory.scope.as_dict().items()
+        ]
+        parts.append({"OR": [{"text": {"icontains": subject}} for subject in {claim.subject for claim in found}]})
+        parts.append({"OR": [{"text": {"icontains": cue}} for cue in claims.cues_for(found)]})
+        where, params = compile_selection({"AND": parts})
+        async with store.connection() as conn:
+            _, records = await store.list_memories(
+                conn, where, params, ReadOptions(latest_only=True), offset=0, limit=_CLAIM_CANDIDATES
+            )
+        return records
+
+    async def _supersede_by_claims(
+        self, store: ProjectStore, conn: Conn, written: Sequence[MemoryRecord], links: Mapping[str, _ClaimLinks]
+    ) -> int:
+        count = 0
+        for record in written:
+            link = links.get(record.hash)
+            if link is None:
+                continue
+            if link.older:
+                count += await store.supersede(conn, link.older, record.id)
+            if link.newer is not None:
+                count += await store.supersede(conn, [record.id], link.newer)
         return count
 
     async def _new_memories(
