@@ -90,8 +90,8 @@ class Retriever:
         self, leg: _Leg, vector: Vectors, bm25: Mapping[uuid.UUID, float], have: set[uuid.UUID]
     ) -> list[Candidate]:
         """The best keyword matches the nearest-neighbour leg did not return."""
-        best = heapq.nlargest(leg.pool, bm25, key=lambda key: (bm25[key], str(key)))
-        missing = [key for key in best if key not in have]
+        best = heapq.nlargest(leg.pool, bm25.items(), key=_by_score)
+        missing = [key for key, _ in best if key not in have]
         if not missing:
             return []
         async with leg.store.connection() as conn:
@@ -119,6 +119,10 @@ class Retriever:
             scored.append(Scored(candidate, fuse(signals, shape, self.weights), signals))
         scored.sort(key=lambda item: (-item.score, -item.candidate.similarity, str(item.candidate.record.id)))
         return scored
+
+
+def _by_score(item: tuple[uuid.UUID, float]) -> tuple[float, int]:
+    return item[1], item[0].int
 
 
 def _reference_date(value: str | int | None) -> datetime:

@@ -73,7 +73,9 @@ class Database:
             configure=_configure,
             # No server-side prepared statements: a generic plan cannot know how many rows a scope holds
             # and picks disastrous plans for the search query (seconds instead of milliseconds).
-            kwargs={"row_factory": dict_row, "prepare_threshold": None},
+            # Autocommit: a read is one round trip, not BEGIN + query + ROLLBACK; writes that belong
+            # together go through ``transaction()``.
+            kwargs={"row_factory": dict_row, "prepare_threshold": None, "autocommit": True},
             connection_class=psycopg.AsyncConnection[dict[str, Any]],
         )
 

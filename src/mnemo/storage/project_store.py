@@ -17,6 +17,7 @@ from typing import Any, LiteralString
 import numpy as np
 import psycopg
 from psycopg import sql
+from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 from psycopg.types.multirange import Multirange
 from psycopg.types.range import Range
@@ -384,12 +385,14 @@ class ProjectStore:
             where=where,
             visible=self._visibility(options),
         )
-        rows = await (await conn.execute(statement, [query, query, *params, *params])).fetchall()
-        first = rows[0]
+        # Plain tuples: a broad query matches hundreds of rows, and dicts would cost more than the SQL.
+        async with conn.cursor(row_factory=tuple_row) as cursor:
+            rows = await (await cursor.execute(statement, [query, query, *params, *params])).fetchall()
+        terms, documents = rows[0][0], rows[0][1]
         return KeywordMatches(
-            terms=int(first["terms"]),
-            documents=int(first["documents"]),
-            matches=[(row["id"], int(row["length"]), list(row["hits"])) for row in rows if row["id"] is not None],
+            terms=int(terms),
+            documents=int(documents),
+            matches=[(row[2], row[3], row[4]) for row in rows if row[2] is not None],
         )
 
     async def candidates_by_id(
