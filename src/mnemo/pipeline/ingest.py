@@ -206,10 +206,10 @@ class Ingestor:
         scope = {key: value for key, value in memory.scope.as_dict().items() if value}
         where, params = compile_selection(scope)
         async with store.connection() as conn:
-            hits = await store.nearest_memories(conn, memory.embedding, where, params, ReadOptions(), limit=1)
-        if not hits or hits[0][1] < self.same_meaning:
+            hits = await store.nearest_candidates(conn, memory.embedding, where, params, ReadOptions(), limit=1)
+        if not hits or hits[0].similarity < self.same_meaning:
             return False
-        known = hits[0][0].memory
+        known = hits[0].record.memory
         return key_terms(known) == key_terms(memory.text) and not claims.contradicts(memory.text, known)
 
     async def _recent_messages(self, store: ProjectStore, command: AddCommand, job: Job) -> list[Message]:
@@ -233,8 +233,8 @@ class Ingestor:
         where, params = compile_selection(scope)
         vector = await self.batcher.embed_one(text)
         async with store.connection() as conn:
-            hits = await store.nearest_memories(conn, vector, where, params, ReadOptions(), limit=_CONTEXT_MEMORIES)
-        return [record for record, _ in hits]
+            hits = await store.nearest_candidates(conn, vector, where, params, ReadOptions(), limit=_CONTEXT_MEMORIES)
+        return [hit.record for hit in hits]
 
     async def _supersede(
         self,

@@ -316,20 +316,6 @@ class ProjectStore:
         rows = await (await conn.execute(page_stmt, [*params, limit, offset])).fetchall()
         return total, [record_from_row(r) for r in rows]
 
-    async def nearest_memories(
-        self,
-        conn: Conn,
-        vector: np.ndarray[Any, np.dtype[np.float32]],
-        where: sql.Composable,
-        params: Sequence[object],
-        options: ReadOptions,
-        *,
-        limit: int,
-    ) -> list[tuple[MemoryRecord, float]]:
-        """Memories matching ``where`` and their cosine similarity to ``vector`` (best first)."""
-        found = await self.nearest_candidates(conn, vector, where, params, options, limit=limit)
-        return [(candidate.record, candidate.similarity) for candidate in found]
-
     async def nearest_candidates(
         self,
         conn: Conn,
