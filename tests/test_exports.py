@@ -318,11 +318,18 @@ def test_lookup_filters_select_by_export_scope_and_creation_time(http: httpx.Cli
         assert http.post("/v1/exports/get/", json={"filters": filters}).status_code == 404
 
 
-def test_read_only_key_cannot_create_exports(server: MnemoServer, http: httpx.Client) -> None:
+def test_read_only_key_reads_exports_but_cannot_create_them(server: MnemoServer, http: httpx.Client) -> None:
+    user = _user()
+    _add(http, user, "I grow tomatoes.")
+    export_id = _create(http, {"schema": FACTS_SCHEMA, "filters": {"user_id": user}})
     reader = _new_key(server, "--read-only", "--name", "export-reader")
+    expected = {"user_id": user, "count": 1, "facts": ["I grow tomatoes."]}
     with server.client(reader) as client:
-        response = client.post("/v1/exports/", json={"schema": FACTS_SCHEMA, "filters": {"user_id": "u"}})
+        assert client.post("/v1/exports/get/", json={"memory_export_id": export_id}).json() == expected
+        assert client.post("/v1/exports/get/", json={"filters": {"user_id": user}}).json() == expected
+        response = client.post("/v1/exports/", json={"schema": FACTS_SCHEMA, "filters": {"user_id": user}})
     assert response.status_code == 403 and "read-only" in response.json()["detail"]
+    assert _get(http, {"filters": {"user_id": user}}) == expected  # nothing was created
 
 
 def test_idempotency_key_replays_the_first_export(http: httpx.Client) -> None:

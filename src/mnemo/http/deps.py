@@ -43,8 +43,8 @@ async def principal(request: Request, svc: ServicesDep) -> Principal:
 
 
 def _is_read(request: Request) -> bool:
-    """POST routes that only read (search, get-all) are allowed for read-only keys."""
-    return request.url.path.rstrip("/").endswith(("/memories/search", "/v3/memories", "/v2/memories"))
+    """POST routes that only read (search, get-all, get an export) are allowed for read-only keys."""
+    return request.url.path.rstrip("/").endswith(("/memories/search", "/v3/memories", "/v2/memories", "/exports/get"))
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]
