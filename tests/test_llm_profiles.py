@@ -111,6 +111,23 @@ def _add(server: MnemoServer, content: str, key: str | None = None) -> dict[str,
     return wait_event(server, response.json()["event_id"], key=key)
 
 
+def _remember(server: MnemoServer, user: str, texts: list[str], key: str | None = None) -> None:
+    """Stores each text verbatim (infer=false: no LLM involved)."""
+    with server.client(key) as http:
+        for text in texts:
+            response = http.post("/v3/memories/add/", json={"messages": text, "user_id": user, "infer": False})
+            assert response.status_code == 200, response.text
+
+
+def _search(server: MnemoServer, user: str, *, rerank: bool, key: str | None = None) -> dict[str, Any]:
+    with server.client(key) as http:
+        body = {"query": "pets", "filters": {"user_id": user}, "threshold": 0, "rerank": rerank}
+        response = http.post("/v3/memories/search/", json=body)
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
+
+
 def _project(server: MnemoServer, key: str | None = None) -> httpx.Response:
     with server.client(key) as http:
         return http.get(_project_path(server, key))
@@ -193,6 +210,48 @@ def test_an_offline_profile_calls_no_llm(
     _choose(served, None, other_key)
 
 
+def test_rerank_uses_the_projects_profile_and_model(
+    served: MnemoServer, hosted: ScriptedLLM, local: ScriptedLLM, other_key: str
+) -> None:
+    user = f"prof-{uuid.uuid4().hex[:8]}"
+    _remember(served, user, ["I keep two cats.", "My parrot is called Kiwi.", "I dislike rainy days."], other_key)
+    fused = [r["id"] for r in _search(served, user, rerank=False, key=other_key)["results"]]
+    assert len(fused) == 3
+
+    _choose(served, {"profile": "local", "model": "llama3.1:8b"}, other_key)
+    hosted_before, local_before = len(hosted.requests), len(local.requests)
+    local.script(openai_reply(json.dumps({"order": ["2", "0", "1"]})))
+    reranked = _search(served, user, rerank=True, key=other_key)
+    assert reranked["rerank"]["applied"] is True, reranked["rerank"]
+    assert reranked["rerank"]["by"] == "openai-compat:llama3.1:8b"
+    assert [r["id"] for r in reranked["results"]] == [fused[i] for i in (2, 0, 1)]
+    (to_local,) = local.requests[local_before:]
+    assert to_local.body["model"] == "llama3.1:8b" and to_local.headers["authorization"] == "Bearer sk-local"
+    assert "My parrot is called Kiwi." in json.dumps(to_local.body["messages"])
+    assert len(hosted.requests) == hosted_before  # the default LLM saw none of these memories
+
+    # An offline profile: the documented no-op, and no LLM is called.
+    _choose(served, {"profile": "offline"}, other_key)
+    before = len(hosted.requests) + len(local.requests)
+    offline = _search(served, user, rerank=True, key=other_key)
+    assert offline["rerank"]["applied"] is False and offline["rerank"]["by"] is None
+    assert "LLM profile 'offline' has no LLM" in offline["rerank"]["detail"]
+    assert [r["id"] for r in offline["results"]] == fused
+    assert len(hosted.requests) + len(local.requests) == before
+
+    # Back on the default profile, the default LLM re-ranks.
+    _choose(served, None, other_key)
+    hosted.script(openai_reply(json.dumps({"order": ["1", "0", "2"]})))
+    by_default = _search(served, user, rerank=True, key=other_key)
+    assert by_default["rerank"] == {
+        "applied": True,
+        "by": "openai-compat:model-hosted",
+        "detail": "Re-ranked by the LLM.",
+    }
+    assert hosted.requests[-1].body["model"] == "model-hosted"
+    assert len(local.requests) == local_before + 1
+
+
 @pytest.mark.parametrize(
     ("llm", "detail"),
     [
@@ -236,5 +295,15 @@ def test_a_profile_the_deployment_drops_fails_the_add_visibly(
         assert "Unknown LLM profile 'local'; this deployment defines: claude, default." in event["error"]
         assert len(hosted.requests) + len(local.requests) == before  # never silently another LLM
         assert _project(second).json()["llm"] == {"profile": "local", "provider": None, "model": None}
+        # Re-ranking does not fall back to another LLM either: the search answers with the fused order.
+        user = f"prof-{uuid.uuid4().hex[:8]}"
+        _remember(second, user, ["I keep two cats.", "My parrot is called Kiwi."])
+        searched = _search(second, user, rerank=True)
+        assert searched["rerank"]["applied"] is False
+        assert "Unknown LLM profile 'local'" in searched["rerank"]["detail"]
+        assert [r["id"] for r in searched["results"]] == [
+            r["id"] for r in _search(second, user, rerank=False)["results"]
+        ]
+        assert len(hosted.requests) + len(local.requests) == before
     finally:
         second.stop()

@@ -14,13 +14,12 @@ from mnemo.pipeline.extraction import ExtractionFailed, Extractor
 from mnemo.pipeline.ingest import Ingestor
 from mnemo.pipeline.llm_extractor import LLMExtractor, PromptTemplate
 from mnemo.pipeline.offline_extractor import OfflineExtractor
-from mnemo.pipeline.rerank import LLMReranker
+from mnemo.pipeline.rerank import ProjectReranker
 from mnemo.pipeline.retrieve import Retriever
 from mnemo.providers.embedding.base import Embedder
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 from mnemo.providers.llm import AnthropicLLM, OpenAICompatLLM, RetryPolicy
-from mnemo.providers.llm.base import LLM
-from mnemo.providers.llm.profiles import DEFAULT_PROFILE, LLMChoice, LLMProfile, unknown_profile
+from mnemo.providers.llm.profiles import LLMChoice, LLMProfile, ProjectLLM, UnknownProfile, unknown_profile
 from mnemo.services import Services
 from mnemo.settings import Settings
 from mnemo.storage.database import Database
@@ -106,46 +105,27 @@ def build_llm(profile: LLMProfile) -> OpenAICompatLLM | AnthropicLLM | None:
     )
 
 
-class ProfileExtractors:
-    """The extractor of each project: the LLM profile it selects (else "default"), with its model override.
+class ProfileLLMs:
+    """The LLM of each project: the profile it selects (else "default"), with its model override.
 
-    Each profile's provider client is built once and shared by every project and model on it; the offline
-    extractor serves profiles with ``provider = "none"`` and is the fallback (``llm_fallback = "offline"``).
+    Each profile's provider client is built once and shared by every project and model on it (a model
+    override is a view of the profile's client). Extraction and re-ranking both resolve through here, so a
+    project's memories only ever go to the LLM it chose.
     """
-
-    #: Distinct (profile, model) extractors kept; they are cheap views, so the oldest is simply dropped.
-    _MAX_EXTRACTORS = 64
 
     def __init__(self, settings: Settings) -> None:
         self.profiles = settings.llm_profile_table()
         self.llms = {name: build_llm(profile) for name, profile in self.profiles.items()}
-        self._offline = OfflineExtractor()
-        self._fallback = self._offline if settings.llm_fallback == "offline" else None
-        self._template = PromptTemplate.load()
-        self._extractors: dict[tuple[str, str | None], Extractor] = {}
 
-    @property
-    def default_llm(self) -> LLM | None:
-        return self.llms[DEFAULT_PROFILE]
-
-    def for_project(self, project_settings: Mapping[str, Any]) -> tuple[Extractor, Extractor | None]:
+    def for_project(self, project_settings: Mapping[str, Any]) -> ProjectLLM:
+        """Raises :class:`UnknownProfile` when the project selects a profile this deployment does not define."""
         choice = LLMChoice.of_project(project_settings)
         if choice.profile not in self.llms:
-            raise ExtractionFailed(
-                f"{unknown_profile(choice.profile, self.profiles)} The project selects a profile this deployment"
-                ' does not define: select one with PATCH on the project ({"llm": {"profile": ...}}), then retry.'
-            )
+            raise UnknownProfile(unknown_profile(choice.profile, self.profiles))
         llm = self.llms[choice.profile]
-        if llm is None:
-            return self._offline, None
-        key = (choice.profile, choice.model)
-        extractor = self._extractors.get(key)
-        if extractor is None:
-            if len(self._extractors) >= self._MAX_EXTRACTORS:
-                self._extractors.pop(next(iter(self._extractors)))
-            model_llm = llm.with_model(choice.model) if choice.model else llm
-            extractor = self._extractors[key] = LLMExtractor(model_llm, template=self._template)
-        return extractor, self._fallback
+        if llm is not None and choice.model:
+            llm = llm.with_model(choice.model)
+        return ProjectLLM(choice, llm)
 
     async def aclose(self) -> None:
         for llm in self.llms.values():
@@ -153,28 +133,61 @@ class ProfileExtractors:
                 await llm.aclose()
 
 
+class ProfileExtractors:
+    """The extractor of each project: an LLM extractor on the project's LLM (:class:`ProfileLLMs`); the offline
+    extractor serves profiles with ``provider = "none"`` and is the fallback (``llm_fallback = "offline"``).
+    """
+
+    #: Distinct (profile, model) extractors kept; they are cheap views, so the oldest is simply dropped.
+    _MAX_EXTRACTORS = 64
+
+    def __init__(self, settings: Settings, llms: ProfileLLMs) -> None:
+        self.llms = llms
+        self._offline = OfflineExtractor()
+        self._fallback = self._offline if settings.llm_fallback == "offline" else None
+        self._template = PromptTemplate.load()
+        self._extractors: dict[tuple[str, str | None], Extractor] = {}
+
+    def for_project(self, project_settings: Mapping[str, Any]) -> tuple[Extractor, Extractor | None]:
+        try:
+            picked = self.llms.for_project(project_settings)
+        except UnknownProfile as exc:
+            raise ExtractionFailed(
+                f"{exc} The project selects a profile this deployment does not define: select one with PATCH"
+                ' on the project ({"llm": {"profile": ...}}), then retry.'
+            ) from None
+        if picked.llm is None:
+            return self._offline, None
+        key = (picked.choice.profile, picked.choice.model)
+        extractor = self._extractors.get(key)
+        if extractor is None:
+            if len(self._extractors) >= self._MAX_EXTRACTORS:
+                self._extractors.pop(next(iter(self._extractors)))
+            extractor = self._extractors[key] = LLMExtractor(picked.llm, template=self._template)
+        return extractor, self._fallback
+
+
 @asynccontextmanager
 async def open_services(settings: Settings, db: Database) -> AsyncIterator[Services]:
     batcher = EmbeddingBatcher(build_embedder(settings), max_batch=settings.embedder_max_batch)
     batcher.start()
     try:
-        extractors = ProfileExtractors(settings)
+        llms = ProfileLLMs(settings)
     except BaseException:
         await batcher.close()
         raise
-    llm = extractors.default_llm
     try:
         yield Services(
             settings=settings,
             db=db,
             batcher=batcher,
-            ingestor=Ingestor(batcher, extractors, same_meaning=settings.same_meaning_threshold),
+            ingestor=Ingestor(batcher, ProfileExtractors(settings, llms), same_meaning=settings.same_meaning_threshold),
             retriever=Retriever(batcher, settings.ranking_weights()),
-            reranker=LLMReranker(llm) if llm is not None else None,
+            reranker=ProjectReranker(llms),
             limits=AddLimits(settings.max_messages_per_add, settings.max_message_chars),
         )
     finally:
-        await extractors.aclose()
+        await llms.aclose()
         await batcher.close()
 
 

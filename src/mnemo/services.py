@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from mnemo.pipeline.commands import AddLimits
 from mnemo.pipeline.ingest import Ingestor
-from mnemo.pipeline.rerank import LLMReranker
+from mnemo.pipeline.rerank import ProjectReranker
 from mnemo.pipeline.retrieve import Retriever
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 from mnemo.settings import Settings
@@ -20,5 +20,5 @@ class Services:
     batcher: EmbeddingBatcher
     ingestor: Ingestor
     retriever: Retriever
-    reranker: LLMReranker | None
+    reranker: ProjectReranker
     limits: AddLimits

@@ -1,17 +1,21 @@
 """Optional LLM re-ranking of a search's best results (``rerank: true``).
 
 One call shows the query and the top candidates under short refs and asks for them in order of
-relevance. Any failure keeps the fused order and says so: re-ranking never fails a search.
+relevance. The LLM is the one the project's LLM profile names (as for extraction), never another: a
+profile without an LLM, or one the deployment no longer defines, leaves the results as they are. Any
+failure keeps the fused order and says so: re-ranking never fails a search.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from mnemo.providers.llm.base import LLM, ChatMessage, LLMError
+from mnemo.providers.llm.profiles import DEFAULT_PROFILE, ProjectLLM, UnknownProfile
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +40,39 @@ class RerankOutcome:
     applied: bool
     by: str | None
     detail: str
+
+
+class ProjectLLMs(Protocol):
+    """Which LLM a project's settings select."""
+
+    def for_project(self, project_settings: Mapping[str, Any]) -> ProjectLLM:
+        """Raises :class:`~mnemo.providers.llm.profiles.UnknownProfile` for a profile the deployment lacks."""
+        ...
+
+
+class ProjectReranker:
+    """Re-ranks with the LLM of the project's profile and model."""
+
+    def __init__(self, llms: ProjectLLMs) -> None:
+        self.llms = llms
+
+    async def rerank(
+        self, project_settings: Mapping[str, Any], query: str, results: list[dict[str, Any]]
+    ) -> RerankOutcome:
+        try:
+            picked = self.llms.for_project(project_settings)
+        except UnknownProfile as exc:
+            return RerankOutcome(results, False, None, f"{exc} Results keep the fused order.")
+        if picked.llm is None:
+            if picked.choice.profile == DEFAULT_PROFILE:
+                detail = "No reranker is configured (set MNEMO_LLM_PROVIDER); results keep the fused order."
+            else:
+                detail = (
+                    f"The project's LLM profile {picked.choice.profile!r} has no LLM (provider none);"
+                    " results keep the fused order."
+                )
+            return RerankOutcome(results, False, None, detail)
+        return await LLMReranker(picked.llm).rerank(query, results)
 
 
 class LLMReranker:

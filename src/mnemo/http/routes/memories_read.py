@@ -26,10 +26,7 @@ async def search_memories(body: BodyDep, store: StoreDep, svc: ServicesDep) -> d
     results = await svc.retriever.search(store, request, body)
     if not request.rerank:
         return {"results": results}
-    if svc.reranker is None:
-        detail = "No reranker is configured (set MNEMO_LLM_PROVIDER); results keep the fused order."
-        return {"results": results, "rerank": {"applied": False, "by": None, "detail": detail}}
-    outcome = await svc.reranker.rerank(request.query, results)
+    outcome = await svc.reranker.rerank(await store.project_settings(), request.query, results)
     return {
         "results": outcome.results,
         "rerank": {"applied": outcome.applied, "by": outcome.by, "detail": outcome.detail},

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr
 
+from mnemo.providers.llm.base import LLM
+
 LLMProvider = Literal["none", "openai", "anthropic"]
 DEFAULT_PROFILE = "default"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -74,6 +76,19 @@ class LLMChoice:
             return {"profile": self.profile, "provider": None, "model": self.model}
         model = None if profile.provider == "none" else self.model or profile.model
         return {"profile": self.profile, "provider": profile.provider, "model": model}
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectLLM:
+    """What a project's choice resolves to: the choice, and the LLM to call (None: the profile has no LLM,
+    ``provider = "none"``)."""
+
+    choice: LLMChoice
+    llm: LLM | None
+
+
+class UnknownProfile(LookupError):
+    """The project selects a profile the deployment does not define (the message names the ones it does)."""
 
 
 def unknown_profile(name: str, profiles: Mapping[str, LLMProfile]) -> str:
