@@ -1,7 +1,8 @@
 """A scripted LLM server for tests: OpenAI-compatible and Anthropic-compatible, on a real 127.0.0.1 socket.
 
-Each test queues the replies it wants (status, headers, body, delay); the server answers requests with them
-in order and records what it received, so tests can assert on prompts, headers and timing.
+Each test queues the replies it wants (status, headers, body, delay, and a gate that holds replies until
+concurrent requests have all arrived); the server answers requests with them in order and records what it
+received, so tests can assert on prompts, headers and timing.
 
     with ScriptedLLM() as server:
         server.script(error_reply(500, "boom"), openai_reply('{"facts": []}'))
@@ -32,6 +33,9 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     #: seconds to wait before answering (the client may give up first)
     delay: float = 0.0
+    #: a barrier shared by replies that are sent only once all their requests have arrived (when the barrier
+    #: times out, or the server closes, the reply goes out anyway)
+    gate: threading.Barrier | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,7 @@ def openai_reply(
     completion_tokens: int = 7,
     finish_reason: str = "stop",
     delay: float = 0.0,
+    gate: threading.Barrier | None = None,
 ) -> Reply:
     """A chat completion whose first choice says ``content``."""
     body = {
@@ -73,7 +78,7 @@ def openai_reply(
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
-    return Reply(200, body, delay=delay)
+    return Reply(200, body, delay=delay, gate=gate)
 
 
 def anthropic_reply(
@@ -198,6 +203,15 @@ class ScriptedLLM:
         with self._lock:
             self._in_flight -= 1
 
+    def _pass(self, gate: threading.Barrier | None) -> bool:
+        """Wait at ``gate`` for the other requests it holds; False when the server is closing meanwhile."""
+        if gate is not None:
+            try:
+                gate.wait()
+            except threading.BrokenBarrierError:
+                pass
+        return not self._stopping.is_set()
+
     def _wait(self, delay: float) -> bool:
         """Sleep ``delay`` seconds; False when the server is closing meanwhile."""
         return not self._stopping.wait(delay) if delay > 0 else True
@@ -242,7 +256,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(Reply(404, {"error": {"message": f"no route {self.path}"}}))
         elif reply is None:
             self._send(Reply(418, {"error": {"message": "scripted server: no reply queued"}}))
-        elif owner._wait(reply.delay):
+        elif owner._pass(reply.gate) and owner._wait(reply.delay):
             self._send(reply)
 
     def _send(self, reply: Reply) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,6 +151,39 @@ def test_supersede_links_the_older_memory(llm: ScriptedLLM, llm_server: MnemoSer
         deleted = client.delete(f"/v1/memories/{new_id}/", params={"delete_linked": "true"}).json()
         assert deleted["cascade_count"] == 1
         assert client.get(f"/v1/memories/{old_id}/").status_code == 404
+
+
+def test_concurrent_adds_supersede_one_memory_once(llm: ScriptedLLM, llm_server: MnemoServer) -> None:
+    """Two adds that both replace the same memory, extracted at the same time (both read it as current before
+    either writes): one supersedes it, the other finds it superseded and leaves it alone."""
+    llm.clear()
+    user = f"llm-{uuid.uuid4().hex[:6]}"
+    llm.script(openai_reply(_facts(_fact("The user works at Acme.", categories=["professional_details"]))))
+    old_id = _add(llm_server, user, "I work at Acme.")["results"][0]["id"]
+    gate = threading.Barrier(2, timeout=1.5)
+    llm.script(
+        *(
+            openai_reply(_facts(_fact(f"The user works at {name}.", linked=["0"])), gate=gate)
+            for name in ("Globex", "Initech")
+        )
+    )
+    with llm_server.client() as client:
+        posted = [
+            client.post("/v3/memories/add/", json={"messages": f"I now work at {name}.", "user_id": user})
+            for name in ("Globex", "Initech")
+        ]
+    events = [wait_event(llm_server, response.json()["event_id"]) for response in posted]
+    assert not gate.broken, "the two extractions did not run at the same time"
+    assert [event["status"] for event in events] == ["SUCCEEDED", "SUCCEEDED"], events
+    counts = {event["results"][0]["id"]: event["metadata"]["superseded"] for event in events}
+    assert sorted(counts.values()) == [0, 1]
+    with llm_server.client() as client:
+        old = client.get(f"/v1/memories/{old_id}/").json()
+        assert counts[old["replaced_by"]] == 1  # the add that says it superseded the memory is its successor
+        history = client.get(f"/v1/memories/{old_id}/history/").json()
+        assert [entry["event"] for entry in history] == ["ADD", "UPDATE"]
+        latest = client.post("/v3/memories/", json={"filters": {"user_id": user}, "latest_only": True}).json()
+        assert {m["id"] for m in latest["results"]} == set(counts)
 
 
 def _db(server: MnemoServer) -> str:

@@ -492,12 +492,22 @@ class ProjectStore:
         return [row["id"] for row in rows]
 
     async def supersede(self, conn: Conn, old_ids: Sequence[uuid.UUID], new_id: uuid.UUID) -> int:
-        """Link older memories to the memory that replaces them; returns how many changed."""
+        """Inside the write transaction: link older memories to the memory that replaces them; returns how many
+        changed.
+
+        Only current memories (``replaced_by IS NULL``) are linked, and only to a current memory: both ends are
+        row-locked first (in id order), then checked, so two concurrent adds cannot both re-point one memory,
+        and a chain never loops (a link only ever joins the ends of two chains). Immutable memories are kept.
+        """
+        lock = self._sql("SELECT m.id FROM memories m WHERE {tenant} AND m.id = ANY(%s) ORDER BY m.id FOR UPDATE")
+        await conn.execute(lock, ([*old_ids, new_id],))
         statement = self._sql(
             "UPDATE memories m SET replaced_by = %s, state = 'superseded', updated_at = clock_timestamp()"
-            " WHERE {tenant} AND m.id = ANY(%s) AND m.id <> %s AND NOT m.immutable RETURNING " + MEMORY_COLUMNS
+            " WHERE {tenant} AND m.id = ANY(%s) AND m.id <> %s AND NOT m.immutable AND m.replaced_by IS NULL"
+            " AND EXISTS (SELECT 1 FROM memories s WHERE s.{tenant} AND s.id = %s AND s.replaced_by IS NULL)"
+            " RETURNING " + MEMORY_COLUMNS
         )
-        rows = await (await conn.execute(statement, (new_id, list(old_ids), new_id))).fetchall()
+        rows = await (await conn.execute(statement, (new_id, list(old_ids), new_id, new_id))).fetchall()
         changed = [record_from_row(row) for row in rows]
         await self._add_history(conn, [(r, "UPDATE", r.memory, r.memory) for r in changed], None)
         return len(changed)
