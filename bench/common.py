@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import math
 import os
 import platform
+import socket
 import subprocess
 import sys
 import tempfile
@@ -82,12 +84,15 @@ def embedded_database() -> Iterator[tuple[str, Path]]:
                 stop_leftover_postgres(pgdata)  # if it could not be stopped (the data is still there)
 
 
-def start_worker(data_dir: Path, database_url: str) -> subprocess.Popen[bytes]:
+def start_worker(
+    data_dir: Path, database_url: str, *, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """``mnemo worker`` on ``database_url`` (log in ``data_dir/worker.log``); stop it with ``stop_process``."""
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "mnemo", "worker", "--data-dir", str(data_dir), "--database-url", database_url]
+    env = mnemo_env(model_dir=MODEL_DIR, extra=extra_env)
     with (data_dir / "worker.log").open("ab") as log:
-        return subprocess.Popen(args, env=mnemo_env(model_dir=MODEL_DIR), stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 120) -> None:
@@ -137,6 +142,42 @@ def embedded_database_url(server: MnemoServer) -> str:
     if info is None or not info.is_running():
         raise RuntimeError("the embedded PostgreSQL is not running")
     return str(info.get_uri(database="postgres"))
+
+
+def worker_id(pid: int) -> str:
+    """The ``locked_by`` a ``mnemo`` process with this pid writes on the jobs it claims (``host:pid``)."""
+    return f"{socket.gethostname()}:{pid}"
+
+
+def sigkill_serve_and_database(server: MnemoServer) -> int:
+    """SIGKILL ``serve`` and every process of its embedded PostgreSQL at once, as a crash of the machine
+    would (committed data survives: ``fsync`` is on). Returns how many processes were killed."""
+    import psutil
+
+    victims = [psutil.Process(server.process.pid)]
+    for pid in postgres_pids(server.data_dir / "pgdata"):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            victims.append(psutil.Process(pid))
+    for victim in victims:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            victim.kill()
+    server.process.wait()
+    deadline = time.monotonic() + 30
+    while alive := [p.pid for p in victims if _still_running(p)]:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"processes survived SIGKILL: {alive}")
+        time.sleep(0.02)
+    return len(victims)
+
+
+def _still_running(process: Any) -> bool:
+    """Running and not a zombie (PostgreSQL's processes are not our children: init reaps them)."""
+    import psutil
+
+    try:
+        return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
 
 
 @asynccontextmanager
