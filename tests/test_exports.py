@@ -7,9 +7,11 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +19,7 @@ from pydantic import BaseModel
 
 from mnemo.domain.exports import MAX_EXPORT_MEMORIES, shape_export
 from mnemo.domain.memories import MemoryRecord, Scope
-from tests.support import MnemoServer, run_cli
+from tests.support import MnemoServer, run_cli, start_server
 
 FACTS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -303,6 +305,120 @@ def test_an_export_is_a_point_in_time_snapshot(http: httpx.Client) -> None:
     # An id together with filters must satisfy both.
     mismatch = http.post("/v1/exports/get/", json={"memory_export_id": before, "filters": {"user_id": _user()}})
     assert mismatch.status_code == 404
+
+
+def _gone(http: httpx.Client, export_id: str) -> bool:
+    response = http.post("/v1/exports/get/", json={"memory_export_id": export_id})
+    assert response.status_code in (200, 404), response.text
+    return response.status_code == 404
+
+
+def test_deleting_a_memory_deletes_the_exports_holding_it(client: Any, http: httpx.Client) -> None:
+    alice, bob = _user(), _user()
+    chess, stamps = _add(http, alice, "I play chess.", "I collect stamps.")
+    (bobs_chess,) = _add(http, bob, "I play chess.")  # the same text, another memory
+    of_alice = _create(http, {"schema": FACTS_SCHEMA, "filters": {"user_id": alice}})
+    of_stamps = _create(http, {"schema": "x", "filters": {"AND": [{"user_id": alice}, {"memory_ids": [stamps]}]}})
+    of_bob = _create(http, {"schema": FACTS_SCHEMA, "filters": {"user_id": bob}})
+
+    assert http.delete(f"/v1/memories/{bobs_chess}/").status_code == 200
+    assert _gone(http, of_bob)
+    assert http.post("/v1/exports/get/", json={"filters": {"user_id": bob}}).status_code == 404
+    # An unrelated user's delete leaves the exports of the others intact.
+    assert _get(http, {"memory_export_id": of_alice})["facts"] == ["I collect stamps.", "I play chess."]
+
+    client.delete(chess)
+    assert _gone(http, of_alice)
+    assert http.post("/v1/exports/get/", json={"filters": {"user_id": alice}}).json() == _get(
+        http, {"memory_export_id": of_stamps}
+    )  # an export without the deleted memory stays, and is now the latest of alice
+    assert _texts(_get(http, {"memory_export_id": of_stamps})) == ["I collect stamps."]
+
+
+def test_batch_delete_deletes_the_exports_holding_its_memories(http: httpx.Client) -> None:
+    user = _user()
+    first, _ = _add(http, user, "I surf.", "I ski.")
+    export_id = _create(http, {"schema": FACTS_SCHEMA, "filters": {"user_id": user}})
+    failed = http.request(
+        "DELETE", "/v1/batch/", json={"memories": [{"memory_id": first}, {"memory_id": str(uuid.uuid4())}]}
+    )
+    assert failed.status_code == 404  # nothing was deleted: the export stays
+    assert not _gone(http, export_id)
+    assert http.request("DELETE", "/v1/batch/", json={"memories": [{"memory_id": first}]}).status_code == 200
+    assert _gone(http, export_id)
+
+
+def test_delete_all_of_a_user_deletes_its_exports(client: Any, http: httpx.Client) -> None:
+    user, other = _user(), _user()
+    _add(http, user, "I knit.", "I sew.")
+    _add(http, other, "I knit.")
+    mine = _create(http, {"schema": FACTS_SCHEMA, "filters": {"user_id": user}})
+    theirs = _create(http, {"schema": FACTS_SCHEMA, "filters": {"user_id": other}})
+    client.delete_all(user_id=user)
+    assert _gone(http, mine)
+    assert _get(http, {"memory_export_id": theirs})["facts"] == ["I knit."]
+
+
+def test_deleting_an_entity_deletes_the_exports_of_its_memories(http: httpx.Client) -> None:
+    user, agent = _user(), _user()
+    _add(http, user, "I garden.")
+    _add(http, user, "I prune roses.", agent_id=agent)
+    of_user = _create(http, {"schema": FACTS_SCHEMA, "filters": {"user_id": user}})
+    of_other_scope = _create(http, {"schema": FACTS_SCHEMA, "filters": {"AND": [{"user_id": user}, {"agent_id": "*"}]}})
+    assert http.delete(f"/v2/entities/agent/{agent}/").status_code == 200
+    assert _gone(http, of_user) and _gone(http, of_other_scope)
+    unrelated = _create(http, {"schema": FACTS_SCHEMA, "filters": {"user_id": user}})
+    assert http.delete(f"/v2/entities/user/{_user()}/").status_code == 404
+    assert _get(http, {"memory_export_id": unrelated})["facts"] == ["I garden."]
+
+
+def test_exports_stored_before_they_recorded_their_memories_are_linked_on_upgrade(
+    database_url: str, model_dir: Path, tmp_path: Path
+) -> None:
+    """Schema version 3 records each export's memories; the exports stored before are linked from their
+    snapshot (by memory id, or by text within the export's scope), and one holding a memory deleted
+    meanwhile goes."""
+    alice, bob, carol = _user(), _user(), _user()
+    ids_only = {
+        "type": "object",
+        "properties": {
+            "memories": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}}}}
+        },
+    }
+    first = start_server(tmp_path / "one", database_url=database_url, model_dir=model_dir)
+    try:
+        with first.client() as http:
+            chess, _ = _add(http, alice, "I play chess.", "I collect stamps.")
+            (bobs_chess,) = _add(http, bob, "I play chess.")
+            (sailing,) = _add(http, carol, "I sail.")
+            by_text = _create(http, {"schema": FACTS_SCHEMA, "filters": {"user_id": alice}})
+            by_id = _create(http, {"schema": ids_only, "filters": {"user_id": alice}})
+            of_bob = _create(http, {"schema": FACTS_SCHEMA, "filters": {"user_id": bob}})
+            of_carol = _create(http, {"schema": FACTS_SCHEMA, "filters": {"user_id": carol}})
+    finally:
+        first.stop()
+    # Back to schema version 2: exports did not record their memories, and a delete left them alone.
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE memory_exports DROP COLUMN memory_ids")
+        conn.execute("DELETE FROM mnemo_schema_migrations WHERE version = 3")
+        conn.execute(
+            "WITH gone AS (DELETE FROM memories WHERE id = %s RETURNING project_id, id, memory, user_id)"
+            " INSERT INTO memory_history (project_id, id, memory_id, event, old_memory, user_id)"
+            " SELECT project_id, gen_random_uuid(), id, 'DELETE', memory, user_id FROM gone",
+            (sailing,),
+        )
+    second = start_server(tmp_path / "two", database_url=database_url, model_dir=model_dir)
+    try:
+        with second.client() as http:
+            assert _gone(http, of_carol)
+            assert not (_gone(http, by_text) or _gone(http, by_id) or _gone(http, of_bob))
+            assert http.delete(f"/v1/memories/{chess}/").status_code == 200
+            assert _gone(http, by_text) and _gone(http, by_id)
+            assert not _gone(http, of_bob)  # the same text, but bob's own memory
+            assert http.delete(f"/v1/memories/{bobs_chess}/").status_code == 200
+            assert _gone(http, of_bob)
+    finally:
+        second.stop()
 
 
 def test_lookup_filters_select_by_export_scope_and_creation_time(http: httpx.Client) -> None:

@@ -35,14 +35,16 @@ class ExportStore(ProjectStore):
         schema: object,
         filters: dict[str, Any],
         export_instructions: str | None,
-        memory_count: int,
+        memory_ids: Sequence[uuid.UUID],
         result: dict[str, Any],
     ) -> uuid.UUID:
+        """Store an export of the memories ``memory_ids``; deleting any of them deletes it
+        (:meth:`~mnemo.storage.project_store.ProjectStore.delete_memories`)."""
         export_id = uuid.uuid4()
         statement = self._sql(
             "INSERT INTO memory_exports (project_id, id, user_id, agent_id, app_id, run_id, schema, filters,"
-            " export_instructions, memory_count, result)"
-            " VALUES ({project}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " export_instructions, memory_count, memory_ids, result)"
+            " VALUES ({project}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         )
         values = (
             export_id,
@@ -53,7 +55,8 @@ class ExportStore(ProjectStore):
             Jsonb(schema),
             Jsonb(filters),
             export_instructions,
-            memory_count,
+            len(memory_ids),
+            list(memory_ids),
             Jsonb(result),
         )
         await conn.execute(statement, values)

@@ -298,8 +298,10 @@ class ProjectStore:
         *,
         offset: int,
         limit: int,
+        lock: bool = False,
     ) -> tuple[int, list[MemoryRecord]]:
-        """One page of memories matching ``where``, newest first, and the total count."""
+        """One page of memories matching ``where``, newest first, and the total count. With ``lock``, inside a
+        transaction, the page's rows cannot be deleted until it ends (``FOR KEY SHARE``)."""
         count_stmt = self._sql(
             "SELECT count(*) AS n FROM memories m WHERE {tenant} AND ({where}) AND {visible}",
             where=where,
@@ -309,9 +311,10 @@ class ProjectStore:
         total = int(row["n"]) if row else 0
         page_stmt = self._sql(
             "SELECT " + MEMORY_COLUMNS + " FROM memories m WHERE {tenant} AND ({where}) AND {visible}"
-            " ORDER BY m.created_at DESC, m.id LIMIT %s OFFSET %s",
+            " ORDER BY m.created_at DESC, m.id LIMIT %s OFFSET %s {lock}",
             where=where,
             visible=self._visibility(options),
+            lock=sql.SQL("FOR KEY SHARE" if lock else ""),
         )
         rows = await (await conn.execute(page_stmt, [*params, limit, offset])).fetchall()
         return total, [record_from_row(r) for r in rows]
@@ -468,7 +471,8 @@ class ProjectStore:
         return updated
 
     async def delete_memories(self, conn: Conn, where: sql.Composable, params: Sequence[object]) -> list[uuid.UUID]:
-        """Delete every memory matching ``where``, recording a DELETE in each one's history."""
+        """Inside the caller's transaction: delete every memory matching ``where``, recording a DELETE in each
+        one's history, and every export holding one of them (an export keeps no deleted memory)."""
         statement = self._sql(
             "WITH gone AS (DELETE FROM memories m WHERE {tenant} AND ({where})"
             " RETURNING id, memory, user_id, agent_id, app_id, run_id, categories, metadata)"
@@ -479,7 +483,14 @@ class ProjectStore:
             where=where,
         )
         rows = await (await conn.execute(statement, params)).fetchall()
-        return [r["memory_id"] for r in rows]
+        deleted = [r["memory_id"] for r in rows]
+        if deleted:
+            # A statement of its own, so its snapshot is taken after the deletion got its row locks: an export
+            # being created holds its memories locked (FOR KEY SHARE) until it commits, so it is either
+            # committed and seen here, or made after this commit and without these memories.
+            exports = self._sql("DELETE FROM memory_exports e WHERE e.{tenant} AND e.memory_ids && %s::uuid[]")
+            await conn.execute(exports, (deleted,))
+        return deleted
 
     async def superseded_chain(self, conn: Conn, memory_id: uuid.UUID) -> list[uuid.UUID]:
         """The memory and every memory it replaced, transitively (for delete_linked)."""

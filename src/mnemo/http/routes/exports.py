@@ -45,8 +45,11 @@ async def create_export(request: Request, body: BodyDep, store: ExportStoreDep) 
             replay = await replay_or_claim(store, conn, key, "exports", body)
             if replay is not None:
                 return replay
-        # The memories are read by one statement: the export is one consistent snapshot.
-        _, records = await store.list_memories(conn, where, params, options, offset=0, limit=MAX_EXPORT_MEMORIES + 1)
+        # The memories are read by one statement: the export is one consistent snapshot. They stay locked until
+        # it commits, so a concurrent delete of one of them waits, then deletes the export too.
+        _, records = await store.list_memories(
+            conn, where, params, options, offset=0, limit=MAX_EXPORT_MEMORIES + 1, lock=True
+        )
         scope = pinned_scope(raw)
         export_id = await store.insert_export(
             conn,
@@ -54,7 +57,7 @@ async def create_export(request: Request, body: BodyDep, store: ExportStoreDep) 
             schema=schema,
             filters=raw,
             export_instructions=parsed.export_instructions,
-            memory_count=len(records),
+            memory_ids=[record.id for record in records],
             result=shape_export(schema, records, scope),
         )
         response = {"message": EXPORT_CREATED, "id": str(export_id)}
