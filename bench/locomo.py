@@ -1,6 +1,7 @@
 """LoCoMo evidence-retrieval benchmark, through the HTTP API with the official mem0ai client.
 
-Every turn of every conversation is stored verbatim (infer=false) as one memory: user_id = the
+Every turn of every conversation is stored verbatim (infer=false) as one memory, the conversations
+concurrently and each one's turns in order (as they would arrive in a live service): user_id = the
 conversation's sample_id, the speaker as the message's name, metadata {dia_id, session, date}, the
 add's timestamp = the session date, and the image caption appended as " [shares <caption>]". Then
 every question of categories 1-4 with evidence is searched raw (top_k=20, threshold=0,
@@ -76,16 +77,19 @@ def turn_adds(sample: dict[str, Any], *, infer: bool = False) -> list[dict[str, 
     return jobs
 
 
-def load(client: Any, sample: dict[str, Any]) -> int:
-    jobs = turn_adds(sample)
+def load(client: Any, samples: list[dict[str, Any]]) -> int:
+    """Every turn, as a live service would see it: the conversations at once (one client thread
+    each), each conversation's turns one after the other in order."""
 
-    def add(job: dict[str, Any]) -> None:
-        messages = job.pop("messages")
-        client.add(messages, **job)
+    def add_conversation(sample: dict[str, Any]) -> int:
+        jobs = turn_adds(sample)
+        for job in jobs:
+            messages = job.pop("messages")
+            client.add(messages, **job)
+        return len(jobs)
 
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(add, jobs))
-    return len(jobs)
+    with ThreadPoolExecutor(len(samples) or 1) as pool:
+        return sum(pool.map(add_conversation, samples))
 
 
 def evaluate(client: Any, sample: dict[str, Any]) -> list[dict[str, Any]]:
@@ -151,7 +155,7 @@ def run(data: Path, limit: int | None, server: MnemoServer) -> dict[str, Any]:
     client = MemoryClient(api_key=server.api_key, host=server.url)
     samples = json.loads(data.read_text())[:limit]
     started = time.perf_counter()
-    turns = sum(load(client, sample) for sample in samples)
+    turns = load(client, samples)
     load_seconds = time.perf_counter() - started
     outcomes = [outcome for sample in samples for outcome in evaluate(client, sample)]
     return report(outcomes, turns, load_seconds)

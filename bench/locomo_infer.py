@@ -324,7 +324,7 @@ def run_baseline(samples: list[dict[str, Any]], model_dir: Path) -> tuple[dict[s
     with running_server(model_dir) as server:
         client = memory_client(server)
         started = time.perf_counter()
-        turns = sum(locomo.load(client, sample) for sample in samples)
+        turns = locomo.load(client, samples)
         load_seconds = time.perf_counter() - started
         outcomes = [outcome for sample in samples for outcome in locomo.evaluate(client, sample)]
         return locomo.report(outcomes, turns, load_seconds), outcomes

@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +105,16 @@ def start_server(
     if wait:
         wait_healthy(server)
     return server
+
+
+@contextmanager
+def serving(data_dir: Path, **options: Any) -> Iterator[MnemoServer]:
+    """:func:`start_server` for the length of a block (e.g. a module fixture with its own settings)."""
+    running = start_server(data_dir, **options)
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def wait_healthy(server: MnemoServer, timeout: float = 120) -> None:

@@ -10,23 +10,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import MnemoServer, run_cli, start_server
+from tests.support import MnemoServer, run_cli, serving
 
 
 @pytest.fixture(scope="module")
 def limited(
     module_database_url: str, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[MnemoServer]:
-    running = start_server(
+    with serving(
         tmp_path_factory.mktemp("limited"),
         database_url=module_database_url,
         model_dir=model_dir,
         extra_env={"MNEMO_RATE_LIMIT_PER_MINUTE": "5"},
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _db(server: MnemoServer) -> str:

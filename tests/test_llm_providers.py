@@ -262,7 +262,7 @@ def test_total_timeout_bounds_the_whole_call(server: ScriptedLLM) -> None:
     started = time.monotonic()
     with pytest.raises(LLMUnavailable, match=r"total timeout of 0\.5s exceeded"):
         complete_one(lambda: OPENAI.build(server, timeout=10.0, retry=policy))
-    assert 0.45 <= time.monotonic() - started < 1.2
+    assert 0.45 <= time.monotonic() - started < 2.5  # each reply takes 3 s: only the total bound ends it sooner
 
 
 def test_connection_refused_is_unavailable() -> None:

@@ -181,7 +181,12 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
             settings=settings,
             db=db,
             batcher=batcher,
-            ingestor=Ingestor(batcher, ProfileExtractors(settings, llms), same_meaning=settings.same_meaning_threshold),
+            ingestor=Ingestor(
+                batcher,
+                ProfileExtractors(settings, llms),
+                same_meaning=settings.same_meaning_threshold,
+                context_messages=settings.embedding_context_messages,
+            ),
             retriever=Retriever(batcher, settings.ranking_weights()),
             reranker=ProjectReranker(llms),
             limits=AddLimits(settings.max_messages_per_add, settings.max_message_chars),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -64,6 +65,12 @@ def text_hash(text: str) -> str:
 def index_text(text: str, speaker: str | None) -> str:
     """What is embedded for a memory: its text, prefixed by the speaker's name when known."""
     return f"{speaker}: {text}" if speaker else text
+
+
+def embedding_text(own: str, context: Sequence[str]) -> str:
+    """What is embedded for a message kept verbatim: its own index text first (so truncation to the
+    model's window cuts context, never the message), then the messages that preceded it, oldest first."""
+    return "\n".join([own, *context])
 
 
 def structured_attributes(moment: datetime) -> dict[str, Any]:

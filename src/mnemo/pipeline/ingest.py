@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mnemo.domain.entities import extract_entities, key_terms
-from mnemo.domain.memories import MemoryRecord, Scope, index_text, text_hash
+from mnemo.domain.memories import MemoryRecord, Scope, embedding_text, index_text, text_hash
 from mnemo.domain.relative_dates import find_dates
 from mnemo.domain.selection import compile_selection
 from mnemo.errors import MnemoError
@@ -26,6 +26,7 @@ from mnemo.pipeline.extraction import (
     Message,
 )
 from mnemo.pipeline.offline_extractor import OfflineExtractor
+from mnemo.providers.embedding.base import Vectors
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 from mnemo.storage.project_store import Conn, NewMemory, ProjectStore, ReadOptions
 from mnemo.storage.queue import Job, JobQueue
@@ -88,17 +89,36 @@ class Ingestor:
         extractors: ExtractorChoice,
         *,
         same_meaning: float = 0.92,
+        context_messages: int = 2,
     ) -> None:
         self.batcher = batcher
         self.extractors = extractors
         #: An extracted fact this similar (cosine) to a memory of its scope is already known: not stored.
         self.same_meaning = same_meaning
+        #: How many preceding messages of the conversation a verbatim memory is embedded with.
+        self.context_messages = context_messages
 
-    async def prepare_verbatim(self, command: AddCommand) -> list[NewMemory]:
+    async def prepare_verbatim(self, store: ProjectStore, command: AddCommand) -> list[NewMemory]:
         """infer=false: every user and assistant message becomes one memory (embedded here, outside any
-        transaction); :meth:`write_verbatim` stores them."""
+        transaction); :meth:`write_verbatim` stores them.
+
+        A message is embedded together with the messages that preceded it in its conversation (this
+        add's earlier messages, then the scope's previous adds): a reply such as "Yes, last Tuesday!"
+        is found by what it answers. The stored text is the message alone.
+        """
         kept = [m for m in command.messages if m.role != "system" and m.content.strip()]
-        return await self._new_memories(command, command.scope, [(m.content, m.role, m.name) for m in kept])
+        if not kept:
+            return []
+        earlier = await self._recent_messages(store, command, before=None) if self.context_messages else []
+        window = [index_text(m.content, m.name) for m in earlier][-self.context_messages :]
+        inputs = []
+        for message in kept:
+            own = index_text(message.content, message.name)
+            inputs.append(embedding_text(own, window))
+            window = [*window, own][-self.context_messages :] if self.context_messages else []
+        vectors = await self.batcher.embed(inputs)
+        drafts = [(m.content, m.role, m.name) for m in kept]
+        return self._drafted(command, command.scope, drafts, vectors)
 
     async def write_verbatim(
         self,
@@ -135,7 +155,7 @@ class Ingestor:
         request = ExtractionRequest(
             messages=command.messages,
             observed_at=command.observed_at,
-            recent_messages=await self._recent_messages(store, command, job),
+            recent_messages=await self._recent_messages(store, command, before=job.event_id),
             existing_memories=[ExistingMemory(ref, record.memory) for ref, record in zip(refs, existing, strict=True)],
             custom_instructions=command.custom_instructions or project.get("custom_instructions") or None,
             agent_custom_instructions=(
@@ -212,10 +232,12 @@ class Ingestor:
         known = hits[0].record.memory
         return key_terms(known) == key_terms(memory.text) and not claims.contradicts(memory.text, known)
 
-    async def _recent_messages(self, store: ProjectStore, command: AddCommand, job: Job) -> list[Message]:
-        """The scope's last few messages before this add (oldest first): conversational context."""
+    async def _recent_messages(
+        self, store: ProjectStore, command: AddCommand, *, before: uuid.UUID | None
+    ) -> list[Message]:
+        """The scope's last few messages before the add of event ``before`` (or before now), oldest first."""
         async with store.connection() as conn:
-            payloads = await store.recent_add_payloads(conn, command.scope, job.event_id, limit=_CONTEXT_ADDS)
+            payloads = await store.recent_add_payloads(conn, command.scope, before, limit=_CONTEXT_ADDS)
         messages: list[Message] = []
         for payload in reversed(payloads):
             try:
@@ -322,6 +344,16 @@ class Ingestor:
         if not drafts:
             return []
         vectors = await self.batcher.embed([index_text(text, name) for text, _, name in drafts])
+        return self._drafted(command, scope, drafts, vectors, categories)
+
+    def _drafted(
+        self,
+        command: AddCommand,
+        scope: Scope,
+        drafts: Sequence[tuple[str, str, str | None]],
+        vectors: Vectors,
+        categories: Sequence[str] = (),
+    ) -> list[NewMemory]:
         return [
             NewMemory(
                 scope=scope,

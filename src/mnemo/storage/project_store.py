@@ -616,16 +616,16 @@ class ProjectStore:
             await conn.execute("SELECT pg_notify('mnemo_jobs', '')")
         return event_id
 
-    async def recent_add_payloads(self, conn: Conn, scope: Scope, before: uuid.UUID, *, limit: int) -> list[Any]:
-        """Payloads of the scope's latest adds created before event ``before``, newest first."""
+    async def recent_add_payloads(self, conn: Conn, scope: Scope, before: uuid.UUID | None, *, limit: int) -> list[Any]:
+        """Payloads of the scope's latest adds created before event ``before`` (or all), newest first."""
         statement = self._sql(
             "SELECT e.payload FROM events e WHERE {tenant} AND e.event_type = 'ADD'"
             " AND e.user_id IS NOT DISTINCT FROM %s AND e.agent_id IS NOT DISTINCT FROM %s"
             " AND e.app_id IS NOT DISTINCT FROM %s AND e.run_id IS NOT DISTINCT FROM %s"
-            " AND e.created_at < (SELECT created_at FROM events WHERE {tenant} AND id = %s)"
+            " AND (%s::uuid IS NULL OR e.created_at < (SELECT created_at FROM events WHERE {tenant} AND id = %s))"
             " ORDER BY e.created_at DESC LIMIT %s"
         )
-        values = (scope.user_id, scope.agent_id, scope.app_id, scope.run_id, before, limit)
+        values = (scope.user_id, scope.agent_id, scope.app_id, scope.run_id, before, before, limit)
         rows = await (await conn.execute(statement, values)).fetchall()
         return [row["payload"] for row in rows]
 

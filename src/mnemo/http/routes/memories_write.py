@@ -32,7 +32,7 @@ QUEUED = "Memory processing has been queued for background execution"
 @router.post("/v3/memories/add/", openapi_extra=body_schema(AddBody))
 async def add_memories(request: Request, body: BodyDep, store: StoreDep, svc: ServicesDep) -> dict[str, Any]:
     command = parse_add(body, svc.limits)
-    memories = await svc.ingestor.prepare_verbatim(command) if not command.infer else []
+    memories = await svc.ingestor.prepare_verbatim(store, command) if not command.infer else []
     key = idempotency_key(request)
     async with store.transaction() as conn:
         if key is not None:
