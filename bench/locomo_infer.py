@@ -54,7 +54,6 @@ from bench import locomo
 #: How long all events of one run may take to finish.
 EVENTS_TIMEOUT_SECONDS = 3600.0
 _POLL_SECONDS = 0.5
-_SUBMITTERS = 4
 _PAGE_SIZE = 1000
 _ANSWER_WORD = re.compile(r"[a-z0-9]+")
 # Words of an answer that say nothing about where it was found.
@@ -121,18 +120,21 @@ def memory_client(server: MnemoServer) -> Any:
 
 
 def submit(client: Any, samples: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    """Every turn as one infer=true add, in conversation order; (sample_id, dia_id, event_id) per add."""
-    jobs = [job for sample in samples for job in locomo.turn_adds(sample, infer=True)]
+    """Every turn as one infer=true add, the conversations at once and each one's turns in order (as a
+    live service would receive them); (sample_id, dia_id, event_id) per add."""
 
-    def add(job: dict[str, Any]) -> tuple[str, str, str]:
-        messages = job.pop("messages")
-        answer = client.add(messages, **job)
-        if not answer.get("event_id"):
-            raise RuntimeError(f"an infer=true add answered without an event_id: {answer}")
-        return job["user_id"], job["metadata"]["dia_id"], str(answer["event_id"])
+    def add_conversation(sample: dict[str, Any]) -> list[tuple[str, str, str]]:
+        submitted = []
+        for job in locomo.turn_adds(sample, infer=True):
+            messages = job.pop("messages")
+            answer = client.add(messages, **job)
+            if not answer.get("event_id"):
+                raise RuntimeError(f"an infer=true add answered without an event_id: {answer}")
+            submitted.append((job["user_id"], job["metadata"]["dia_id"], str(answer["event_id"])))
+        return submitted
 
-    with ThreadPoolExecutor(_SUBMITTERS) as pool:
-        return list(pool.map(add, jobs))
+    with ThreadPoolExecutor(len(samples) or 1) as pool:
+        return [event for events in pool.map(add_conversation, samples) for event in events]
 
 
 def wait_for_events(client: Any, events: list[tuple[str, str, str]], load: InferLoad) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import MnemoServer, serving
+from tests.support import MnemoServer, serving, wait_event
 
 CONVERSATION = [
     ("Caroline", "I adopted a puppy from the shelter last week."),
@@ -87,3 +87,22 @@ def test_context_stays_out_of_the_stored_text_and_other_scopes(server: MnemoServ
     for name, text in CONVERSATION:
         _add(server, per_turn, [(name, text)])
     assert _reply_similarity(server, per_turn)[0] > alone_similarity + 0.05
+
+
+def test_offline_facts_keep_their_context_too(server: MnemoServer, alone: MnemoServer) -> None:
+    """The offline extractor keeps the conversation's wording, so its facts are embedded with the messages
+    before them (an LLM's self-contained facts are embedded alone: see test_llm_service's same-meaning test)."""
+    similarity = {}
+    for label, target in (("context", server), ("alone", alone)):
+        user = _user()
+        for name, text in CONVERSATION:
+            with target.client() as client:
+                messages = [{"role": "user", "name": name, "content": text}]
+                answer = client.post("/v3/memories/add/", json={"messages": messages, "user_id": user}).json()
+            assert wait_event(target, answer["event_id"])["status"] == "SUCCEEDED"
+        with target.client() as client:
+            body = {"query": QUESTION, "filters": {"user_id": user}, "threshold": 0}
+            results = client.post("/v3/memories/search/", json=body).json()["results"]
+        (fact,) = [r for r in results if r["memory"].startswith("Biscuit")]
+        similarity[label] = fact["score_breakdown"]["semantic"]
+    assert abs(similarity["context"] - similarity["alone"]) > 0.02

@@ -85,8 +85,8 @@ class Settings(BaseSettings):
     openai_embedding_api_key: SecretStr | None = None
     openai_embedding_dimensions: int = 1536
 
-    #: A message kept verbatim (infer=false) is embedded with up to this many messages that preceded it
-    #: in its conversation (scope), so a reply is found by what it answers; 0 embeds it alone.
+    #: A memory is embedded with up to this many messages that preceded it in its conversation (scope):
+    #: a reply is then found by what it answers. The stored text stays the memory alone; 0 turns it off.
     embedding_context_messages: int = Field(default=2, ge=0, le=10)
 
     # Search ranking: weights of the fused signals (see mnemo.domain.scoring).

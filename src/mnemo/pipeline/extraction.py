@@ -97,4 +97,10 @@ class Extractor(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def self_contained(self) -> bool:
+        """True when facts say who, what and when on their own (an LLM rewrites them); False when they
+        keep the conversation's wording, so they are embedded with the messages before them."""
+        ...
+
     async def extract(self, request: ExtractionRequest) -> ExtractionResult: ...

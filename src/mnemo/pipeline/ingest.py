@@ -95,7 +95,7 @@ class Ingestor:
         self.extractors = extractors
         #: An extracted fact this similar (cosine) to a memory of its scope is already known: not stored.
         self.same_meaning = same_meaning
-        #: How many preceding messages of the conversation a verbatim memory is embedded with.
+        #: How many messages that preceded a memory in its conversation it is embedded with.
         self.context_messages = context_messages
 
     async def prepare_verbatim(self, store: ProjectStore, command: AddCommand) -> list[NewMemory]:
@@ -170,10 +170,13 @@ class Ingestor:
         facts = _unique(extraction.facts)
         drafted: list[tuple[Fact, NewMemory]] = []
         speakers = _speaker_names(command.messages)
+        # A fact in the conversation's own wording is embedded with the messages before the add's last one.
+        before = [] if used.self_contained else [*request.recent_messages, *command.messages[:-1]]
+        context = [index_text(m.content, m.name) for m in before if m.role != "system"]
         for fact in facts:
             scope = _scope_for(fact, command.scope)
             draft = (fact.text, fact.attributed_to, speakers.get(fact.attributed_to))
-            (memory,) = await self._new_memories(command, scope, [draft], fact.categories)
+            (memory,) = await self._new_memories(command, scope, [draft], fact.categories, context=context)
             drafted.append((fact, memory))
         kept = [(fact, memory) for fact, memory in drafted if not await self._known(store, memory)]
         facts = [fact for fact, _ in kept]
@@ -340,10 +343,14 @@ class Ingestor:
         scope: Scope,
         drafts: Sequence[tuple[str, str, str | None]],
         categories: Sequence[str] = (),
+        *,
+        context: Sequence[str] = (),
     ) -> list[NewMemory]:
+        """Memories for ``drafts`` (text, role, speaker), each embedded with the last messages of ``context``."""
         if not drafts:
             return []
-        vectors = await self.batcher.embed([index_text(text, name) for text, _, name in drafts])
+        window = list(context[-self.context_messages :]) if self.context_messages else []
+        vectors = await self.batcher.embed([embedding_text(index_text(text, name), window) for text, _, name in drafts])
         return self._drafted(command, scope, drafts, vectors, categories)
 
     def _drafted(

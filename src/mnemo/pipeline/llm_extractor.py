@@ -318,6 +318,10 @@ class LLMExtractor:
     def name(self) -> str:
         return f"{self._llm.name}/{self._template.version}"
 
+    @property
+    def self_contained(self) -> bool:
+        return True  # the prompt asks for facts that name their subject and resolve their dates
+
     async def extract(self, request: ExtractionRequest) -> ExtractionResult:
         if not any(m.role != "system" and m.content.strip() for m in request.messages):
             return ExtractionResult([], _usage([]))

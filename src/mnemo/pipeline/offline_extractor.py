@@ -487,6 +487,10 @@ class OfflineExtractor:
     def name(self) -> str:
         return "offline-rules-v1"
 
+    @property
+    def self_contained(self) -> bool:
+        return False  # sentences keep their wording: "She loved it" needs the turn before it
+
     async def extract(self, request: ExtractionRequest) -> ExtractionResult:
         """Facts from the request's new messages, categorised with the request's catalogue (else the
         default one); an add with nothing informative gives none."""
