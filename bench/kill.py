@@ -28,8 +28,9 @@ through ``GET /v1/events/``, every user's memories through get-all) and from SQL
   PENDING or RUNNING; no event FAILED.
 
 Reported: adds answered, lost and duplicated (with examples), retries by cause, every kill (jobs in
-flight, seconds until the process was back, until the first add was answered again, and until the
-jobs it interrupted had SUCCEEDED), throughput during the load and while draining.
+flight, seconds until the process was back, the longest time the clients then went without any add
+answered, seconds until the jobs it interrupted had SUCCEEDED, and PostgreSQL's crash-recovery log
+lines), throughput during the load and while draining.
 
     python -m bench.kill [--quick] [--adds 20000] [--worker-kills 6] [--serve-kills 3] [--clients 16]
 """
