@@ -33,13 +33,16 @@ Request = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
 
 
 @contextmanager
-def running_server(*, workers: bool = True) -> Iterator[MnemoServer]:
-    """``mnemo serve`` on its embedded PostgreSQL in a fresh temp data dir; everything stopped on exit."""
+def running_server(*, workers: bool = True, env: dict[str, str] | None = None) -> Iterator[MnemoServer]:
+    """``mnemo serve`` on its embedded PostgreSQL in a fresh temp data dir; everything stopped on exit.
+
+    ``env`` adds settings (``MNEMO_*`` variables) for the server."""
     os.environ.setdefault("MEM0_TELEMETRY", "False")
     with tempfile.TemporaryDirectory(prefix="mnemo-bench-") as tmp:
         data_dir = Path(tmp) / "data"
         try:
-            server = start_server(data_dir, model_dir=MODEL_DIR, extra_args=[] if workers else ["--no-workers"])
+            extra_args = [] if workers else ["--no-workers"]
+            server = start_server(data_dir, model_dir=MODEL_DIR, extra_args=extra_args, extra_env=env)
             try:
                 yield server
             finally:

@@ -9,6 +9,7 @@ throughput survives HTTP, parsing, batching and PostgreSQL. Client and server sh
 cores, so the client's own CPU time counts against the server.
 
     python -m bench.ingest [--quick] [--seconds 30] [--warmup 5] [--clients 32] [--embed-seconds 10]
+                           [--context-messages N]
 """
 
 from __future__ import annotations
@@ -90,11 +91,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--embed-seconds", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--context-messages", type=int, help="MNEMO_EMBEDDING_CONTEXT_MESSAGES for the server (default: its own)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.warmup, args.embed_seconds = 3.0, 1.0, 2.0
     host = machine()
-    with running_server() as server:
+    env = {} if args.context_messages is None else {"MNEMO_EMBEDDING_CONTEXT_MESSAGES": str(args.context_messages)}
+    with running_server(env=env) as server:
         embedder = embedder_throughput(args.embed_seconds, args.seed + 1)
         served = asyncio.run(ingest(server, args))
     ratio = served["memories_per_second"] / embedder["sentences_per_second"]
@@ -104,6 +109,7 @@ def main() -> None:
         {
             "endpoint": "POST /v3/memories/add/ (infer=false, 2 messages per add)",
             "clients": args.clients,
+            "embedding_context_messages": args.context_messages,
             "seconds": args.seconds,
             "warmup_seconds": args.warmup,
             "server": served,
