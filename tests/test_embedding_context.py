@@ -22,12 +22,13 @@ REPLY = "Biscuit, after my favourite snack."
 QUESTION = "What is the name of Caroline's dog?"
 
 
-@pytest.fixture(scope="module")
-def alone(module_database_url: str, model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MnemoServer]:
-    """A server that embeds every message alone (context turned off)."""
+@pytest.fixture
+def alone(database_url: str, model_dir: Path, tmp_path: Path) -> Iterator[MnemoServer]:
+    """A server that embeds every message alone (context turned off), on its own database so that its
+    workers, not another server's, run its infer=true adds."""
     with serving(
-        tmp_path_factory.mktemp("alone"),
-        database_url=module_database_url,
+        tmp_path / "alone",
+        database_url=database_url,
         model_dir=model_dir,
         extra_env={"MNEMO_EMBEDDING_CONTEXT_MESSAGES": "0"},
     ) as running:
@@ -105,4 +106,4 @@ def test_offline_facts_keep_their_context_too(server: MnemoServer, alone: MnemoS
             results = client.post("/v3/memories/search/", json=body).json()["results"]
         (fact,) = [r for r in results if r["memory"].startswith("Biscuit")]
         similarity[label] = fact["score_breakdown"]["semantic"]
-    assert abs(similarity["context"] - similarity["alone"]) > 0.02
+    assert similarity["context"] != pytest.approx(similarity["alone"], abs=0.02)
