@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -154,3 +155,30 @@ def _wait_for(condition: object, *, timeout: float) -> None:
             return
         time.sleep(0.05)
     raise TimeoutError("condition not met")
+
+
+def test_a_job_its_worker_holds_but_no_longer_runs_is_handed_back(
+    database_url: str, model_dir: Path, tmp_path: Path
+) -> None:
+    """After a database outage a worker may still hold a job whose attempt ended without the failure
+    being recorded; its heartbeat hands the job back instead of leaving it to a (here hour-long) lease."""
+    api = start_server(tmp_path / "api", database_url=database_url, model_dir=model_dir, extra_args=["--no-workers"])
+    try:
+        with api.client() as client:
+            body = {"messages": "I sail on Sundays.", "user_id": "sailor", "infer": True}
+            event_id = client.post("/v3/memories/add/", json=body).json()["event_id"]
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("UPDATE events SET run_after = now() + interval '1 day' WHERE id = %s", (event_id,))
+        with worker(database_url, model_dir, tmp_path / "worker.log", {"MNEMO_JOB_LEASE_SECONDS": "3"}) as process:
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                conn.execute(
+                    "UPDATE events SET status = 'RUNNING', attempts = 1, locked_by = %s, run_after = now(),"
+                    " locked_until = now() + interval '1 hour', updated_at = now() - interval '1 minute'"
+                    " WHERE id = %s",
+                    (f"{socket.gethostname()}:{process.pid}", event_id),
+                )
+            event = wait_event(api, event_id, timeout=30)
+        assert event["status"] == "SUCCEEDED", event
+        assert event["attempts"] == 2
+    finally:
+        api.stop()

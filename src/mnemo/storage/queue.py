@@ -63,16 +63,27 @@ class JobQueue:
             Job(r["project_id"], r["id"], r["event_type"], r["payload"], r["attempts"], r["max_attempts"]) for r in rows
         ]
 
-    async def extend(self, jobs: list[Job]) -> None:
-        """Heartbeat: push the leases of running jobs forward."""
-        if not jobs:
-            return
+    async def extend(self, jobs: list[Job]) -> int:
+        """Heartbeat: push the leases of running jobs forward, and hand back at once any job this worker
+        still holds but no longer runs (an attempt that ended while the database was unreachable, so its
+        failure could not be recorded), instead of letting it wait out its lease. Returns how many."""
+        running = [j.event_id for j in jobs]
         async with self.db.transaction() as conn:
             await conn.execute(
                 "UPDATE events SET locked_until = now() + %s WHERE locked_by = %s AND status = 'RUNNING'"
                 " AND id = ANY(%s)",
-                (self.lease, self.worker_id, [j.event_id for j in jobs]),
+                (self.lease, self.worker_id, running),
             )
+            # Claimed more than a moment ago: a claim this heartbeat has not seen yet is not a stray.
+            strays = await conn.execute(
+                "UPDATE events SET status = 'PENDING', locked_by = NULL, locked_until = NULL, run_after = now(),"
+                " updated_at = clock_timestamp() WHERE locked_by = %s AND status = 'RUNNING'"
+                " AND NOT id = ANY(%s) AND updated_at < clock_timestamp() - interval '2 seconds'",
+                (self.worker_id, running),
+            )
+            if strays.rowcount:
+                await conn.execute("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))
+            return strays.rowcount
 
     async def hold(self, conn: Conn, job: Job) -> None:
         """Inside the caller's transaction: lock the job's row, or raise LostClaim."""

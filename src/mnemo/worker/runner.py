@@ -187,6 +187,9 @@ class Worker:
         while not stop.is_set():
             await asyncio.sleep(interval)
             try:
-                await self.queue.extend(list(self._running.values()))
+                strays = await self.queue.extend(list(self._running.values()))
             except psycopg.Error:
                 logger.warning("heartbeat failed; leases may lapse")
+                continue
+            if strays:
+                logger.info("handed back %d job(s) whose attempt ended while the database was away", strays)
