@@ -173,6 +173,14 @@ def test_informative_assistant_statement_is_kept() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "content",
+    ["Noted.", "Duly noted!", "Got it.", "Understood.", "Will do!", "I'll remember that.", "I have noted it."],
+)
+def test_assistant_acknowledgements_give_no_facts(content: str) -> None:
+    assert extract_facts([_user("I like green tea."), _assistant(content)], OBSERVED)[1:] == []
+
+
 def test_assistant_restatement_of_the_user_is_dropped() -> None:
     facts = extract_facts(
         [

@@ -50,6 +50,13 @@ def test_weekdays(text: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "text", ["I usually cook on Saturday evenings.", "We run on Monday mornings and Fridays.", "I swim on Sundays."]
+)
+def test_habitual_weekdays_get_no_date(text: str) -> None:
+    assert resolve_relative_dates(text, MONDAY) == text
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("I got back 3 days ago", "I got back 3 days ago (2023-05-05)"),

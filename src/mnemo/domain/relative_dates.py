@@ -98,7 +98,12 @@ _RELATIVE_SEASON = re.compile(
     re.IGNORECASE,
 )
 _RELATIVE_WEEKDAY = re.compile(
-    r"\b(?P<rel>last|next|this\s+past|this\s+coming|this|on)\s+" + _WEEKDAY_RE + _PERIOD_SUFFIX,
+    # "on Saturday evenings" is a habit, not a date
+    r"\b(?P<rel>last|next|this\s+past|this\s+coming|this|on)\s+"
+    + _WEEKDAY_RE
+    + r"(?!\s+(?:morning|afternoon|evening|night)s\b)"
+    + _PERIOD_SUFFIX
+    + r"\b",
     re.IGNORECASE,
 )
 _AGO = re.compile(r"\b" + _NUMBER_RE + r"\s+" + _UNIT_RE + r"\s+ago\b", re.IGNORECASE)

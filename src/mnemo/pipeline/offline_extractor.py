@@ -142,6 +142,9 @@ _FILLER_START = re.compile(
     r"good\s+(?:morning|night|evening|afternoon)|keep\s+(?:it\s+up|up|going|me\s+posted)|you\s+got\s+this|"
     r"me\s+too|same\s+here|lucky\s+you|can'?t\s+wait\s+to\s+(?:hear|see)|feel\s+free|my\s+pleasure|"
     r"no\s+problem|you'?re\s+welcome|anytime|what\s+an?\b|how\s+(?:cool|nice|great|awesome|fun|lovely|sweet)|"
+    # acknowledgements ("Noted.", "Got it.", "I'll remember that.")
+    r"(?:duly\s+)?noted\b|got\s+it\b|understood\b|will\s+do\b|"
+    r"i(?:'ll|\s+will|'ve|\s+have)\s+(?:remember(?:ed)?|note[ds]?|made\s+a\s+note\s+of)\s+(?:that|this|it)\s*[.!]*$|"
     # suggestions and advice to the other speaker
     r"let's\b|(?:stay|keep|find|start|try|take|make|go|check|give|let|tell|show|send|remind|don't|remember|"
     r"enjoy|be|hang|stop|consider|focus|embrace|trust|treat|listen|imagine|look\s+at)\b)",
