@@ -2,8 +2,9 @@
 
 The two candidate legs run at once on two pooled connections: the keyword leg (BM25 inputs from
 the full-text index) starts while the query is still being embedded, the nearest-neighbour leg
-as soon as its vector is ready. Rows the keyword leg ranks high that the vector leg did not return
-are fetched afterwards, so every candidate carries both its similarity and its BM25 score.
+as soon as its vector is ready. The keyword leg then fetches the rows of its best matches (with
+their similarity) while the nearest-neighbour scan still runs, so every candidate carries both its
+similarity and its BM25 score without another round trip after the scan.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from mnemo.domain.selection import compile_selection, selection_filter
 from mnemo.errors import BadRequest
 from mnemo.providers.embedding.base import Vectors
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
-from mnemo.storage.project_store import Candidate, KeywordMatches, ProjectStore, ReadOptions
+from mnemo.storage.project_store import Candidate, ProjectStore, ReadOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,35 +68,39 @@ class Retriever:
         where, params = compile_selection(raw)
         options = ReadOptions(show_expired=request.show_expired, latest_only=request.latest_only)
         leg = _Leg(store, where, list(params), options, pool=max(self.min_pool, 3 * request.top_k))
-        (vector, nearest), keywords = await asyncio.gather(
-            self._embed_and_find_nearest(leg, request.query), self._keyword_matches(leg, request.query)
-        )
-        bm25 = bm25_scores(keywords.documents, keywords.terms, keywords.matches)
-        candidates = nearest + await self._fetch_missing(leg, vector, bm25, {c.record.id for c in nearest})
+        vector = asyncio.ensure_future(self.batcher.embed_one(request.query))
+        nearest_leg = asyncio.ensure_future(self._nearest(leg, vector))
+        keyword_leg = asyncio.ensure_future(self._keyword_candidates(leg, request.query, vector))
+        try:
+            nearest, (bm25, best_matches) = await asyncio.gather(nearest_leg, keyword_leg)
+        finally:  # on failure, stop whatever is still running (and release its connection)
+            for task in (vector, nearest_leg, keyword_leg):
+                task.cancel()
+        seen = {c.record.id for c in nearest}
+        candidates = nearest + [c for c in best_matches if c.record.id not in seen]
         ranked = self.rank(request.query, candidates, bm25, reference=_reference_date(request.reference_date))
         kept = [item for item in ranked if item.score >= request.threshold][: request.top_k]
         return [_to_wire(item, request.fields) for item in kept]
 
-    async def _embed_and_find_nearest(self, leg: _Leg, query: str) -> tuple[Vectors, list[Candidate]]:
-        vector = await self.batcher.embed_one(query)
+    async def _nearest(self, leg: _Leg, vector: asyncio.Future[Vectors]) -> list[Candidate]:
+        query_vector = await vector
         async with leg.store.connection() as conn:
-            found = await leg.store.nearest_candidates(conn, vector, leg.where, leg.params, leg.options, limit=leg.pool)
-        return vector, found
+            return await leg.store.nearest_candidates(
+                conn, query_vector, leg.where, leg.params, leg.options, limit=leg.pool
+            )
 
-    async def _keyword_matches(self, leg: _Leg, query: str) -> KeywordMatches:
+    async def _keyword_candidates(
+        self, leg: _Leg, query: str, vector: asyncio.Future[Vectors]
+    ) -> tuple[dict[uuid.UUID, float], list[Candidate]]:
+        """BM25 of every keyword match in scope, and the rows of the best ones (with their similarity):
+        fetched here, while the nearest-neighbour leg still runs, rather than after it."""
         async with leg.store.connection() as conn:
-            return await leg.store.keyword_matches(conn, query, leg.where, leg.params, leg.options)
-
-    async def _fetch_missing(
-        self, leg: _Leg, vector: Vectors, bm25: Mapping[uuid.UUID, float], have: set[uuid.UUID]
-    ) -> list[Candidate]:
-        """The best keyword matches the nearest-neighbour leg did not return."""
-        best = heapq.nlargest(leg.pool, bm25.items(), key=_by_score)
-        missing = [key for key, _ in best if key not in have]
-        if not missing:
-            return []
-        async with leg.store.connection() as conn:
-            return await leg.store.candidates_by_id(conn, missing, vector)
+            matches = await leg.store.keyword_matches(conn, query, leg.where, leg.params, leg.options)
+            bm25 = bm25_scores(matches.documents, matches.terms, matches.matches)
+            if not bm25:
+                return bm25, []
+            best = [key for key, _ in heapq.nlargest(leg.pool, bm25.items(), key=_by_score)]
+            return bm25, await leg.store.candidates_by_id(conn, best, await vector)
 
     def rank(
         self, query: str, candidates: list[Candidate], bm25: Mapping[uuid.UUID, float], *, reference: datetime
