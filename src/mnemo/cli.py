@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mnemo.embedded_db import DataDirInUse, DataDirLock
+from mnemo.storage.database import VectorSpaceMismatch
 
 logger = logging.getLogger("mnemo")
 
@@ -102,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mnemo.admin import events_command
 
         return _run(events_command(settings, args))
-    except DataDirInUse as exc:
+    except (DataDirInUse, VectorSpaceMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -169,7 +169,9 @@ class ProfileExtractors:
 
 @asynccontextmanager
 async def open_services(settings: Settings, db: Database) -> AsyncIterator[Services]:
-    batcher = EmbeddingBatcher(build_embedder(settings), max_batch=settings.embedder_max_batch)
+    embedder = build_embedder(settings)
+    await db.claim_vector_space(embedder.vector_space, embedder.dimensions)
+    batcher = EmbeddingBatcher(embedder, max_batch=settings.embedder_max_batch)
     batcher.start()
     try:
         llms = ProfileLLMs(settings)

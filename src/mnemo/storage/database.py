@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 from pgvector.psycopg import register_vector_async
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 KEY_PREFIX = "m0"
@@ -60,6 +61,10 @@ async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
     await conn.commit()
 
 
+class VectorSpaceMismatch(Exception):
+    """The database holds vectors of another embedding model than this process is configured with."""
+
+
 class Database:
     """Owns the pool. Open with ``await db.open()``, close with ``await db.close()``."""
 
@@ -89,6 +94,24 @@ class Database:
     async def transaction(self) -> AsyncIterator[psycopg.AsyncConnection[dict[str, Any]]]:
         async with self.pool.connection() as conn, conn.transaction():
             yield conn
+
+    async def claim_vector_space(self, space: str, dimensions: int) -> None:
+        """Record the embedding model of this deployment on first start; refuse another one later."""
+        wanted = {"space": space, "dimensions": dimensions}
+        async with self.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO deployment (key, value) VALUES ('vector_space', %s) ON CONFLICT (key) DO NOTHING",
+                (Jsonb(wanted),),
+            )
+            row = await (await conn.execute("SELECT value FROM deployment WHERE key = 'vector_space'")).fetchone()
+        recorded = row["value"] if row else wanted
+        if recorded != wanted:
+            raise VectorSpaceMismatch(
+                f"this database holds vectors of {recorded['space']} ({recorded['dimensions']} dimensions), but"
+                f" this process is configured to embed with {space} ({dimensions} dimensions). Vectors of"
+                " different models cannot be compared: configure the same embedder (MNEMO_EMBEDDER and its"
+                " model settings) as the processes that wrote them, or use another database."
+            )
 
     # --- projects -------------------------------------------------------------------------
 

@@ -33,6 +33,12 @@ class Embedder(Protocol):
         """Length of every vector this embedder returns."""
         ...
 
+    @property
+    def vector_space(self) -> str:
+        """The model whose vectors these are: embedders of one space (say the int8 and fp32 runs of one
+        model) may share a database; vectors of different spaces must never be compared."""
+        ...
+
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Return an array of shape ``(len(texts), dimensions)``, each row L2-normalised."""
         ...

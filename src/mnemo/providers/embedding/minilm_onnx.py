@@ -477,6 +477,10 @@ class MiniLMOnnxEmbedder:
         return f"{MODEL_NAME}/onnx-{self._precision}"
 
     @property
+    def vector_space(self) -> str:
+        return MODEL_NAME
+
+    @property
     def dimensions(self) -> int:
         return MINILM.hidden
 

@@ -30,6 +30,10 @@ class OpenAIEmbedder:
         return f"openai:{self._model}"
 
     @property
+    def vector_space(self) -> str:
+        return f"openai:{self._model}"
+
+    @property
     def dimensions(self) -> int:
         return self._dimensions
 
