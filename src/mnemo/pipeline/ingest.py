@@ -110,12 +110,12 @@ class Ingestor:
         if not kept:
             return []
         earlier = await self._recent_messages(store, command, before=None) if self.context_messages else []
-        window = [index_text(m.content, m.name) for m in earlier][-self.context_messages :]
+        window = self._context_window([index_text(m.content, m.name) for m in earlier])
         inputs = []
         for message in kept:
             own = index_text(message.content, message.name)
             inputs.append(embedding_text(own, window))
-            window = [*window, own][-self.context_messages :] if self.context_messages else []
+            window = self._context_window([*window, own])
         vectors = await self.batcher.embed(inputs)
         drafts = [(m.content, m.role, m.name) for m in kept]
         return self._drafted(command, command.scope, drafts, vectors)
@@ -349,9 +349,13 @@ class Ingestor:
         """Memories for ``drafts`` (text, role, speaker), each embedded with the last messages of ``context``."""
         if not drafts:
             return []
-        window = list(context[-self.context_messages :]) if self.context_messages else []
+        window = self._context_window(context)
         vectors = await self.batcher.embed([embedding_text(index_text(text, name), window) for text, _, name in drafts])
         return self._drafted(command, scope, drafts, vectors, categories)
+
+    def _context_window(self, messages: Sequence[str]) -> list[str]:
+        """The last ``context_messages`` of ``messages`` (none when context is off: ``[-0:]`` is everything)."""
+        return list(messages[-self.context_messages :]) if self.context_messages else []
 
     def _drafted(
         self,
