@@ -23,7 +23,6 @@ from typing import Any
 
 import httpx
 import psycopg
-from tests.support import MnemoServer
 
 from bench import texts
 from bench.common import (
@@ -38,6 +37,7 @@ from bench.common import (
     report,
     running_server,
 )
+from testkit.server import MnemoServer
 
 TARGETS_MS = {"p50": 5.0, "p99": 25.0}
 USERS = 50

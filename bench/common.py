@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.support import MnemoServer, mnemo_env, start_server
+
+from testkit.server import MnemoServer, mnemo_env, start_server
 
 MODEL_DIR = Path(tempfile.gettempdir()) / "mnemo-bench-models"
 REQUEST_TIMEOUT = 30.0

@@ -22,10 +22,10 @@ import time
 from typing import Any
 
 import httpx
-from tests.support import MnemoServer
 
 from bench import texts
 from bench.common import MODEL_DIR, closed_loop, cpu_split, http_clients, machine, percentiles, report, running_server
+from testkit.server import MnemoServer
 
 TARGET_RATIO = 0.8
 USERS = 200

@@ -53,7 +53,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import psycopg
-from tests.support import MnemoServer, start_server
 
 from bench import texts
 from bench.common import (
@@ -69,6 +68,7 @@ from bench.common import (
     stop_process,
     worker_id,
 )
+from testkit.server import MnemoServer, start_server
 
 USERS = 200
 EXTERNAL_WORKERS = 2

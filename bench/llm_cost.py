@@ -20,11 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.scripted_llm import ScriptedLLM, openai_reply
-from tests.support import start_server, wait_event
-
 from bench.common import MODEL_DIR, stop_leftover_postgres
 from bench.texts import conversation
+from testkit.scripted_llm import ScriptedLLM, openai_reply
+from testkit.server import start_server, wait_event
 
 
 def _reply(index: int) -> str:

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.support import MnemoServer, start_server
+from testkit.server import MnemoServer, start_server
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo6.json"
 DATE_FORMAT = "%I:%M %p on %d %B, %Y"

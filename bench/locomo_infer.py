@@ -47,9 +47,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.support import MnemoServer, start_server
-
 from bench import locomo
+from testkit.server import MnemoServer, start_server
 
 #: How long all events of one run may take to finish.
 EVENTS_TIMEOUT_SECONDS = 3600.0

@@ -39,9 +39,7 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 import psycopg
-from pgvector.psycopg import register_vector, register_vector_async
-from psycopg.rows import dict_row
-from tests.support import MnemoServer
+from pgvector.psycopg import register_vector
 
 from bench import texts
 from bench.common import (
@@ -56,10 +54,11 @@ from bench.common import (
 )
 from mnemo.domain.entities import extract_entities
 from mnemo.domain.memories import text_hash
-from mnemo.domain.selection import compile_selection, selection_filter
+from mnemo.domain.selection import parse_selection, selection_filter
 from mnemo.pipeline.retrieve import Retriever
 from mnemo.providers.embedding.minilm_onnx import MiniLMOnnxEmbedder
-from mnemo.storage.project_store import ProjectStore, ReadOptions
+from mnemo.storage import Database, ProjectData, ReadOptions
+from testkit.server import MnemoServer
 
 TARGETS_MS = {"p50": 15.0, "p95": 30.0}
 TARGET_USER = "target-user"
@@ -267,24 +266,26 @@ def embed_latency(queries: list[str]) -> dict[str, float]:
 
 
 async def _leg_times(url: str, project: str, queries: list[str], vectors: Vectors) -> dict[str, list[float]]:
-    """Each storage leg of the server's search, run through ``ProjectStore`` on one connection."""
-    filters: dict[str, Any] = {"user_id": TARGET_USER}
-    where, params = compile_selection(selection_filter(filters, body={"filters": filters}))
+    """Each storage leg of the server's search, run through the project's search store on one connection."""
+    selection = parse_selection(selection_filter({"user_id": TARGET_USER}))
     min_pool = inspect.signature(Retriever.__init__).parameters["min_pool"].default
     pool = max(min_pool, 3 * TOP_K)
-    store = ProjectStore(cast(Any, None), project)
     times: dict[str, list[float]] = {"nearest": [], "keywords": [], "both_in_sequence": []}
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True, row_factory=dict_row) as conn:
-        await register_vector_async(conn)
-        for query, vector in zip(queries, vectors, strict=True):
-            started = time.perf_counter()
-            await store.nearest_candidates(conn, vector, where, params, ReadOptions(), limit=pool)
-            middle = time.perf_counter()
-            await store.keyword_matches(conn, query, where, params, ReadOptions())
-            ended = time.perf_counter()
-            times["nearest"].append((middle - started) * 1000)
-            times["keywords"].append((ended - middle) * 1000)
-            times["both_in_sequence"].append((ended - started) * 1000)
+    db = Database(url, min_size=1, max_size=1)
+    await db.open()
+    try:
+        async with ProjectData(db, project).reading() as tables:
+            for query, vector in zip(queries, vectors, strict=True):
+                started = time.perf_counter()
+                await tables.search.nearest(vector, selection, ReadOptions(), limit=pool)
+                middle = time.perf_counter()
+                await tables.search.keyword_matches(query, selection, ReadOptions())
+                ended = time.perf_counter()
+                times["nearest"].append((middle - started) * 1000)
+                times["keywords"].append((ended - middle) * 1000)
+                times["both_in_sequence"].append((ended - started) * 1000)
+    finally:
+        await db.close()
     return times
 
 

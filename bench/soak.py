@@ -40,7 +40,6 @@ from typing import Any
 import httpx
 import psutil  # type: ignore[import-untyped]
 import psycopg
-from tests.support import MnemoServer, start_server
 
 from bench import texts
 from bench.common import (
@@ -56,6 +55,7 @@ from bench.common import (
     start_worker,
     stop_process,
 )
+from testkit.server import MnemoServer, start_server
 
 CLIENTS = 32
 USERS = 200

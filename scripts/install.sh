@@ -17,7 +17,7 @@ install_mnemo() {
 }
 
 install_js_client() {
-    if [ ! -d tests/js/node_modules/mem0ai ]; then
-        (cd tests/js && npm install --no-audit --no-fund --loglevel=error)
+    if [ ! -d tests/clients/js/node_modules/mem0ai ]; then
+        (cd tests/clients/js && npm install --no-audit --no-fund --loglevel=error)
     fi
 }

@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.support import MnemoServer, start_server
+from testkit.server import MnemoServer, start_server
 
 # Keep the developer's shell out of the tests, and the official client quiet and offline.
 for _name in list(os.environ):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from mnemo.domain.filters import (
+from mnemo.filters import (
     And,
     DateCondition,
     EntityCondition,
@@ -25,11 +27,12 @@ from mnemo.domain.filters import (
     Node,
     Not,
     Or,
-    compile_filter,
     evaluate,
+    fields_named,
     has_positive_scope,
     parse_filter,
 )
+from mnemo.storage.filter_sql import compile_filter
 
 ID1 = "6f9619ff-8b86-d011-b42d-00cf4fc964ff"
 ID2 = "0b0e8c3e-35e2-4e2b-9a53-4f7f4d1c2b10"
@@ -160,6 +163,32 @@ def test_invalid_filters_are_rejected_with_a_useful_message(raw: object, fragmen
 def test_limits_are_inclusive() -> None:
     parse_filter(_nested(32))
     parse_filter({"user_id": {"in": ["u"] * 1_000}})
+
+
+def test_fields_named_lists_the_fields_as_written() -> None:
+    node = parse_filter(
+        {
+            "user_id": "a",
+            "OR": [{"timestamp": {"ne": "2024-07-01"}}, {"metadata": {"k": 1, "j": {"ne": 2}}}],
+            "NOT": {"categories": {"in": ["x"]}, "keywords": {"contains": "y"}, "memory_ids": [ID1]},
+        }
+    )
+    assert list(fields_named(node)) == [
+        "user_id",
+        "timestamp",
+        "metadata",
+        "metadata",
+        "categories",
+        "keywords",
+        "memory_ids",
+    ]
+
+
+def test_the_filters_package_imports_only_the_standard_library() -> None:
+    code = "import sys, mnemo.filters; print(*sorted(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    loaded = [name for name in out.split() if name.split(".")[0] in ("mnemo", "psycopg")]
+    assert all(name == "mnemo" or name.startswith("mnemo.filters") for name in loaded), loaded
 
 
 # --------------------------------------------------------------------------------------------------

@@ -7,27 +7,29 @@ import sys
 import uuid
 from datetime import timedelta
 
+from mnemo.domain.events import EventStatus
 from mnemo.runtime import database_url, open_database
 from mnemo.settings import Settings
-from mnemo.storage.queue import JobQueue
+from mnemo.storage import AccountStore, JobQueue
 
 
 async def keys_command(settings: Settings, args: argparse.Namespace) -> int:
     async with database_url(settings, stop_embedded=False) as url, open_database(settings, url) as db:
+        accounts = AccountStore(db)
         if args.keys_command == "create":
-            project = await db.ensure_project(args.project)
-            key = await db.create_key(project, name=args.name, read_only=args.read_only)
+            project = await accounts.ensure_project(args.project)
+            key = await accounts.create_key(project, name=args.name, read_only=args.read_only)
             print(f"project: {project}")
             print(key)
             return 0
         if args.keys_command == "list":
-            for info in await db.list_keys():
+            for info in await accounts.list_keys():
                 state = f"revoked {info.revoked_at.isoformat()}" if info.revoked_at else "active"
                 mode = "read-only" if info.read_only else "read-write"
                 print(f"{info.id}  {info.project_id}  {info.prefix}…  {mode}  {state}  {info.name or ''}")
             return 0
         key_id = _uuid(args.key_id, "key id")
-        if await db.revoke_key(key_id):
+        if await accounts.revoke_key(key_id):
             print(f"revoked {key_id}")
             return 0
         print(f"error: no active key with id {key_id}", file=sys.stderr)
@@ -37,22 +39,15 @@ async def keys_command(settings: Settings, args: argparse.Namespace) -> int:
 async def events_command(settings: Settings, args: argparse.Namespace) -> int:
     event_id = _uuid(args.event_id, "event id")
     async with database_url(settings, stop_embedded=False) as url, open_database(settings, url) as db:
-        async with db.pool.connection() as conn:
-            row = await (
-                await conn.execute("SELECT project_id, status FROM events WHERE id = %s", (event_id,))
-            ).fetchone()
-        if row is None:
-            print(f"error: no event {event_id}", file=sys.stderr)
-            return 1
-        queue = JobQueue(db, "cli", lease=timedelta(seconds=60))
-        if not await queue.retry_failed(row["project_id"], event_id):
-            print(
-                f"error: event {event_id} is {row['status']}, only FAILED events can be retried",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"queued {event_id} again")
-        return 0
+        status = await JobQueue(db, "cli", lease=timedelta(seconds=60)).retry_failed(event_id)
+    if status is None:
+        print(f"error: no event {event_id}", file=sys.stderr)
+        return 1
+    if status is not EventStatus.PENDING:
+        print(f"error: event {event_id} is {status.value}, only FAILED events can be retried", file=sys.stderr)
+        return 1
+    print(f"queued {event_id} again")
+    return 0
 
 
 def _uuid(raw: str, what: str) -> uuid.UUID:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mnemo.embedded_db import DataDirInUse, DataDirLock
-from mnemo.storage.database import VectorSpaceMismatch
+from mnemo.storage import VectorSpaceMismatch
 
 logger = logging.getLogger("mnemo")
 

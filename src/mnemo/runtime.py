@@ -22,9 +22,7 @@ from mnemo.providers.llm import AnthropicLLM, OpenAICompatLLM, RetryPolicy
 from mnemo.providers.llm.profiles import LLMChoice, LLMProfile, ProjectLLM, UnknownProfile, unknown_profile
 from mnemo.services import Services
 from mnemo.settings import Settings
-from mnemo.storage.database import Database
-from mnemo.storage.migrate import migrate
-from mnemo.storage.queue import JobQueue
+from mnemo.storage import AccountStore, Database, JobQueue, claim_vector_space, migrate
 from mnemo.worker.runner import Worker, worker_id
 
 logger = logging.getLogger(__name__)
@@ -170,7 +168,7 @@ class ProfileExtractors:
 @asynccontextmanager
 async def open_services(settings: Settings, db: Database) -> AsyncIterator[Services]:
     embedder = build_embedder(settings)
-    await db.claim_vector_space(embedder.vector_space, embedder.dimensions)
+    await claim_vector_space(db, embedder.vector_space, embedder.dimensions)
     batcher = EmbeddingBatcher(embedder, max_batch=settings.embedder_max_batch)
     batcher.start()
     try:
@@ -178,20 +176,23 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
     except BaseException:
         await batcher.close()
         raise
+    limits = AddLimits(settings.max_messages_per_add, settings.max_message_chars)
     try:
         yield Services(
             settings=settings,
             db=db,
+            accounts=AccountStore(db),
             batcher=batcher,
             ingestor=Ingestor(
                 batcher,
                 ProfileExtractors(settings, llms),
+                limits=limits,
                 same_meaning=settings.same_meaning_threshold,
                 context_messages=settings.embedding_context_messages,
             ),
             retriever=Retriever(batcher, settings.ranking_weights()),
             reranker=ProjectReranker(llms),
-            limits=AddLimits(settings.max_messages_per_add, settings.max_message_chars),
+            limits=limits,
         )
     finally:
         await llms.aclose()

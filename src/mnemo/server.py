@@ -12,28 +12,28 @@ import uvicorn
 from mnemo.http.app import create_app
 from mnemo.runtime import build_worker, database_url, open_database, open_services
 from mnemo.settings import Settings
-from mnemo.storage.database import Database
+from mnemo.storage import AccountStore
 
 logger = logging.getLogger("mnemo")
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-async def bootstrap_keys(db: Database, settings: Settings) -> None:
+async def bootstrap_keys(accounts: AccountStore, settings: Settings) -> None:
     """Make sure the default project exists and someone can authenticate to it."""
-    project = await db.ensure_project()
+    project = await accounts.ensure_project()
     if settings.api_key is not None:
-        await db.store_key(project, settings.api_key.get_secret_value(), name="MNEMO_API_KEY")
+        await accounts.store_key(project, settings.api_key.get_secret_value(), name="MNEMO_API_KEY")
         return
-    if await db.count_keys() == 0:
-        key = await db.create_key(project, name="first key")
+    if await accounts.count_keys() == 0:
+        key = await accounts.create_key(project, name="first key")
         print(f"Created the first API key for project {project} (shown once, store it now):", flush=True)
         print(key, flush=True)
 
 
 async def serve(settings: Settings) -> int:
     async with database_url(settings) as url, open_database(settings, url) as db:
-        await bootstrap_keys(db, settings)
+        await bootstrap_keys(AccountStore(db), settings)
         async with open_services(settings, db) as services:
             stop = asyncio.Event()
             workers = None

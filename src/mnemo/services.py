@@ -10,13 +10,14 @@ from mnemo.pipeline.rerank import ProjectReranker
 from mnemo.pipeline.retrieve import Retriever
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 from mnemo.settings import Settings
-from mnemo.storage.database import Database
+from mnemo.storage import AccountStore, Database
 
 
 @dataclass(slots=True)
 class Services:
     settings: Settings
     db: Database
+    accounts: AccountStore
     batcher: EmbeddingBatcher
     ingestor: Ingestor
     retriever: Retriever

@@ -123,7 +123,6 @@ class Settings(BaseSettings):
     max_message_chars: int = 32_000
     #: Requests per minute per API key in each API process (bursts up to that many); 0 = no limit.
     rate_limit_per_minute: int = 0
-    max_top_k: int = 1000
     max_page_size: int = 1000
 
     @classmethod

@@ -32,29 +32,12 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from psycopg import sql
-
-from mnemo.domain.filters import (
-    And,
-    CategoryCondition,
-    DateCondition,
-    EntityCondition,
-    FilterError,
-    IdsCondition,
-    MetadataCondition,
-    Node,
-    Not,
-    Or,
-    TextCondition,
-    compile_filter,
-    parse_filter,
-)
 from mnemo.domain.memories import MemoryRecord, Scope, memory_to_wire
 from mnemo.errors import BadRequest, PayloadTooLarge
+from mnemo.filters import And, EntityCondition, FilterError, Node, fields_named, parse_filter
 
 MAX_EXPORT_MEMORIES = 10_000
 MAX_EXPORT_CHARS = 16 * 1024 * 1024
@@ -124,51 +107,20 @@ def _conjuncts(node: Node) -> Iterator[Node]:
         yield node
 
 
-def lookup_condition(
-    export_id: uuid.UUID | None, raw_filter: dict[str, Any] | None
-) -> tuple[sql.Composable, list[object]]:
-    """The condition over ``memory_exports`` (aliased ``e``) that a get-export request selects by."""
-    parts: list[sql.Composable] = []
-    params: list[object] = []
-    if export_id is not None:
-        parts.append(sql.SQL("e.id = %s"))
-        params.append(export_id)
-    if raw_filter is not None:
-        try:
-            node = parse_filter(raw_filter)
-        except FilterError as exc:
-            raise BadRequest(str(exc)) from None
-        for name in _fields(node):
-            if name not in LOOKUP_FIELDS:
-                raise BadRequest(
-                    f"Filter key {name!r} cannot select a memory export: exports are found by"
-                    f" {', '.join(LOOKUP_FIELDS)} (the entity ids their filters pin, and when they were"
-                    " created), or by memory_export_id."
-                )
-        where, filter_params = compile_filter(node, alias="e")
-        parts.append(sql.SQL("({})").format(where))
-        params.extend(filter_params)
-    return sql.SQL(" AND ").join(parts), params
-
-
-def _fields(node: Node) -> Iterator[str]:
-    """Every field a filter names."""
-    if isinstance(node, And | Or):
-        for child in node.children:
-            yield from _fields(child)
-    elif isinstance(node, Not):
-        yield from _fields(node.child)
-    elif isinstance(node, EntityCondition | DateCondition | TextCondition):
-        yield node.field
-    else:
-        yield _FIELD_OF[type(node)]
-
-
-_FIELD_OF: dict[type, str] = {
-    CategoryCondition: "categories",
-    MetadataCondition: "metadata",
-    IdsCondition: "memory_ids",
-}
+def lookup_selection(raw_filter: dict[str, Any]) -> Node:
+    """The filter a get-export request selects exports by; 400 when it names a field exports do not have."""
+    try:
+        node = parse_filter(raw_filter)
+    except FilterError as exc:
+        raise BadRequest(str(exc)) from None
+    for name in fields_named(node):
+        if name not in LOOKUP_FIELDS:
+            raise BadRequest(
+                f"Filter key {name!r} cannot select a memory export: exports are found by"
+                f" {', '.join(LOOKUP_FIELDS)} (the entity ids their filters pin, and when they were"
+                " created), or by memory_export_id."
+            )
+    return node
 
 
 def shape_export(schema: object, records: Sequence[MemoryRecord], pinned: Scope) -> dict[str, Any]:

@@ -9,7 +9,12 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-ENTITY_KINDS: tuple[str, ...] = ("user", "agent", "app", "run")
+from mnemo.domain.entities import extract_entities
+from mnemo.domain.relative_dates import find_dates
+from mnemo.filters import ENTITY_FIELDS as ENTITY_FIELDS
+
+#: The kinds of entity a memory belongs to; ``<kind>_id`` is the field (:data:`ENTITY_FIELDS`).
+ENTITY_KINDS: tuple[str, ...] = tuple(field.removesuffix("_id") for field in ENTITY_FIELDS)
 RunKey = Literal["session_id", "run_id"]
 
 
@@ -21,9 +26,6 @@ class Scope:
     agent_id: str | None = None
     app_id: str | None = None
     run_id: str | None = None
-
-    def is_empty(self) -> bool:
-        return not (self.user_id or self.agent_id or self.app_id or self.run_id)
 
     def as_dict(self) -> dict[str, str | None]:
         return {
@@ -53,13 +55,30 @@ class MemoryRecord:
     created_at: datetime
     updated_at: datetime
 
-    def is_expired(self, today: date) -> bool:
-        return self.expiration_date is not None and self.expiration_date < today
-
 
 def text_hash(text: str) -> str:
     """The md5 of a memory's text, as Mem0 reports it in ``hash``."""
     return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class IndexFields:
+    """What is derived from a memory's text when it is written: its hash (exact dedup), the entities it
+    names and the days it refers to (ranking signals)."""
+
+    hash: str
+    entities: tuple[str, ...]
+    dates: tuple[tuple[date, date], ...]
+
+
+def index_fields(text: str, *, speaker: str | None, observed_at: datetime) -> IndexFields:
+    """The index fields of a memory with this text, said by ``speaker``, observed at ``observed_at`` (the
+    moment relative dates such as "yesterday" count from). The one place these are computed."""
+    return IndexFields(
+        hash=text_hash(text),
+        entities=tuple(extract_entities(text, speaker=speaker)),
+        dates=tuple((span.start, span.end) for span in find_dates(text, observed_at)),
+    )
 
 
 def index_text(text: str, speaker: str | None) -> str:
@@ -71,6 +90,18 @@ def embedding_text(own: str, context: Sequence[str]) -> str:
     """What is embedded for a message kept verbatim: its own index text first (so truncation to the
     model's window cuts context, never the message), then the messages that preceded it, oldest first."""
     return "\n".join([own, *context])
+
+
+def add_result(record: MemoryRecord) -> dict[str, Any]:
+    """One item of an add's ``results``, in the synchronous response and in the event alike (spec §2.2,
+    §6): the memory under ``data.memory`` (what the clients read) and ``memory``, and its entity ids."""
+    return {
+        "id": str(record.id),
+        "event": "ADD",
+        "data": {"memory": record.memory},
+        "memory": record.memory,
+        **record.scope.as_dict(),
+    }
 
 
 def structured_attributes(moment: datetime) -> dict[str, Any]:

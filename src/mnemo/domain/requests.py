@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
+from mnemo.domain.memories import Scope
 from mnemo.errors import BadRequest
 
 EntityId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-ENTITY_FIELDS: tuple[str, ...] = ("user_id", "agent_id", "app_id", "run_id")
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
@@ -48,7 +48,21 @@ class AddBody(_Body):
         return _require_plain_date(value, "expiration_date")
 
 
-class SearchBody(_Body):
+class _TopLevelScope(_Body):
+    """Entity ids given beside ``filters`` (ANDed into them), as the client's ``**kwargs`` send them."""
+
+    user_id: EntityId | None = None
+    agent_id: EntityId | None = None
+    app_id: EntityId | None = None
+    run_id: EntityId | None = None
+
+    def top_level_scope(self) -> Scope | None:
+        """The entity ids given at the top level, if any."""
+        scope = Scope(self.user_id, self.agent_id, self.app_id, self.run_id)
+        return scope if any(scope.as_dict().values()) else None
+
+
+class SearchBody(_TopLevelScope):
     query: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32_000)]
     filters: dict[str, Any] | None = None
     top_k: Annotated[int, Field(ge=1, le=1000)] = 10
@@ -63,7 +77,7 @@ class SearchBody(_Body):
     keyword_search: bool | None = None
 
 
-class ListBody(_Body):
+class ListBody(_TopLevelScope):
     filters: dict[str, Any] | None = None
     page: Annotated[int, Field(ge=1)] | None = None
     page_size: Annotated[int, Field(ge=1, le=1000)] | None = None
@@ -151,15 +165,6 @@ class ProjectUpdateBody(_Body):
     custom_categories: list[dict[str, str]] | list[str] | None = None
     multilingual: bool | None = None
     llm: LLMChoiceBody | None = None
-
-
-class _TopLevelScope(_Body):
-    """Entity ids given beside ``filters`` (ANDed into them), as the client's ``**kwargs`` send them."""
-
-    user_id: EntityId | None = None
-    agent_id: EntityId | None = None
-    app_id: EntityId | None = None
-    run_id: EntityId | None = None
 
 
 class ExportCreateBody(_TopLevelScope):

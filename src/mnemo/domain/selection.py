@@ -1,21 +1,19 @@
-"""Which memories a list-shaped request selects: its ``filters`` plus the top-level shortcuts."""
+"""Which memories a request selects: its ``filters`` plus the top-level shortcuts, as a filter tree."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
-from psycopg import sql
-
-from mnemo.domain.filters import FilterError, compile_filter, has_positive_scope, parse_filter
-from mnemo.domain.requests import ENTITY_FIELDS
+from mnemo.domain.memories import Scope
 from mnemo.errors import BadRequest
+from mnemo.filters import And, EntityCondition, FilterError, Node, has_positive_scope, parse_filter
 
 
 def selection_filter(
     filters: dict[str, Any] | None,
     *,
-    body: dict[str, Any],
+    scope: Scope | None = None,
     categories: list[str] | None = None,
     metadata: dict[str, Any] | None = None,
     start_date: date | None = None,
@@ -24,10 +22,11 @@ def selection_filter(
 ) -> dict[str, Any]:
     """One filter (spec §5) combining ``filters`` with the request's top-level shortcuts.
 
-    Top-level entity ids (which the hosted API refuses) are accepted and ANDed in.
+    Top-level entity ids (``scope``, which the hosted API refuses) are accepted and ANDed in.
     """
     parts: list[dict[str, Any]] = [filters] if filters else []
-    parts.extend({name: body[name]} for name in ENTITY_FIELDS if body.get(name) is not None)
+    if scope is not None:
+        parts.extend({name: value} for name, value in scope.as_dict().items() if value is not None)
     if categories:
         parts.append({"categories": {"in": categories}})
     if metadata:
@@ -46,8 +45,8 @@ def selection_filter(
     return parts[0] if len(parts) == 1 else {"AND": parts}
 
 
-def compile_selection(raw: dict[str, Any], *, require_scope: bool = True) -> tuple[sql.Composable, list[object]]:
-    """Validate and compile a filter; 400 if it is invalid or selects no entity."""
+def parse_selection(raw: dict[str, Any], *, require_scope: bool = True) -> Node:
+    """Validate a filter; 400 if it is invalid or (with ``require_scope``) selects no entity."""
     try:
         node = parse_filter(raw)
     except FilterError as exc:
@@ -57,4 +56,10 @@ def compile_selection(raw: dict[str, Any], *, require_scope: bool = True) -> tup
             "filters must scope the request to an entity: user_id, agent_id, app_id or run_id"
             ' (an exact id, {"in": [...]}, or "*" for any); negative conditions alone do not count.'
         )
-    return compile_filter(node, alias="m")
+    return node
+
+
+def within_scope(scope: Scope) -> Node:
+    """The memories whose entity ids include every id ``scope`` sets (ids it leaves unset are free)."""
+    conditions = tuple(EntityCondition(name, "eq", (value,)) for name, value in scope.as_dict().items() if value)
+    return conditions[0] if len(conditions) == 1 else And(conditions)

@@ -12,8 +12,7 @@ from starlette.datastructures import URL
 
 from mnemo.errors import BadRequest, Conflict, Forbidden, PayloadTooLarge, Unauthorized
 from mnemo.services import Services
-from mnemo.storage.database import Principal
-from mnemo.storage.project_store import Conn, ProjectStore
+from mnemo.storage import Principal, ProjectData, ProjectTables
 
 _SCHEMES = ("token", "bearer")
 
@@ -33,7 +32,7 @@ async def principal(request: Request, svc: ServicesDep) -> Principal:
     scheme, _, key = header.strip().partition(" ")
     if scheme.lower() not in _SCHEMES or not key.strip():
         raise Unauthorized("Malformed Authorization header: expected 'Token <your key>'.")
-    found = await svc.db.authenticate(key.strip())
+    found = await svc.accounts.authenticate(key.strip())
     if found is None:
         raise Unauthorized("Invalid API key: it is unknown or has been revoked.")
     request.app.state.rate_limiter.check(found.key_id)
@@ -50,11 +49,11 @@ def _is_read(request: Request) -> bool:
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def project_store(caller: PrincipalDep, svc: ServicesDep) -> ProjectStore:
-    return ProjectStore(svc.db, caller.project_id)
+def project_data(caller: PrincipalDep, svc: ServicesDep) -> ProjectData:
+    return ProjectData(svc.db, caller.project_id)
 
 
-StoreDep = Annotated[ProjectStore, Depends(project_store)]
+DataDep = Annotated[ProjectData, Depends(project_data)]
 
 
 async def json_body(request: Request, svc: ServicesDep) -> Any:
@@ -152,13 +151,23 @@ def idempotency_key(request: Request) -> str | None:
     return key
 
 
-async def replay_or_claim(store: ProjectStore, conn: Conn, key: str, route: str, body: Any) -> dict[str, Any] | None:
-    """The first response to a request with this key (the same request repeated), or None if new."""
+async def replay_or_claim(tables: ProjectTables, key: str | None, route: str, body: Any) -> dict[str, Any] | None:
+    """Inside the write's transaction: the first response to a request with this ``Idempotency-Key`` (the same
+    request repeated: the caller returns it and writes nothing), or None to go on (no key, or a new one, now
+    reserved until :func:`remember_response`). The same key with another request is a 409."""
+    if key is None:
+        return None
     digest = hashlib.sha256(f"{route}\0{json.dumps(body, sort_keys=True)}".encode()).hexdigest()
-    existing = await store.claim_idempotency_key(conn, key, route, digest)
+    existing = await tables.idempotency.claim(key, route, digest)
     if existing is None:
         return None
     stored_hash, response = existing
     if stored_hash != digest:
         raise Conflict("This Idempotency-Key was already used with a different request; use a new key.")
     return response
+
+
+async def remember_response(tables: ProjectTables, key: str | None, response: dict[str, Any]) -> None:
+    """Inside the same transaction: store the response a retry with this key will get."""
+    if key is not None:
+        await tables.idempotency.store_response(key, response)

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from mnemo.domain.memories import Scope
-from mnemo.domain.requests import ENTITY_FIELDS, AddBody, MessageIn, parse_body
+from mnemo.domain.dates import parse_moment
+from mnemo.domain.memories import ENTITY_FIELDS, Scope
+from mnemo.domain.requests import AddBody, MessageIn, parse_body
 from mnemo.errors import BadRequest, PayloadTooLarge
 from mnemo.pipeline.extraction import Category, Message
-
-_MAX_TIMESTAMP = 4_102_444_800  # 2100-01-01
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +107,7 @@ def _entity_ids_in_filters(filters: dict[str, Any]) -> dict[str, str]:
 
 
 def _observed_at(timestamp: float | None) -> datetime:
-    if timestamp is None:
-        return datetime.now(UTC)
-    if not 0 <= timestamp < _MAX_TIMESTAMP:
-        raise BadRequest(f"timestamp must be unix seconds between 0 and {_MAX_TIMESTAMP}; got {timestamp}.")
-    return datetime.fromtimestamp(timestamp, UTC)
+    return datetime.now(UTC) if timestamp is None else parse_moment(timestamp, "timestamp")
 
 
 def parse_categories(raw: list[dict[str, str]] | list[str] | dict[str, str] | None) -> tuple[Category, ...]:

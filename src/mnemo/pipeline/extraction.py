@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+from mnemo.errors import Unavailable
+
 Role = Literal["user", "assistant", "system"]
 Speaker = Literal["user", "assistant"]
 
@@ -87,7 +89,7 @@ class ExtractionFailed(Exception):
         self.raw_output = raw_output
 
 
-class ExtractionUnavailable(Exception):
+class ExtractionUnavailable(Unavailable):
     """The extractor could not be reached (LLM down, out of retries): the job is retried later."""
 
 

@@ -1,4 +1,10 @@
-"""The add pipeline: extract facts (infer=true) or take messages verbatim, embed, store."""
+"""The add pipeline: extract facts (infer=true) or take messages verbatim, embed, and say what to store.
+
+The ingestor decides what an add writes; its callers own the transaction: the add route for a
+verbatim add (:meth:`Ingestor.prepare_verbatim`, then :meth:`Ingestor.write_verbatim` inside the
+request's transaction), the worker for an inferred one (:meth:`Ingestor.plan_job` outside any
+transaction, then :meth:`Ingestor.write_job` inside the one that finishes the job).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mnemo.domain.entities import extract_entities, key_terms
-from mnemo.domain.memories import MemoryRecord, Scope, embedding_text, index_text, text_hash
-from mnemo.domain.relative_dates import find_dates
-from mnemo.domain.selection import compile_selection
+from mnemo.domain.entities import key_terms
+from mnemo.domain.events import EventStatus, EventType
+from mnemo.domain.memories import MemoryRecord, Scope, add_result, embedding_text, index_fields, index_text
+from mnemo.domain.selection import within_scope
 from mnemo.errors import MnemoError
 from mnemo.pipeline import claims
 from mnemo.pipeline.commands import AddCommand, AddLimits, parse_add, parse_categories
@@ -26,10 +32,10 @@ from mnemo.pipeline.extraction import (
     Message,
 )
 from mnemo.pipeline.offline_extractor import OfflineExtractor
+from mnemo.pipeline.supersede import ClaimLinks, claim_links, supersede_by_claims
 from mnemo.providers.embedding.base import Vectors
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
-from mnemo.storage.project_store import Conn, NewMemory, ProjectStore, ReadOptions
-from mnemo.storage.queue import Job, JobQueue
+from mnemo.storage import NewMemory, ProjectData, ProjectTables, ReadOptions
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +44,6 @@ _CONTEXT_MEMORIES = 10
 #: How many earlier adds, and at most how many of their messages, the extractor sees as recent context.
 _CONTEXT_ADDS = 5
 _CONTEXT_MESSAGES = 10
-#: How many of the scope's current memories (newest first) that may state a claim's attribute are compared
-#: with a new fact's claims (offline supersede).
-_CLAIM_CANDIDATES = 200
 
 
 class ExtractorChoice(Protocol):
@@ -52,32 +55,28 @@ class ExtractorChoice(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class _ClaimLinks:
-    """What a new memory's claims supersede (offline), decided before the write transaction."""
-
-    #: current memories dated no later than the new one that it replaces
-    older: list[uuid.UUID]
-    #: the earliest current memory dated after the new one that replaces it (adds processed out of order)
-    newer: uuid.UUID | None
-
-
-@dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one add wrote, and the numbers behind it."""
+    """What one add wrote: the memories, the event's ``results`` and its metadata."""
 
     written: list[MemoryRecord]
+    results: list[dict[str, Any]]
     metadata: dict[str, Any]
 
 
-def add_result(record: MemoryRecord) -> dict[str, Any]:
-    """One item of an add's ``results`` (spec §2.2, §6): both ``data.memory`` and ``memory``."""
-    return {
-        "id": str(record.id),
-        "event": "ADD",
-        "data": {"memory": record.memory},
-        "memory": record.memory,
-        **record.scope.as_dict(),
-    }
+@dataclass(frozen=True, slots=True)
+class JobPlan:
+    """What an inferred add will write, decided before its transaction."""
+
+    event_id: uuid.UUID
+    input_messages: list[dict[str, Any]]
+    facts: list[Fact]
+    memories: list[NewMemory]
+    #: the temporary refs the extractor saw → the ids of those existing memories
+    refs: dict[str, uuid.UUID]
+    #: offline supersede links of the new memories, by hash
+    links: dict[str, ClaimLinks]
+    #: the event's metadata, without the counts known only after the write
+    metadata: dict[str, Any]
 
 
 class Ingestor:
@@ -88,17 +87,22 @@ class Ingestor:
         batcher: EmbeddingBatcher,
         extractors: ExtractorChoice,
         *,
+        limits: AddLimits,
         same_meaning: float = 0.92,
         context_messages: int = 2,
     ) -> None:
         self.batcher = batcher
         self.extractors = extractors
+        #: What a stored add payload is re-read with: the limits it was accepted under.
+        self.limits = limits
         #: An extracted fact this similar (cosine) to a memory of its scope is already known: not stored.
         self.same_meaning = same_meaning
         #: How many messages that preceded a memory in its conversation it is embedded with.
         self.context_messages = context_messages
 
-    async def prepare_verbatim(self, store: ProjectStore, command: AddCommand) -> list[NewMemory]:
+    # --- verbatim (infer=false) --------------------------------------------------------------
+
+    async def prepare_verbatim(self, data: ProjectData, command: AddCommand) -> list[NewMemory]:
         """infer=false: every user and assistant message becomes one memory (embedded here, outside any
         transaction); :meth:`write_verbatim` stores them.
 
@@ -109,7 +113,7 @@ class Ingestor:
         kept = [m for m in command.messages if m.role != "system" and m.content.strip()]
         if not kept:
             return []
-        earlier = await self._recent_messages(store, command, before=None) if self.context_messages else []
+        earlier = await self._recent_messages(data, command, before=None) if self.context_messages else []
         window = self._context_window([index_text(m.content, m.name) for m in earlier])
         inputs = []
         for message in kept:
@@ -121,41 +125,41 @@ class Ingestor:
         return self._drafted(command, command.scope, drafts, vectors)
 
     async def write_verbatim(
-        self,
-        store: ProjectStore,
-        conn: Conn,
-        command: AddCommand,
-        memories: list[NewMemory],
-        payload: dict[str, Any],
+        self, tables: ProjectTables, command: AddCommand, memories: list[NewMemory], payload: dict[str, Any]
     ) -> tuple[uuid.UUID, Outcome]:
         """Inside the caller's transaction: insert the memories and their SUCCEEDED event."""
         event_id = uuid.uuid4()
-        written = await store.insert_memories(
-            conn, memories, event_id=event_id, history_input=_history_input(command.messages)
+        written = await tables.memories.insert(
+            memories, event_id=event_id, input_messages=_input_messages(command.messages)
         )
         results = [add_result(r) for r in written]
-        await store.create_event(
-            conn,
-            event_type="ADD",
-            status="SUCCEEDED",
+        await tables.events.create(
+            event_type=EventType.ADD,
+            status=EventStatus.SUCCEEDED,
             payload=payload,
             results=results,
             event_id=event_id,
             scope=command.scope,
         )
-        return event_id, Outcome(written, {"duplicates_skipped": len(memories) - len(written)})
+        return event_id, Outcome(written, results, {"duplicates_skipped": len(memories) - len(written)})
 
-    async def run_job(self, store: ProjectStore, queue: JobQueue, job: Job, command: AddCommand) -> Outcome:
-        """infer=true: extract facts, embed them, and finish the job in one transaction."""
+    # --- inferred (infer=true) ---------------------------------------------------------------
+
+    async def plan_job(
+        self, data: ProjectData, command: AddCommand, *, event_id: uuid.UUID, last_attempt: bool
+    ) -> JobPlan:
+        """infer=true, outside any transaction: extract facts, embed them, drop those already known, and
+        link the ones that replace existing memories. On the ``last_attempt``, an unreachable extractor
+        gives way to the project's fallback."""
         started = time.perf_counter()
-        existing = await self._similar_memories(store, command)
+        existing = await self._similar_memories(data, command)
         refs = {str(index): record.id for index, record in enumerate(existing)}
-        project = await store.project_settings()
+        project = await data.settings()
         extractor, fallback = self.extractors.for_project(project)
         request = ExtractionRequest(
             messages=command.messages,
             observed_at=command.observed_at,
-            recent_messages=await self._recent_messages(store, command, before=job.event_id),
+            recent_messages=await self._recent_messages(data, command, before=event_id),
             existing_memories=[ExistingMemory(ref, record.memory) for ref, record in zip(refs, existing, strict=True)],
             custom_instructions=command.custom_instructions or project.get("custom_instructions") or None,
             agent_custom_instructions=(
@@ -164,50 +168,68 @@ class Ingestor:
             categories=command.custom_categories or parse_categories(project.get("custom_categories")),
             agent_perspective=bool(command.scope.agent_id and not command.scope.user_id),
         )
-        last_attempt = job.attempts >= job.max_attempts
         extraction, used, extractor_name = await self._extract(request, extractor, fallback, last_attempt=last_attempt)
         extracted_ms = (time.perf_counter() - started) * 1000
         facts = _unique(extraction.facts)
-        drafted: list[tuple[Fact, NewMemory]] = []
         speakers = _speaker_names(command.messages)
         # A fact in the conversation's own wording is embedded with the messages before the add's last one.
         before = [] if used.self_contained else [*request.recent_messages, *command.messages[:-1]]
         context = [index_text(m.content, m.name) for m in before if m.role != "system"]
+        drafted: list[tuple[Fact, NewMemory]] = []
         for fact in facts:
-            scope = _scope_for(fact, command.scope)
             draft = (fact.text, fact.attributed_to, speakers.get(fact.attributed_to))
-            (memory,) = await self._new_memories(command, scope, [draft], fact.categories, context=context)
+            (memory,) = await self._new_memories(
+                command, _scope_for(fact, command.scope), [draft], fact.categories, context=context
+            )
             drafted.append((fact, memory))
-        kept = [(fact, memory) for fact, memory in drafted if not await self._known(store, memory)]
-        facts = [fact for fact, _ in kept]
+        kept = [(fact, memory) for fact, memory in drafted if not await self._known(data, memory)]
         memories = [memory for _, memory in kept]
         # The LLM links the memories a fact replaces; the offline extractor's facts are linked by their claims.
-        links = await self._claim_links(store, memories) if isinstance(used, OfflineExtractor) else {}
-        async with store.transaction() as conn:
-            await queue.hold(conn, job)
-            written = await store.insert_memories(
-                conn, memories, event_id=job.event_id, history_input=_history_input(command.messages)
-            )
-            superseded = await self._supersede(store, conn, facts, memories, written, refs)
-            superseded += await self._supersede_by_claims(store, conn, written, links)
-            metadata: dict[str, Any] = {
-                "extractor": extractor_name,
-                "facts_extracted": len(extraction.facts),
-                "memories_written": len(written),
-                "duplicates_skipped": len(memories) - len(written),
-                "same_meaning_skipped": len(drafted) - len(kept),
-                "superseded": superseded,
-                "extraction_ms": round(extracted_ms, 2),
+        links = await claim_links(data, memories) if isinstance(used, OfflineExtractor) else {}
+        metadata: dict[str, Any] = {
+            "extractor": extractor_name,
+            "facts_extracted": len(extraction.facts),
+            "same_meaning_skipped": len(drafted) - len(kept),
+            "extraction_ms": round(extracted_ms, 2),
+        }
+        if extraction.usage is not None:
+            metadata["llm"] = {
+                "calls": extraction.usage.calls,
+                "prompt_tokens": extraction.usage.prompt_tokens,
+                "completion_tokens": extraction.usage.completion_tokens,
+                "latency_ms": round(extraction.usage.latency_ms, 2),
             }
-            if extraction.usage is not None:
-                metadata["llm"] = {
-                    "calls": extraction.usage.calls,
-                    "prompt_tokens": extraction.usage.prompt_tokens,
-                    "completion_tokens": extraction.usage.completion_tokens,
-                    "latency_ms": round(extraction.usage.latency_ms, 2),
-                }
-            await queue.succeed(conn, job, [add_result(r) for r in written], metadata)
-        return Outcome(written, metadata)
+        return JobPlan(
+            event_id=event_id,
+            input_messages=_input_messages(command.messages),
+            facts=[fact for fact, _ in kept],
+            memories=memories,
+            refs=refs,
+            links=links,
+            metadata=metadata,
+        )
+
+    async def write_job(self, tables: ProjectTables, plan: JobPlan) -> Outcome:
+        """Inside the transaction that finishes the job: insert the new memories and supersede the ones they
+        replace (the LLM's links, then the offline claims' links)."""
+        written = await tables.memories.insert(
+            plan.memories, event_id=plan.event_id, input_messages=plan.input_messages
+        )
+        by_hash = {record.hash: record for record in written}
+        superseded = 0
+        for fact, memory in zip(plan.facts, plan.memories, strict=True):
+            new = by_hash.get(memory.hash)
+            old_ids = [plan.refs[ref] for ref in fact.linked_refs if ref in plan.refs]
+            if new is not None and old_ids:
+                superseded += await tables.memories.supersede(old_ids, new.id)
+        superseded += await supersede_by_claims(tables, written, plan.links)
+        metadata = {
+            **plan.metadata,
+            "memories_written": len(written),
+            "duplicates_skipped": len(plan.memories) - len(written),
+            "superseded": superseded,
+        }
+        return Outcome(written, [add_result(r) for r in written], metadata)
 
     async def _extract(
         self, request: ExtractionRequest, extractor: Extractor, fallback: Extractor | None, *, last_attempt: bool
@@ -221,121 +243,43 @@ class Ingestor:
             logger.warning("extractor %s unavailable on the last attempt (%s); falling back", extractor.name, exc)
             return await fallback.extract(request), fallback, f"{fallback.name} (fallback: {exc})"
 
-    async def _known(self, store: ProjectStore, memory: NewMemory) -> bool:
+    async def _known(self, data: ProjectData, memory: NewMemory) -> bool:
         """True when the scope already holds a memory of the same meaning: cosine ≥ the dedup bound and
         the same numbers and names (embeddings barely tell "2 kids" from "3 kids")."""
         if self.same_meaning >= 1.0:
             return False
-        scope = {key: value for key, value in memory.scope.as_dict().items() if value}
-        where, params = compile_selection(scope)
-        async with store.connection() as conn:
-            hits = await store.nearest_candidates(conn, memory.embedding, where, params, ReadOptions(), limit=1)
+        async with data.reading() as tables:
+            hits = await tables.search.nearest(memory.embedding, within_scope(memory.scope), ReadOptions(), limit=1)
         if not hits or hits[0].similarity < self.same_meaning:
             return False
         known = hits[0].record.memory
         return key_terms(known) == key_terms(memory.text) and not claims.contradicts(memory.text, known)
 
     async def _recent_messages(
-        self, store: ProjectStore, command: AddCommand, *, before: uuid.UUID | None
+        self, data: ProjectData, command: AddCommand, *, before: uuid.UUID | None
     ) -> list[Message]:
         """The scope's last few messages before the add of event ``before`` (or before now), oldest first."""
-        async with store.connection() as conn:
-            payloads = await store.recent_add_payloads(conn, command.scope, before, limit=_CONTEXT_ADDS)
+        async with data.reading() as tables:
+            payloads = await tables.events.recent_add_payloads(command.scope, before, limit=_CONTEXT_ADDS)
         messages: list[Message] = []
         for payload in reversed(payloads):
             try:
-                messages.extend(parse_add(payload, AddLimits()).messages)
+                messages.extend(parse_add(payload, self.limits).messages)
             except MnemoError:
                 continue  # an old payload that no longer validates is not context worth failing for
         return [m for m in messages if m.role != "system"][-_CONTEXT_MESSAGES:]
 
-    async def _similar_memories(self, store: ProjectStore, command: AddCommand) -> list[MemoryRecord]:
+    async def _similar_memories(self, data: ProjectData, command: AddCommand) -> list[MemoryRecord]:
         """The memories of the add's scope closest to its messages: context for the extractor."""
         text = "\n".join(m.content for m in command.messages if m.role != "system")
         if not text.strip():
             return []
-        scope = {key: value for key, value in command.scope.as_dict().items() if value}
-        where, params = compile_selection(scope)
         vector = await self.batcher.embed_one(text)
-        async with store.connection() as conn:
-            hits = await store.nearest_candidates(conn, vector, where, params, ReadOptions(), limit=_CONTEXT_MEMORIES)
-        return [hit.record for hit in hits]
-
-    async def _supersede(
-        self,
-        store: ProjectStore,
-        conn: Conn,
-        facts: Sequence[Fact],
-        memories: Sequence[NewMemory],
-        written: Sequence[MemoryRecord],
-        refs: dict[str, uuid.UUID],
-    ) -> int:
-        """Mark existing memories that a new fact replaces as superseded by it (nothing is deleted)."""
-        by_hash = {record.hash: record for record in written}
-        count = 0
-        for fact, memory in zip(facts, memories, strict=True):
-            new = by_hash.get(memory.hash)
-            old_ids = [refs[ref] for ref in fact.linked_refs if ref in refs]
-            if new is not None and old_ids:
-                count += await store.supersede(conn, old_ids, new.id)
-        return count
-
-    async def _claim_links(self, store: ProjectStore, memories: Sequence[NewMemory]) -> dict[str, _ClaimLinks]:
-        """For each new memory stating a claim (subject, attribute, value): the current memories of exactly its
-        scope that state the same subject and attribute with another value. The later-dated one of each pair
-        supersedes the earlier one, provided the earlier one's claim is all it says (see mnemo.pipeline.claims).
-        Keyed by the new memory's hash."""
-        links: dict[str, _ClaimLinks] = {}
-        for memory in memories:
-            found = claims.claims_in(memory.text)
-            if not found:
-                continue
-            candidates = await self._claim_candidates(store, memory, found)
-            older = [
-                record.id
-                for record in candidates
-                if record.created_at <= memory.created_at and claims.supersedes(memory.text, record.memory)
-            ]
-            newer = [
-                record
-                for record in candidates
-                if record.created_at > memory.created_at and claims.supersedes(record.memory, memory.text)
-            ]
-            if older or newer:
-                first = min(newer, key=lambda record: record.created_at).id if newer else None
-                links[memory.hash] = _ClaimLinks(older, first)
-        return links
-
-    async def _claim_candidates(
-        self, store: ProjectStore, memory: NewMemory, found: Sequence[claims.Claim]
-    ) -> list[MemoryRecord]:
-        """Current memories of exactly the memory's scope that name the claims' subject and may state one of
-        their attributes (their text contains one of the attributes' cue words), newest first."""
-        parts: list[dict[str, Any]] = [
-            {key: value} if value else {"NOT": {key: "*"}} for key, value in memory.scope.as_dict().items()
-        ]
-        parts.append({"OR": [{"text": {"icontains": subject}} for subject in {claim.subject for claim in found}]})
-        parts.append({"OR": [{"text": {"icontains": cue}} for cue in claims.cues_for(found)]})
-        where, params = compile_selection({"AND": parts})
-        async with store.connection() as conn:
-            _, records = await store.list_memories(
-                conn, where, params, ReadOptions(latest_only=True), offset=0, limit=_CLAIM_CANDIDATES
+        async with data.reading() as tables:
+            hits = await tables.search.nearest(
+                vector, within_scope(command.scope), ReadOptions(), limit=_CONTEXT_MEMORIES
             )
-        return records
-
-    async def _supersede_by_claims(
-        self, store: ProjectStore, conn: Conn, written: Sequence[MemoryRecord], links: Mapping[str, _ClaimLinks]
-    ) -> int:
-        count = 0
-        for record in written:
-            link = links.get(record.hash)
-            if link is None:
-                continue
-            if link.older:
-                count += await store.supersede(conn, link.older, record.id)
-            if link.newer is not None:
-                count += await store.supersede(conn, [record.id], link.newer)
-        return count
+        return [hit.record for hit in hits]
 
     async def _new_memories(
         self,
@@ -369,7 +313,7 @@ class Ingestor:
             NewMemory(
                 scope=scope,
                 text=text,
-                hash=text_hash(text),
+                index=index_fields(text, speaker=name, observed_at=command.observed_at),
                 embedding=vector,
                 metadata=command.metadata,
                 created_at=command.observed_at,
@@ -378,8 +322,6 @@ class Ingestor:
                 attributed_to=role,
                 actor_name=name,
                 categories=categories,
-                entities=extract_entities(text, speaker=name),
-                dates=[(span.start, span.end) for span in find_dates(text, command.observed_at)],
             )
             for (text, role, name), vector in zip(drafts, vectors, strict=True)
         ]
@@ -413,5 +355,5 @@ def _speaker_names(messages: Sequence[Message]) -> dict[str, str]:
     return names
 
 
-def _history_input(messages: Sequence[Message]) -> list[dict[str, Any]]:
+def _input_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
     return [{"role": m.role, "content": m.content} for m in messages]

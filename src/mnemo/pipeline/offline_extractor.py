@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mnemo.domain.relative_dates import resolve_relative_dates
+from mnemo.domain.stemming import stem
 from mnemo.pipeline.categories import DEFAULT_CATEGORIES, categorize
 from mnemo.pipeline.extraction import Category, ExtractionRequest, ExtractionResult, Fact, Message, Speaker
 
@@ -261,17 +262,9 @@ def _tokens(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def _stem(word: str) -> str:
-    word = word.removesuffix("'s")
-    for suffix, minimum in (("ing", 6), ("ed", 5), ("es", 5), ("s", 4)):
-        if len(word) >= minimum and word.endswith(suffix) and not word.endswith("ss"):
-            return word[: -len(suffix)]
-    return word
-
-
 def _content_words(text: str) -> frozenset[str]:
     body = _TRAILING_VOCATIVE.sub("", text)
-    stems = (_stem(word) for word in _tokens(body) if word not in STOP_WORDS and word not in WEAK_WORDS)
+    stems = (stem(word) for word in _tokens(body) if word not in STOP_WORDS and word not in WEAK_WORDS)
     return frozenset(stem for stem in stems if stem not in WEAK_WORDS)
 
 

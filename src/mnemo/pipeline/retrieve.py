@@ -14,11 +14,10 @@ import heapq
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from psycopg import sql
-
+from mnemo.domain.dates import parse_moment
 from mnemo.domain.entities import extract_entities, overlap
 from mnemo.domain.memories import memory_to_wire
 from mnemo.domain.relative_dates import find_dates
@@ -32,11 +31,11 @@ from mnemo.domain.scoring import (
     keyword_signal,
     time_signal,
 )
-from mnemo.domain.selection import compile_selection, selection_filter
-from mnemo.errors import BadRequest
+from mnemo.domain.selection import parse_selection, selection_filter
+from mnemo.filters import Node
 from mnemo.providers.embedding.base import Vectors
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
-from mnemo.storage.project_store import Candidate, ProjectStore, ReadOptions
+from mnemo.storage import Candidate, ProjectData, ReadOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +49,8 @@ class Scored:
 class _Leg:
     """What a search reads from storage: where to look and how much."""
 
-    store: ProjectStore
-    where: sql.Composable
-    params: list[object]
+    data: ProjectData
+    selection: Node
     options: ReadOptions
     pool: int
 
@@ -63,11 +61,15 @@ class Retriever:
         self.weights = weights
         self.min_pool = min_pool
 
-    async def search(self, store: ProjectStore, request: SearchBody, body: dict[str, Any]) -> list[dict[str, Any]]:
-        raw = selection_filter(request.filters, body=body, categories=request.categories, metadata=request.metadata)
-        where, params = compile_selection(raw)
+    async def search(self, data: ProjectData, request: SearchBody) -> list[dict[str, Any]]:
+        raw = selection_filter(
+            request.filters,
+            scope=request.top_level_scope(),
+            categories=request.categories,
+            metadata=request.metadata,
+        )
         options = ReadOptions(show_expired=request.show_expired, latest_only=request.latest_only)
-        leg = _Leg(store, where, list(params), options, pool=max(self.min_pool, 3 * request.top_k))
+        leg = _Leg(data, parse_selection(raw), options, pool=max(self.min_pool, 3 * request.top_k))
         vector = asyncio.ensure_future(self.batcher.embed_one(request.query))
         nearest_leg = asyncio.ensure_future(self._nearest(leg, vector))
         keyword_leg = asyncio.ensure_future(self._keyword_candidates(leg, request.query, vector))
@@ -78,29 +80,32 @@ class Retriever:
                 task.cancel()
         seen = {c.record.id for c in nearest}
         candidates = nearest + [c for c in best_matches if c.record.id not in seen]
-        ranked = self.rank(request.query, candidates, bm25, reference=_reference_date(request.reference_date))
+        reference = (
+            datetime.now(UTC)
+            if request.reference_date is None
+            else parse_moment(request.reference_date, "reference_date")
+        )
+        ranked = self.rank(request.query, candidates, bm25, reference=reference)
         kept = [item for item in ranked if item.score >= request.threshold][: request.top_k]
         return [_to_wire(item, request.fields) for item in kept]
 
     async def _nearest(self, leg: _Leg, vector: asyncio.Future[Vectors]) -> list[Candidate]:
         query_vector = await vector
-        async with leg.store.connection() as conn:
-            return await leg.store.nearest_candidates(
-                conn, query_vector, leg.where, leg.params, leg.options, limit=leg.pool
-            )
+        async with leg.data.reading() as tables:
+            return await tables.search.nearest(query_vector, leg.selection, leg.options, limit=leg.pool)
 
     async def _keyword_candidates(
         self, leg: _Leg, query: str, vector: asyncio.Future[Vectors]
     ) -> tuple[dict[uuid.UUID, float], list[Candidate]]:
         """BM25 of every keyword match in scope, and the rows of the best ones (with their similarity):
         fetched here, while the nearest-neighbour leg still runs, rather than after it."""
-        async with leg.store.connection() as conn:
-            matches = await leg.store.keyword_matches(conn, query, leg.where, leg.params, leg.options)
+        async with leg.data.reading() as tables:
+            matches = await tables.search.keyword_matches(query, leg.selection, leg.options)
             bm25 = bm25_scores(matches.documents, matches.terms, matches.matches)
             if not bm25:
                 return bm25, []
             best = [key for key, _ in heapq.nlargest(leg.pool, bm25.items(), key=_by_score)]
-            return bm25, await leg.store.candidates_by_id(conn, best, await vector)
+            return bm25, await tables.search.candidates_by_id(best, await vector)
 
     def rank(
         self, query: str, candidates: list[Candidate], bm25: Mapping[uuid.UUID, float], *, reference: datetime
@@ -128,23 +133,6 @@ class Retriever:
 
 def _by_score(item: tuple[uuid.UUID, float]) -> tuple[float, int]:
     return item[1], item[0].int
-
-
-def _reference_date(value: str | int | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    if isinstance(value, int):
-        return datetime.fromtimestamp(value, UTC)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        try:
-            parsed = datetime.combine(date.fromisoformat(value), datetime.min.time())
-        except ValueError:
-            raise BadRequest(
-                f"reference_date must be an ISO date or datetime, or unix seconds; got {value!r}."
-            ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _to_wire(item: Scored, fields: list[str] | None) -> dict[str, Any]:

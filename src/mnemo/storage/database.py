@@ -1,58 +1,52 @@
-"""The connection pool and the account tables (organisations, projects, API keys).
+"""The connection pool, and the one place driver errors become mnemo's errors.
 
-Tenant-owned data (memories, history, events) is reached only through
-:class:`mnemo.storage.project_store.ProjectStore`, which scopes every statement by project.
+Every connection mnemo uses comes from :meth:`Database.connection` or :meth:`Database.transaction`
+(or, for the worker's notifications, :meth:`Database.listen`); each translates ``psycopg`` errors
+raised inside its block into the :mod:`mnemo.errors` tree, so no caller outside ``mnemo.storage``
+ever handles a driver exception.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-import uuid
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 from pgvector.psycopg import register_vector_async
+from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-KEY_PREFIX = "m0"
+from mnemo.errors import DatabaseUnavailable, StorageFault, ValueRejected
+
+logger = logging.getLogger(__name__)
+
+Conn = psycopg.AsyncConnection[dict[str, Any]]
+
+#: Errors after which the same statement may succeed: the server went away, or it lost a lock race.
+_TRANSIENT = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+    pg_errors.LockNotAvailable,
+    pg_errors.AdminShutdown,
+    pg_errors.CannotConnectNow,
+)
+#: Errors about a value the caller sent: too large for an index, out of a type's range, malformed.
+_REJECTED = (psycopg.DataError, pg_errors.ProgramLimitExceeded)
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: the project an API key belongs to."""
-
-    key_id: uuid.UUID
-    project_id: str
-    org_id: str
-    read_only: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKeyInfo:
-    id: uuid.UUID
-    project_id: str
-    name: str | None
-    prefix: str
-    read_only: bool
-    created_at: datetime
-    revoked_at: datetime | None
-
-
-def hash_key(key: str) -> bytes:
-    return hashlib.sha256(key.encode("utf-8")).digest()
-
-
-def new_key() -> str:
-    """A fresh random API key; shown once, stored only as a hash."""
-    return f"{KEY_PREFIX}-{secrets.token_urlsafe(32)}"
+def translate(exc: psycopg.Error) -> NoReturn:
+    """Raise the :mod:`mnemo.errors` equivalent of a driver error (chained to it)."""
+    message = (exc.diag.message_primary if exc.diag else None) or str(exc) or type(exc).__name__
+    if isinstance(exc, _REJECTED):
+        raise ValueRejected(f"A value could not be stored: {message}.") from exc
+    if isinstance(exc, _TRANSIENT):
+        raise DatabaseUnavailable(f"The database is unavailable or busy ({message}); try again.") from exc
+    raise StorageFault(f"A database statement failed: {message}") from exc
 
 
 async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
@@ -61,16 +55,12 @@ async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
     await conn.commit()
 
 
-class VectorSpaceMismatch(Exception):
-    """The database holds vectors of another embedding model than this process is configured with."""
-
-
 class Database:
     """Owns the pool. Open with ``await db.open()``, close with ``await db.close()``."""
 
     def __init__(self, conninfo: str, *, min_size: int = 2, max_size: int = 16) -> None:
         self.conninfo = conninfo
-        self.pool: AsyncConnectionPool[psycopg.AsyncConnection[dict[str, Any]]] = AsyncConnectionPool(
+        self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             conninfo,
             min_size=min_size,
             max_size=max_size,
@@ -81,126 +71,47 @@ class Database:
             # Autocommit: a read is one round trip, not BEGIN + query + ROLLBACK; writes that belong
             # together go through ``transaction()``.
             kwargs={"row_factory": dict_row, "prepare_threshold": None, "autocommit": True},
-            connection_class=psycopg.AsyncConnection[dict[str, Any]],
+            connection_class=Conn,
         )
 
     async def open(self) -> None:
-        await self.pool.open(wait=True, timeout=30)
+        try:
+            await self.pool.open(wait=True, timeout=30)
+        except psycopg.Error as exc:
+            translate(exc)
 
     async def close(self) -> None:
         await self.pool.close()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[psycopg.AsyncConnection[dict[str, Any]]]:
-        async with self.pool.connection() as conn, conn.transaction():
-            yield conn
+    async def connection(self) -> AsyncIterator[Conn]:
+        """A pooled autocommit connection: each statement is its own transaction."""
+        try:
+            async with self.pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            translate(exc)
 
-    async def claim_vector_space(self, space: str, dimensions: int) -> None:
-        """Record the embedding model of this deployment on first start; refuse another one later."""
-        wanted = {"space": space, "dimensions": dimensions}
-        async with self.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO deployment (key, value) VALUES ('vector_space', %s) ON CONFLICT (key) DO NOTHING",
-                (Jsonb(wanted),),
-            )
-            row = await (await conn.execute("SELECT value FROM deployment WHERE key = 'vector_space'")).fetchone()
-        recorded = row["value"] if row else wanted
-        if recorded != wanted:
-            raise VectorSpaceMismatch(
-                f"this database holds vectors of {recorded['space']} ({recorded['dimensions']} dimensions), but"
-                f" this process is configured to embed with {space} ({dimensions} dimensions). Vectors of"
-                " different models cannot be compared: configure the same embedder (MNEMO_EMBEDDER and its"
-                " model settings) as the processes that wrote them, or use another database."
-            )
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Conn]:
+        """A pooled connection inside one transaction, committed when the block ends without an error."""
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                yield conn
+        except psycopg.Error as exc:
+            translate(exc)
 
-    # --- projects -------------------------------------------------------------------------
+    async def ping(self) -> None:
+        """One round trip; raises :class:`~mnemo.errors.DatabaseUnavailable` when the database is away."""
+        async with self.connection() as conn:
+            await conn.execute("SELECT 1")
 
-    async def ensure_project(self, project_id: str | None = None, *, name: str | None = None) -> str:
-        """Return the id of ``project_id`` (created if new), or of the default project."""
-        async with self.transaction() as conn:
-            if project_id is None:
-                row = await (await conn.execute("SELECT id FROM projects WHERE is_default")).fetchone()
-                if row is not None:
-                    return str(row["id"])
-            org = await self._default_org(conn)
-            if project_id is not None:
-                row = await (await conn.execute("SELECT id FROM projects WHERE id = %s", (project_id,))).fetchone()
-                if row is not None:
-                    return str(row["id"])
-            new_id = project_id or f"proj_{secrets.token_hex(8)}"
-            await conn.execute(
-                "INSERT INTO projects (id, org_id, name, is_default) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (new_id, org, name or (project_id or "default"), project_id is None),
-            )
-            if project_id is None:
-                row = await (await conn.execute("SELECT id FROM projects WHERE is_default")).fetchone()
-                assert row is not None
-                return str(row["id"])
-            return new_id
-
-    async def _default_org(self, conn: psycopg.AsyncConnection[dict[str, Any]]) -> str:
-        row = await (await conn.execute("SELECT id FROM organizations ORDER BY created_at LIMIT 1")).fetchone()
-        if row is not None:
-            return str(row["id"])
-        org_id = f"org_{secrets.token_hex(8)}"
-        await conn.execute("INSERT INTO organizations (id, name) VALUES (%s, 'default')", (org_id,))
-        return org_id
-
-    async def project_exists(self, project_id: str) -> bool:
-        async with self.pool.connection() as conn:
-            row = await (await conn.execute("SELECT 1 FROM projects WHERE id = %s", (project_id,))).fetchone()
-            return row is not None
-
-    # --- API keys -------------------------------------------------------------------------
-
-    async def create_key(self, project_id: str, *, name: str | None = None, read_only: bool = False) -> str:
-        key = new_key()
-        await self.store_key(project_id, key, name=name, read_only=read_only)
-        return key
-
-    async def store_key(self, project_id: str, key: str, *, name: str | None = None, read_only: bool = False) -> None:
-        """Store ``key`` (as a hash) for the project; a no-op if it is already stored."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO api_keys (id, project_id, name, key_hash, prefix, read_only)"
-                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (key_hash) DO NOTHING",
-                (uuid.uuid4(), project_id, name, hash_key(key), key[:8], read_only),
-            )
-
-    async def count_keys(self) -> int:
-        async with self.pool.connection() as conn:
-            row = await (await conn.execute("SELECT count(*) AS n FROM api_keys")).fetchone()
-            return int(row["n"]) if row else 0
-
-    async def list_keys(self) -> list[ApiKeyInfo]:
-        async with self.pool.connection() as conn:
-            rows = await (
-                await conn.execute(
-                    "SELECT id, project_id, name, prefix, read_only, created_at, revoked_at"
-                    " FROM api_keys ORDER BY created_at"
-                )
-            ).fetchall()
-        return [ApiKeyInfo(**row) for row in rows]
-
-    async def revoke_key(self, key_id: uuid.UUID) -> bool:
-        async with self.transaction() as conn:
-            cur = await conn.execute(
-                "UPDATE api_keys SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL", (key_id,)
-            )
-            return cur.rowcount == 1
-
-    async def authenticate(self, key: str) -> Principal | None:
-        """The principal of a valid, unrevoked key, else None."""
-        digest = hash_key(key)
-        async with self.pool.connection() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT k.id, k.key_hash, k.project_id, k.read_only, p.org_id FROM api_keys k"
-                    " JOIN projects p ON p.id = k.project_id"
-                    " WHERE k.key_hash = %s AND k.revoked_at IS NULL",
-                    (digest,),
-                )
-            ).fetchone()
-        if row is None or not hmac.compare_digest(bytes(row["key_hash"]), digest):
-            return None
-        return Principal(row["id"], row["project_id"], row["org_id"], row["read_only"])
+    async def listen(self, channel: str) -> AsyncIterator[None]:
+        """Yield once per notification on ``channel``, on a dedicated connection (not the pool's)."""
+        try:
+            async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
+                await conn.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel)))
+                async for _ in conn.notifies():
+                    yield
+        except psycopg.Error as exc:
+            translate(exc)

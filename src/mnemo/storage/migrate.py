@@ -13,6 +13,8 @@ from importlib import resources
 import psycopg
 from psycopg import sql
 
+from mnemo.storage.database import translate
+
 logger = logging.getLogger(__name__)
 
 _LOCK_KEY = 0x6D6E656D6F  # "mnemo"
@@ -38,6 +40,13 @@ def available_migrations() -> list[Migration]:
 
 async def migrate(conninfo: str) -> list[int]:
     """Bring the database to the newest schema; returns the versions this call applied."""
+    try:
+        return await _migrate(conninfo)
+    except psycopg.Error as exc:
+        translate(exc)
+
+
+async def _migrate(conninfo: str) -> list[int]:
     applied: list[int] = []
     async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
         await conn.execute(

@@ -1,4 +1,10 @@
-"""The worker loop: wake on NOTIFY (or a poll tick), claim jobs, run them, heartbeat their leases."""
+"""The worker loop: wake on NOTIFY (or a poll tick), claim jobs, run them, heartbeat their leases.
+
+The worker owns a job's life: it claims it, asks the ingestor what the add should write (reads, the
+extraction and the embeddings happen outside any transaction), writes that and marks the job
+SUCCEEDED in one transaction that first checks the claim is still held, and on failure records
+what :mod:`mnemo.worker.retry` decides.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +12,15 @@ import asyncio
 import contextlib
 import logging
 import os
-import random
 import socket
-from datetime import timedelta
-
-import psycopg
 
 from mnemo.errors import MnemoError
 from mnemo.pipeline.commands import AddLimits, parse_add
-from mnemo.pipeline.extraction import ExtractionFailed, ExtractionUnavailable
 from mnemo.pipeline.ingest import Ingestor
-from mnemo.providers.embedding.base import EmbedderUnavailable
-from mnemo.storage.database import Database
-from mnemo.storage.project_store import ProjectStore
-from mnemo.storage.queue import NOTIFY_CHANNEL, Job, JobQueue, LostClaim
+from mnemo.storage import Database, Job, JobQueue, LostClaim, ProjectData
+from mnemo.worker.retry import GiveUp, RetryPolicy
 
 logger = logging.getLogger(__name__)
-
-#: How much of a model's malformed output an event keeps for inspection.
-_RAW_OUTPUT_LIMIT = 4096
 
 
 def worker_id() -> str:
@@ -46,11 +42,6 @@ def local_worker_alive(other: str) -> bool:
     return True
 
 
-def retry_delay(attempt: int) -> timedelta:
-    """Exponential backoff with full jitter: up to 2**attempt seconds, capped at five minutes."""
-    return timedelta(seconds=random.uniform(0.5, min(300.0, 2.0**attempt)))
-
-
 class Worker:
     def __init__(
         self,
@@ -61,6 +52,7 @@ class Worker:
         concurrency: int,
         poll_seconds: float,
         limits: AddLimits,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.db = db
         self.ingestor = ingestor
@@ -68,6 +60,7 @@ class Worker:
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
         self.limits = limits
+        self.retry = retry or RetryPolicy()
         self._running: dict[asyncio.Task[None], Job] = {}
         self._wakeup = asyncio.Event()
         self.jobs_done = 0
@@ -91,7 +84,7 @@ class Worker:
                     await task
 
     async def run_until_idle(self) -> None:
-        """Drain the queue and return (for tests and one-shot runs)."""
+        """Run every job that is runnable now (and those they make runnable), then return."""
         while True:
             await self._fill()
             if not self._running:
@@ -104,8 +97,8 @@ class Worker:
             return
         try:
             jobs = await self.queue.claim(free)
-        except psycopg.Error:
-            logger.exception("claiming jobs failed; will retry")
+        except MnemoError as exc:
+            logger.warning("claiming jobs failed; will retry: %s", exc.detail)
             return
         for job in jobs:
             task = asyncio.create_task(self._process(job), name=f"mnemo-job-{job.event_id}")
@@ -138,47 +131,45 @@ class Worker:
             await self.queue.release(jobs)
 
     async def _process(self, job: Job) -> None:
-        store = ProjectStore(self.db, job.project_id)
+        data = ProjectData(self.db, job.project_id)
         try:
             command = parse_add(job.payload, self.limits)
-            outcome = await self.ingestor.run_job(store, self.queue, job, command)
+            plan = await self.ingestor.plan_job(
+                data, command, event_id=job.event_id, last_attempt=self.retry.is_last_attempt(job)
+            )
+            async with data.transaction() as tables:
+                await tables.events.hold(job, self.queue.worker_id)
+                outcome = await self.ingestor.write_job(tables, plan)
+                await tables.events.succeed(job, outcome.results, outcome.metadata)
         except LostClaim:
             logger.warning("job %s was taken over by another worker; dropping this attempt", job.event_id)
             return
-        except ExtractionFailed as exc:
-            logger.warning("job %s failed for good: %s", job.event_id, exc)
-            details = {"raw_output": exc.raw_output[:_RAW_OUTPUT_LIMIT]} if exc.raw_output else None
-            await self.queue.fail(job, f"ExtractionFailed: {exc}", retry_in=None, metadata=details)
-            return
-        except MnemoError as exc:
-            logger.warning("job %s failed for good: %s", job.event_id, exc)
-            await self.queue.fail(job, f"{type(exc).__name__}: {exc.detail}", retry_in=None)
-            return
-        except (ExtractionUnavailable, EmbedderUnavailable, psycopg.Error, OSError) as exc:
-            logger.warning("job %s attempt %d failed, will retry: %s", job.event_id, job.attempts, exc)
-            await self._fail_safely(job, f"{type(exc).__name__}: {exc}", retry_delay(job.attempts))
-            return
         except Exception as exc:
-            logger.exception("job %s crashed", job.event_id)
-            await self._fail_safely(job, f"{type(exc).__name__}: {exc}", retry_delay(job.attempts))
+            await self._record_failure(job, exc)
             return
         self.jobs_done += 1
         logger.debug("job %s wrote %d memories", job.event_id, len(outcome.written))
 
-    async def _fail_safely(self, job: Job, error: str, retry_in: timedelta) -> None:
+    async def _record_failure(self, job: Job, exc: Exception) -> None:
+        decision = self.retry.decide(job, exc)
+        if not isinstance(exc, MnemoError | OSError):
+            logger.error("job %s crashed", job.event_id, exc_info=exc)
         try:
-            await self.queue.fail(job, error, retry_in=retry_in)
-        except psycopg.Error:
+            if isinstance(decision, GiveUp):
+                logger.warning("job %s failed for good: %s", job.event_id, decision.error)
+                await self.queue.fail(job, decision.error, metadata=decision.metadata)
+            else:
+                logger.warning("job %s attempt %d failed, will retry: %s", job.event_id, job.attempts, decision.error)
+                await self.queue.retry(job, decision.error, run_in=decision.delay)
+        except MnemoError:
             logger.exception("could not record the failure of job %s; its lease will expire", job.event_id)
 
     async def _listen(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                async with await psycopg.AsyncConnection.connect(self.db.conninfo, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                    async for _ in conn.notifies():
-                        self._wakeup.set()
-            except psycopg.Error:
+                async for _ in self.queue.notifications():
+                    self._wakeup.set()
+            except MnemoError:
                 logger.warning("lost the notification connection; polling until it is back")
                 await asyncio.sleep(self.poll_seconds)
 
@@ -188,7 +179,7 @@ class Worker:
             await asyncio.sleep(interval)
             try:
                 strays = await self.queue.extend(list(self._running.values()))
-            except psycopg.Error:
+            except MnemoError:
                 logger.warning("heartbeat failed; leases may lapse")
                 continue
             if strays:

@@ -14,8 +14,7 @@ router = APIRouter(tags=["account"])
 
 @router.get("/healthz", include_in_schema=True)
 async def healthz(svc: ServicesDep) -> JSONResponse:
-    async with svc.db.pool.connection() as conn:
-        await conn.execute("SELECT 1")
+    await svc.db.ping()
     return JSONResponse({"status": "ok"})
 
 

@@ -7,24 +7,24 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from mnemo.domain.events import EventStatus
 from mnemo.errors import Conflict, NotFound
-from mnemo.http.deps import ServicesDep, StoreDep, page_links, parse_uuid, query_int
-from mnemo.storage.project_store import EventRow
-from mnemo.storage.queue import JobQueue
+from mnemo.http.deps import DataDep, ServicesDep, page_links, parse_uuid, query_int
+from mnemo.storage import EventRecord, JobQueue
 
 router = APIRouter(tags=["events"])
 
 EVENT_NOT_FOUND = "Event not found or you don't have permission to access it."
 
 
-def event_to_wire(event: EventRow) -> dict[str, Any]:
+def event_to_wire(event: EventRecord) -> dict[str, Any]:
     latency = None
     if event.completed_at is not None:
         latency = round((event.completed_at - event.created_at).total_seconds() * 1000, 3)
     return {
         "id": str(event.id),
-        "event_type": event.event_type,
-        "status": event.status,
+        "event_type": event.event_type.value,
+        "status": event.status.value,
         "payload": event.payload,
         "metadata": event.metadata,
         "results": event.results,
@@ -40,20 +40,20 @@ def event_to_wire(event: EventRow) -> dict[str, Any]:
 
 
 @router.get("/v1/event/{event_id}/")
-async def get_event(event_id: str, store: StoreDep) -> dict[str, Any]:
-    async with store.connection() as conn:
-        event = await store.get_event(conn, parse_uuid(event_id, "event_id"))
+async def get_event(event_id: str, data: DataDep) -> dict[str, Any]:
+    async with data.reading() as tables:
+        event = await tables.events.get(parse_uuid(event_id, "event_id"))
     if event is None:
         raise NotFound(EVENT_NOT_FOUND)
     return event_to_wire(event)
 
 
 @router.get("/v1/events/")
-async def list_events(request: Request, store: StoreDep) -> dict[str, Any]:
+async def list_events(request: Request, data: DataDep) -> dict[str, Any]:
     page = query_int(request, "page", 1, low=1, high=10**9)
     page_size = query_int(request, "page_size", 50, low=1, high=200)
-    async with store.connection() as conn:
-        total, events = await store.list_events(conn, offset=(page - 1) * page_size, limit=page_size)
+    async with data.reading() as tables:
+        total, events = await tables.events.page(offset=(page - 1) * page_size, limit=page_size)
     next_url, previous_url = page_links(request.url, page=page, page_size=page_size, total=total)
     return {
         "count": total,
@@ -64,17 +64,16 @@ async def list_events(request: Request, store: StoreDep) -> dict[str, Any]:
 
 
 @router.post("/v1/event/{event_id}/retry/")
-async def retry_event(event_id: str, store: StoreDep, svc: ServicesDep) -> dict[str, Any]:
+async def retry_event(event_id: str, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
     """Re-queue a FAILED add (the same as ``mnemo events retry``)."""
     target = parse_uuid(event_id, "event_id")
     queue = JobQueue(svc.db, "api", lease=timedelta(seconds=svc.settings.job_lease_seconds))
-    if not await queue.retry_failed(store.project_id, target):
-        async with store.connection() as conn:
-            event = await store.get_event(conn, target)
-        if event is None:
-            raise NotFound(EVENT_NOT_FOUND)
-        raise Conflict(f"Event {target} is {event.status}; only FAILED events can be retried.")
-    async with store.connection() as conn:
-        retried = await store.get_event(conn, target)
+    status = await queue.retry_failed(target, project_id=data.project_id)
+    if status is None:
+        raise NotFound(EVENT_NOT_FOUND)
+    if status is not EventStatus.PENDING:
+        raise Conflict(f"Event {target} is {status.value}; only FAILED events can be retried.")
+    async with data.reading() as tables:
+        retried = await tables.events.get(target)
     assert retried is not None
     return event_to_wire(retried)

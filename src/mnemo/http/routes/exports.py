@@ -6,18 +6,17 @@ snapshot is committed, and reading it later returns exactly those memories.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
-from mnemo.domain.exports import MAX_EXPORT_MEMORIES, lookup_condition, pinned_scope, require_schema, shape_export
-from mnemo.domain.requests import ENTITY_FIELDS, ExportCreateBody, ExportGetBody, parse_body
-from mnemo.domain.selection import compile_selection, selection_filter
+from mnemo.domain.exports import MAX_EXPORT_MEMORIES, lookup_selection, pinned_scope, require_schema, shape_export
+from mnemo.domain.requests import ExportCreateBody, ExportGetBody, parse_body
+from mnemo.domain.selection import parse_selection, selection_filter
 from mnemo.errors import BadRequest, NotFound
-from mnemo.http.deps import BodyDep, PrincipalDep, ServicesDep, idempotency_key, parse_uuid, replay_or_claim
+from mnemo.http.deps import BodyDep, DataDep, idempotency_key, parse_uuid, remember_response, replay_or_claim
 from mnemo.http.openapi import body_schema
-from mnemo.storage.export_store import ExportStore
-from mnemo.storage.project_store import ReadOptions
+from mnemo.storage import ReadOptions
 
 router = APIRouter(tags=["exports"])
 
@@ -25,34 +24,23 @@ EXPORT_CREATED = "Memory export request received. The export will be ready in a 
 EXPORT_NOT_FOUND = "No memory export request found"
 
 
-def export_store(caller: PrincipalDep, svc: ServicesDep) -> ExportStore:
-    return ExportStore(svc.db, caller.project_id)
-
-
-ExportStoreDep = Annotated[ExportStore, Depends(export_store)]
-
-
 @router.post("/v1/exports/", status_code=201, openapi_extra=body_schema(ExportCreateBody))
-async def create_export(request: Request, body: BodyDep, store: ExportStoreDep) -> dict[str, Any]:
+async def create_export(request: Request, body: BodyDep, data: DataDep) -> dict[str, Any]:
     parsed = parse_body(ExportCreateBody, body)
     schema = require_schema(parsed.export_schema)
-    raw = selection_filter(parsed.filters, body=body)
-    where, params = compile_selection(raw)
+    raw = selection_filter(parsed.filters, scope=parsed.top_level_scope())
+    selection = parse_selection(raw)
     options = ReadOptions(show_expired=parsed.show_expired, latest_only=parsed.latest_only)
     key = idempotency_key(request)
-    async with store.transaction() as conn:
-        if key is not None:
-            replay = await replay_or_claim(store, conn, key, "exports", body)
-            if replay is not None:
-                return replay
+    async with data.transaction() as tables:
+        replay = await replay_or_claim(tables, key, "exports", body)
+        if replay is not None:
+            return replay
         # The memories are read by one statement: the export is one consistent snapshot. They stay locked until
         # it commits, so a concurrent delete of one of them waits, then deletes the export too.
-        _, records = await store.list_memories(
-            conn, where, params, options, offset=0, limit=MAX_EXPORT_MEMORIES + 1, lock=True
-        )
+        _, records = await tables.memories.page(selection, options, offset=0, limit=MAX_EXPORT_MEMORIES + 1, lock=True)
         scope = pinned_scope(raw)
-        export_id = await store.insert_export(
-            conn,
+        export_id = await tables.exports.insert(
             scope=scope,
             schema=schema,
             filters=raw,
@@ -61,25 +49,24 @@ async def create_export(request: Request, body: BodyDep, store: ExportStoreDep) 
             result=shape_export(schema, records, scope),
         )
         response = {"message": EXPORT_CREATED, "id": str(export_id)}
-        if key is not None:
-            await store.store_idempotent_response(conn, key, response)
+        await remember_response(tables, key, response)
     return response
 
 
 @router.post("/v1/exports/get/", openapi_extra=body_schema(ExportGetBody))
-async def get_export(body: BodyDep, store: ExportStoreDep) -> dict[str, Any]:
+async def get_export(body: BodyDep, data: DataDep) -> dict[str, Any]:
     parsed = parse_body(ExportGetBody, body)
     export_id = parse_uuid(parsed.memory_export_id, "memory_export_id") if parsed.memory_export_id else None
-    has_filters = bool(parsed.filters) or any(body.get(name) is not None for name in ENTITY_FIELDS)
+    scope = parsed.top_level_scope()
+    has_filters = bool(parsed.filters) or scope is not None
     if export_id is None and not has_filters:
         raise BadRequest(
             'Send memory_export_id, or filters selecting the export (e.g. {"filters": {"user_id": "alice"}});'
             " the latest matching export of this project is returned."
         )
-    raw = selection_filter(parsed.filters, body=body) if has_filters else None
-    where, params = lookup_condition(export_id, raw)
-    async with store.connection() as conn:
-        found = await store.latest_export(conn, where, params)
+    selection = lookup_selection(selection_filter(parsed.filters, scope=scope)) if has_filters else None
+    async with data.reading() as tables:
+        found = await tables.exports.latest(export_id, selection)
     if found is None:
         raise NotFound(EXPORT_NOT_FOUND)
     return found.result

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Request
 
 from mnemo.domain.memories import memory_to_wire
 from mnemo.domain.requests import ListBody, SearchBody, parse_body
-from mnemo.domain.selection import compile_selection, selection_filter
+from mnemo.domain.selection import parse_selection, selection_filter
 from mnemo.errors import NotFound
-from mnemo.http.deps import BodyDep, ServicesDep, StoreDep, page_links, parse_uuid, query_int
+from mnemo.http.deps import BodyDep, DataDep, ServicesDep, page_links, parse_uuid, query_int
 from mnemo.http.openapi import body_schema
-from mnemo.storage.project_store import ReadOptions
+from mnemo.storage import ReadOptions
 
 router = APIRouter(tags=["memories"])
 
@@ -21,12 +21,12 @@ MEMORY_NOT_FOUND = "Memory not found!"
 
 @router.post("/v3/memories/search/", openapi_extra=body_schema(SearchBody))
 @router.post("/v2/memories/search/", include_in_schema=False)
-async def search_memories(body: BodyDep, store: StoreDep, svc: ServicesDep) -> dict[str, Any]:
+async def search_memories(body: BodyDep, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
     request = parse_body(SearchBody, body)
-    results = await svc.retriever.search(store, request, body)
+    results = await svc.retriever.search(data, request)
     if not request.rerank:
         return {"results": results}
-    outcome = await svc.reranker.rerank(await store.project_settings(), request.query, results)
+    outcome = await svc.reranker.rerank(await data.settings(), request.query, results)
     return {
         "results": outcome.results,
         "rerank": {"applied": outcome.applied, "by": outcome.by, "detail": outcome.detail},
@@ -35,26 +35,24 @@ async def search_memories(body: BodyDep, store: StoreDep, svc: ServicesDep) -> d
 
 @router.post("/v3/memories/", openapi_extra=body_schema(ListBody))
 @router.post("/v2/memories/", include_in_schema=False)
-async def list_memories(request: Request, body: BodyDep, store: StoreDep, svc: ServicesDep) -> dict[str, Any]:
+async def list_memories(request: Request, body: BodyDep, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
     parsed = parse_body(ListBody, body)
     limit = svc.settings.max_page_size
     page = query_int(request, "page", parsed.page or 1, low=1, high=10**9)
     page_size = query_int(request, "page_size", parsed.page_size or 100, low=1, high=limit)
     raw = selection_filter(
         parsed.filters,
-        body=body,
+        scope=parsed.top_level_scope(),
         categories=parsed.categories,
         metadata=parsed.metadata,
         start_date=parsed.start_date,
         end_date=parsed.end_date,
         keywords=parsed.keywords,
     )
-    where, params = compile_selection(raw)
+    selection = parse_selection(raw)
     options = ReadOptions(show_expired=parsed.show_expired, latest_only=parsed.latest_only)
-    async with store.connection() as conn:
-        total, records = await store.list_memories(
-            conn, where, params, options, offset=(page - 1) * page_size, limit=page_size
-        )
+    async with data.reading() as tables:
+        total, records = await tables.memories.page(selection, options, offset=(page - 1) * page_size, limit=page_size)
     next_url, previous_url = page_links(request.url, page=page, page_size=page_size, total=total)
     return {
         "count": total,
@@ -65,37 +63,37 @@ async def list_memories(request: Request, body: BodyDep, store: StoreDep, svc: S
 
 
 @router.get("/v1/memories/{memory_id}/")
-async def get_memory(memory_id: str, store: StoreDep) -> dict[str, Any]:
-    async with store.connection() as conn:
-        record = await store.get_memory(conn, parse_uuid(memory_id, "memory_id"))
+async def get_memory(memory_id: str, data: DataDep) -> dict[str, Any]:
+    async with data.reading() as tables:
+        record = await tables.memories.get(parse_uuid(memory_id, "memory_id"))
     if record is None:
         raise NotFound(MEMORY_NOT_FOUND)
     return memory_to_wire(record)
 
 
 @router.get("/v1/memories/{memory_id}/history/")
-async def memory_history(memory_id: str, store: StoreDep) -> list[dict[str, Any]]:
-    async with store.connection() as conn:
-        rows = await store.history(conn, parse_uuid(memory_id, "memory_id"))
-    if not rows:
+async def memory_history(memory_id: str, data: DataDep) -> list[dict[str, Any]]:
+    async with data.reading() as tables:
+        entries = await tables.history.of_memory(parse_uuid(memory_id, "memory_id"))
+    if not entries:
         raise NotFound(MEMORY_NOT_FOUND)
     return [
         {
-            "id": str(row["id"]),
-            "memory_id": str(row["memory_id"]),
-            "event": row["event"],
-            "old_memory": row["old_memory"],
-            "new_memory": row["new_memory"],
-            "input": row["input"] or [],
-            "user_id": row["user_id"],
-            "agent_id": row["agent_id"],
-            "app_id": row["app_id"],
-            "session_id": row["run_id"],
-            "categories": row["categories"] or [],
-            "metadata": row["metadata"],
-            "is_deleted": row["event"] == "DELETE",
-            "created_at": row["created_at"].isoformat(),
-            "updated_at": row["created_at"].isoformat(),
+            "id": str(entry.id),
+            "memory_id": str(entry.memory_id),
+            "event": entry.event,
+            "old_memory": entry.old_memory,
+            "new_memory": entry.new_memory,
+            "input": entry.input,
+            "user_id": entry.scope.user_id,
+            "agent_id": entry.scope.agent_id,
+            "app_id": entry.scope.app_id,
+            "session_id": entry.scope.run_id,
+            "categories": entry.categories,
+            "metadata": entry.metadata,
+            "is_deleted": entry.event == "DELETE",
+            "created_at": entry.created_at.isoformat(),
+            "updated_at": entry.created_at.isoformat(),
         }
-        for row in rows
+        for entry in entries
     ]

@@ -5,24 +5,31 @@ from __future__ import annotations
 import ast
 import json
 import uuid
-from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from psycopg import sql
 
-from mnemo.domain.entities import extract_entities
-from mnemo.domain.memories import ENTITY_KINDS, MemoryRecord, index_text, memory_to_wire, text_hash
-from mnemo.domain.relative_dates import find_dates
+from mnemo.domain.dates import parse_moment
+from mnemo.domain.events import EventStatus, EventType
+from mnemo.domain.memories import ENTITY_KINDS, MemoryRecord, index_fields, index_text, memory_to_wire
 from mnemo.domain.requests import AddBody, BatchDeleteBody, BatchUpdateBody, UpdateBody, parse_body
-from mnemo.domain.selection import compile_selection
+from mnemo.domain.selection import parse_selection
 from mnemo.errors import BadRequest, NotFound
-from mnemo.http.deps import BodyDep, ServicesDep, StoreDep, idempotency_key, parse_uuid, replay_or_claim
+from mnemo.filters import IdsCondition
+from mnemo.http.deps import (
+    BodyDep,
+    DataDep,
+    ServicesDep,
+    idempotency_key,
+    parse_uuid,
+    remember_response,
+    replay_or_claim,
+)
 from mnemo.http.openapi import body_schema
 from mnemo.http.routes.memories_read import MEMORY_NOT_FOUND
 from mnemo.pipeline.commands import parse_add
 from mnemo.services import Services
-from mnemo.storage.project_store import Conn, ProjectStore
+from mnemo.storage import MemoryPatch, ProjectTables
 
 router = APIRouter(tags=["memories"])
 
@@ -30,121 +37,94 @@ QUEUED = "Memory processing has been queued for background execution"
 
 
 @router.post("/v3/memories/add/", openapi_extra=body_schema(AddBody))
-async def add_memories(request: Request, body: BodyDep, store: StoreDep, svc: ServicesDep) -> dict[str, Any]:
+async def add_memories(request: Request, body: BodyDep, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
     command = parse_add(body, svc.limits)
-    memories = await svc.ingestor.prepare_verbatim(store, command) if not command.infer else []
+    memories = await svc.ingestor.prepare_verbatim(data, command) if not command.infer else []
     key = idempotency_key(request)
-    async with store.transaction() as conn:
-        if key is not None:
-            replay = await replay_or_claim(store, conn, key, "add", body)
-            if replay is not None:
-                return replay
+    async with data.transaction() as tables:
+        replay = await replay_or_claim(tables, key, "add", body)
+        if replay is not None:
+            return replay
         if command.infer:
-            event_id = await store.create_event(
-                conn,
-                event_type="ADD",
-                status="PENDING",
+            event_id = await tables.events.create(
+                event_type=EventType.ADD,
+                status=EventStatus.PENDING,
                 payload=body,
                 max_attempts=svc.settings.job_max_attempts,
                 scope=command.scope,
             )
             response: dict[str, Any] = {"message": QUEUED, "status": "PENDING", "event_id": str(event_id)}
         else:
-            event_id, outcome = await svc.ingestor.write_verbatim(store, conn, command, memories, body)
+            event_id, outcome = await svc.ingestor.write_verbatim(tables, command, memories, body)
             response = {
                 "message": "Memories stored successfully",
                 "status": "SUCCEEDED",
                 "event_id": str(event_id),
-                "results": [
-                    {"id": str(r.id), "data": {"memory": r.memory}, "memory": r.memory, "event": "ADD"}
-                    for r in outcome.written
-                ],
+                "results": outcome.results,
             }
-        if key is not None:
-            await store.store_idempotent_response(conn, key, response)
+        await remember_response(tables, key, response)
     return response
 
 
 @router.put("/v1/memories/{memory_id}/", openapi_extra=body_schema(UpdateBody))
-async def update_memory(memory_id: str, body: BodyDep, store: StoreDep, svc: ServicesDep) -> dict[str, Any]:
+async def update_memory(memory_id: str, body: BodyDep, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
     target = parse_uuid(memory_id, "memory_id")
     update = parse_body(UpdateBody, body)
-    if not ({"text", "metadata", "timestamp", "expiration_date"} & body.keys()):
+    if not ({"text", "metadata", "timestamp", "expiration_date"} & update.model_fields_set):
         raise BadRequest("Nothing to update: send at least one of text, metadata, timestamp, expiration_date.")
-    async with store.transaction() as conn:
-        (updated,) = await _update_many(store, svc, conn, [(target, update, body)])
+    async with data.transaction() as tables:
+        (updated,) = await _update_many(tables, svc, [(target, update)])
     return memory_to_wire(updated)
 
 
 async def _update_many(
-    store: ProjectStore,
-    svc: Services,
-    conn: Conn,
-    changes: list[tuple[uuid.UUID, UpdateBody, dict[str, Any]]],
+    tables: ProjectTables, svc: Services, changes: list[tuple[uuid.UUID, UpdateBody]]
 ) -> list[MemoryRecord]:
     """Lock every target first (all or nothing), embed the new texts in one batch, then apply."""
-    records = [await _locked(store, conn, target) for target, _, _ in changes]
-    for record, (_, update, _) in zip(records, changes, strict=True):
+    records = [await _locked(tables, target) for target, _ in changes]
+    for record, (_, update) in zip(records, changes, strict=True):
         if record.immutable and update.text is not None:
             raise BadRequest(f"Memory {record.id} is immutable: its text cannot be changed.")
     texts = [
         index_text(update.text, record.actor_name)
-        for record, (_, update, _) in zip(records, changes, strict=True)
+        for record, (_, update) in zip(records, changes, strict=True)
         if update.text is not None
     ]
     vectors = iter(await svc.batcher.embed(texts))
     updated = []
-    for record, (_, update, raw) in zip(records, changes, strict=True):
+    for record, (_, update) in zip(records, changes, strict=True):
         text = update.text
-        updated.append(
-            await store.update_memory(
-                conn,
-                record,
-                text=text,
-                text_hash=text_hash(text) if text is not None else None,
-                embedding=next(vectors) if text is not None else None,
-                entities=extract_entities(text, speaker=record.actor_name) if text is not None else None,
-                dates=_dates(text, record.created_at) if text is not None else None,
-                metadata=update.metadata,
-                set_metadata="metadata" in raw,
-                expiration_date=update.expiration_date,
-                set_expiration="expiration_date" in raw,
-                created_at=_parse_timestamp(update.timestamp),
-            )
+        moment = parse_moment(update.timestamp, "timestamp") if update.timestamp is not None else None
+        patch = MemoryPatch(
+            text=text,
+            index=index_fields(text, speaker=record.actor_name, observed_at=record.created_at)
+            if text is not None
+            else None,
+            embedding=next(vectors) if text is not None else None,
+            metadata=update.metadata,
+            set_metadata="metadata" in update.model_fields_set,
+            expiration_date=update.expiration_date,
+            set_expiration="expiration_date" in update.model_fields_set,
+            created_at=moment,
         )
+        updated.append(await tables.memories.update(record, patch))
     return updated
 
 
-async def _locked(store: ProjectStore, conn: Conn, memory_id: uuid.UUID) -> MemoryRecord:
-    record = await store.get_memory(conn, memory_id, lock=True)
+async def _locked(tables: ProjectTables, memory_id: uuid.UUID) -> MemoryRecord:
+    record = await tables.memories.get(memory_id, lock=True)
     if record is None:
         raise NotFound(MEMORY_NOT_FOUND)
     return record
 
 
-def _dates(text: str, observed_at: datetime) -> list[tuple[date, date]]:
-    return [(span.start, span.end) for span in find_dates(text, observed_at)]
-
-
-def _parse_timestamp(value: float | str | None) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(f"timestamp must be unix seconds or an ISO-8601 datetime; got {value!r}.") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 @router.delete("/v1/memories/{memory_id}/")
-async def delete_memory(memory_id: str, request: Request, store: StoreDep) -> dict[str, Any]:
+async def delete_memory(memory_id: str, request: Request, data: DataDep) -> dict[str, Any]:
     target = parse_uuid(memory_id, "memory_id")
     cascade = request.query_params.get("delete_linked", "").lower() == "true"
-    async with store.transaction() as conn:
-        targets = await store.superseded_chain(conn, target) if cascade else [target]
-        deleted = await store.delete_memories(conn, sql.SQL("m.id = ANY(%s)"), [targets])
+    async with data.transaction() as tables:
+        targets = await tables.memories.superseded_chain(target) if cascade else [target]
+        deleted = await tables.memories.delete(_ids(targets))
     if target not in deleted:
         raise NotFound(MEMORY_NOT_FOUND)
     body: dict[str, Any] = {"message": "Memory deleted successfully!"}
@@ -154,15 +134,14 @@ async def delete_memory(memory_id: str, request: Request, store: StoreDep) -> di
 
 
 @router.delete("/v1/memories/")
-async def delete_all_memories(request: Request, store: StoreDep) -> dict[str, Any]:
+async def delete_all_memories(request: Request, data: DataDep) -> dict[str, Any]:
     raw = _delete_all_filter(request)
-    where, params = compile_selection(raw)
-    async with store.transaction() as conn:
-        deleted = await store.delete_memories(conn, where, params)
-        event_id = await store.create_event(
-            conn,
-            event_type="DELETE",
-            status="SUCCEEDED",
+    selection = parse_selection(raw)
+    async with data.transaction() as tables:
+        deleted = await tables.memories.delete(selection)
+        event_id = await tables.events.create(
+            event_type=EventType.DELETE,
+            status=EventStatus.SUCCEEDED,
             payload={"filters": raw},
             results=[{"id": str(i), "event": "DELETE"} for i in deleted],
         )
@@ -210,24 +189,31 @@ def _query_dict(raw: str, name: str) -> dict[str, Any]:
 
 
 @router.put("/v1/batch/", openapi_extra=body_schema(BatchUpdateBody))
-async def batch_update(body: BodyDep, store: StoreDep, svc: ServicesDep) -> dict[str, Any]:
+async def batch_update(body: BodyDep, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
     batch = parse_body(BatchUpdateBody, body)
     changes = [
-        (parse_uuid(item.memory_id, "memory_id"), UpdateBody(text=item.text, metadata=item.metadata), raw)
-        for item, raw in zip(batch.memories, body["memories"], strict=True)
+        (
+            parse_uuid(item.memory_id, "memory_id"),
+            UpdateBody.model_validate(item.model_dump(include=item.model_fields_set & {"text", "metadata"})),
+        )
+        for item in batch.memories
     ]
-    async with store.transaction() as conn:
-        await _update_many(store, svc, conn, changes)
+    async with data.transaction() as tables:
+        await _update_many(tables, svc, changes)
     return {"message": f"Successfully updated {len(changes)} memories"}
 
 
 @router.delete("/v1/batch/", openapi_extra=body_schema(BatchDeleteBody))
-async def batch_delete(body: BodyDep, store: StoreDep) -> dict[str, Any]:
+async def batch_delete(body: BodyDep, data: DataDep) -> dict[str, Any]:
     batch = parse_body(BatchDeleteBody, body)
     ids = [parse_uuid(item.memory_id, "memory_id") for item in batch.memories]
-    async with store.transaction() as conn:
-        deleted = await store.delete_memories(conn, sql.SQL("m.id = ANY(%s)"), [ids])
+    async with data.transaction() as tables:
+        deleted = await tables.memories.delete(_ids(ids))
         missing = set(ids) - set(deleted)
         if missing:
             raise NotFound(f"Memory not found: {sorted(str(i) for i in missing)[0]}; nothing was deleted.")
     return {"message": f"Successfully deleted {len(deleted)} memories"}
+
+
+def _ids(ids: list[uuid.UUID]) -> IdsCondition:
+    return IdsCondition(tuple(str(i) for i in ids))

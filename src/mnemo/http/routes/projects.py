@@ -8,12 +8,12 @@ from fastapi import APIRouter
 
 from mnemo.domain.requests import LLMChoiceBody, ProjectUpdateBody, parse_body
 from mnemo.errors import BadRequest, NotFound
-from mnemo.http.deps import BodyDep, PrincipalDep, ServicesDep, StoreDep
+from mnemo.http.deps import BodyDep, DataDep, PrincipalDep, ServicesDep
 from mnemo.http.openapi import body_schema
 from mnemo.pipeline.commands import parse_categories
 from mnemo.pipeline.llm_extractor import DEFAULT_CATEGORIES
 from mnemo.providers.llm.profiles import LLMChoice, LLMProfile, unknown_profile
-from mnemo.storage.database import Principal
+from mnemo.storage import Principal
 
 router = APIRouter(tags=["projects"])
 
@@ -39,27 +39,27 @@ def _llm_choice(body: LLMChoiceBody | None, profiles: dict[str, LLMProfile]) -> 
 
 @router.get(PATH)
 async def get_project(
-    org_id: str, project_id: str, caller: PrincipalDep, store: StoreDep, svc: ServicesDep
+    org_id: str, project_id: str, caller: PrincipalDep, data: DataDep, svc: ServicesDep
 ) -> dict[str, Any]:
     _own(caller, org_id, project_id)
-    async with store.connection() as conn:
-        project = await store.project(conn)
-    settings = project["settings"]
+    async with data.reading() as tables:
+        project = await tables.project.get()
+    settings = project.settings
     categories = settings.get("custom_categories") or [{c.name: c.description} for c in DEFAULT_CATEGORIES]
     return {
-        "project_id": project["id"],
-        "org_id": project["org_id"],
-        "name": project["name"],
-        "description": project["description"],
-        "created_at": project["created_at"].isoformat(),
-        "updated_at": project["updated_at"].isoformat(),
+        "project_id": project.id,
+        "org_id": project.org_id,
+        "name": project.name,
+        "description": project.description,
+        "created_at": project.created_at.isoformat(),
+        "updated_at": project.updated_at.isoformat(),
         "members": [],
         "custom_instructions": settings.get("custom_instructions"),
         "agent_custom_instructions": settings.get("agent_custom_instructions"),
         "custom_categories": categories,
         "multilingual": settings.get("multilingual", False),
         "llm": LLMChoice.of_project(settings).describe(svc.settings.llm_profile_table()),
-        "is_default": project["is_default"],
+        "is_default": project.is_default,
         "enable_graph": False,
         "version": "v3",
     }
@@ -67,23 +67,23 @@ async def get_project(
 
 @router.patch(PATH, openapi_extra=body_schema(ProjectUpdateBody))
 async def update_project(
-    org_id: str, project_id: str, body: BodyDep, caller: PrincipalDep, store: StoreDep, svc: ServicesDep
+    org_id: str, project_id: str, body: BodyDep, caller: PrincipalDep, data: DataDep, svc: ServicesDep
 ) -> dict[str, Any]:
     _own(caller, org_id, project_id)
     update = parse_body(ProjectUpdateBody, body)
     settings: dict[str, Any] = {}
     for name in ("custom_instructions", "agent_custom_instructions", "multilingual"):
-        if name in body:
+        if name in update.model_fields_set:
             settings[name] = getattr(update, name)
-    if "custom_categories" in body:
+    if "custom_categories" in update.model_fields_set:
         categories = parse_categories(update.custom_categories)
         if update.custom_categories is not None and not categories:
             raise BadRequest("custom_categories must name at least one category (or be null to reset).")
         settings["custom_categories"] = [{c.name: c.description} for c in categories] or None
-    if "llm" in body:
+    if "llm" in update.model_fields_set:
         settings["llm"] = _llm_choice(update.llm, svc.settings.llm_profile_table())
     if not settings and update.name is None and update.description is None:
         raise BadRequest("Nothing to update: send custom_instructions, custom_categories, llm, name or description.")
-    async with store.transaction() as conn:
-        await store.update_project(conn, name=update.name, description=update.description, settings=settings)
+    async with data.transaction() as tables:
+        await tables.project.update(name=update.name, description=update.description, settings=settings)
     return {"message": "Project updated successfully"}

@@ -13,11 +13,14 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from mnemo.errors import Unavailable
+
 Vectors = npt.NDArray[np.float32]
 
 
-class EmbedderUnavailable(Exception):
-    """The embedder could not produce vectors (model missing, endpoint down); callers answer 503."""
+class EmbedderUnavailable(Unavailable):
+    """The embedder could not produce vectors (model missing, endpoint down): a request answers 503, a job
+    is retried later."""
 
 
 class Embedder(Protocol):

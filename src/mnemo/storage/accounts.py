@@ -1,0 +1,137 @@
+"""The account tables: organisations, projects and API keys. Not tenant-scoped: these rows decide
+which project a caller is."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from mnemo.storage.database import Conn, Database
+
+KEY_PREFIX = "m0"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the project an API key belongs to."""
+
+    key_id: uuid.UUID
+    project_id: str
+    org_id: str
+    read_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyInfo:
+    id: uuid.UUID
+    project_id: str
+    name: str | None
+    prefix: str
+    read_only: bool
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def hash_key(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8")).digest()
+
+
+def new_key() -> str:
+    """A fresh random API key; shown once, stored only as a hash."""
+    return f"{KEY_PREFIX}-{secrets.token_urlsafe(32)}"
+
+
+class AccountStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- projects -------------------------------------------------------------------------
+
+    async def ensure_project(self, project_id: str | None = None, *, name: str | None = None) -> str:
+        """Return the id of ``project_id`` (created if new), or of the default project."""
+        async with self.db.transaction() as conn:
+            if project_id is None:
+                row = await (await conn.execute("SELECT id FROM projects WHERE is_default")).fetchone()
+                if row is not None:
+                    return str(row["id"])
+            org = await self._default_org(conn)
+            if project_id is not None:
+                row = await (await conn.execute("SELECT id FROM projects WHERE id = %s", (project_id,))).fetchone()
+                if row is not None:
+                    return str(row["id"])
+            new_id = project_id or f"proj_{secrets.token_hex(8)}"
+            await conn.execute(
+                "INSERT INTO projects (id, org_id, name, is_default) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (new_id, org, name or (project_id or "default"), project_id is None),
+            )
+            if project_id is None:
+                row = await (await conn.execute("SELECT id FROM projects WHERE is_default")).fetchone()
+                assert row is not None
+                return str(row["id"])
+            return new_id
+
+    async def _default_org(self, conn: Conn) -> str:
+        row = await (await conn.execute("SELECT id FROM organizations ORDER BY created_at LIMIT 1")).fetchone()
+        if row is not None:
+            return str(row["id"])
+        org_id = f"org_{secrets.token_hex(8)}"
+        await conn.execute("INSERT INTO organizations (id, name) VALUES (%s, 'default')", (org_id,))
+        return org_id
+
+    # --- API keys -------------------------------------------------------------------------
+
+    async def create_key(self, project_id: str, *, name: str | None = None, read_only: bool = False) -> str:
+        key = new_key()
+        await self.store_key(project_id, key, name=name, read_only=read_only)
+        return key
+
+    async def store_key(self, project_id: str, key: str, *, name: str | None = None, read_only: bool = False) -> None:
+        """Store ``key`` (as a hash) for the project; a no-op if it is already stored."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO api_keys (id, project_id, name, key_hash, prefix, read_only)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (key_hash) DO NOTHING",
+                (uuid.uuid4(), project_id, name, hash_key(key), key[:8], read_only),
+            )
+
+    async def count_keys(self) -> int:
+        async with self.db.connection() as conn:
+            row = await (await conn.execute("SELECT count(*) AS n FROM api_keys")).fetchone()
+            return int(row["n"]) if row else 0
+
+    async def list_keys(self) -> list[ApiKeyInfo]:
+        async with self.db.connection() as conn:
+            rows = await (
+                await conn.execute(
+                    "SELECT id, project_id, name, prefix, read_only, created_at, revoked_at"
+                    " FROM api_keys ORDER BY created_at"
+                )
+            ).fetchall()
+        return [ApiKeyInfo(**row) for row in rows]
+
+    async def revoke_key(self, key_id: uuid.UUID) -> bool:
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE api_keys SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL", (key_id,)
+            )
+            return cur.rowcount == 1
+
+    async def authenticate(self, key: str) -> Principal | None:
+        """The principal of a valid, unrevoked key, else None."""
+        digest = hash_key(key)
+        async with self.db.connection() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT k.id, k.key_hash, k.project_id, k.read_only, p.org_id FROM api_keys k"
+                    " JOIN projects p ON p.id = k.project_id"
+                    " WHERE k.key_hash = %s AND k.revoked_at IS NULL",
+                    (digest,),
+                )
+            ).fetchone()
+        if row is None or not hmac.compare_digest(bytes(row["key_hash"]), digest):
+            return None
+        return Principal(row["id"], row["project_id"], row["org_id"], row["read_only"])

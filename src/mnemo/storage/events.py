@@ -1,0 +1,286 @@
+"""The ``events`` table, and the job queue it also is: its only owner.
+
+An event records an add or a delete. A PENDING event is a job: workers claim it with
+``FOR UPDATE SKIP LOCKED`` (:class:`JobQueue`). A claimed job holds a lease (``locked_until``) that
+its worker extends while it runs; a job whose lease ran out (its worker crashed or hung) is
+claimable again. A job's results are written in the same transaction that marks it SUCCEEDED, and
+only while its claim is still held (:meth:`EventStore.hold`), so a job finishes exactly once however
+many workers race for it. When a failed attempt is retried is the worker's decision
+(``mnemo.worker.retry``); this module only records it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from mnemo.domain.events import EventStatus, EventType
+from mnemo.domain.memories import Scope
+from mnemo.storage.database import Conn, Database
+from mnemo.storage.records import EventRecord
+from mnemo.storage.tenant import TenantGuard
+
+NOTIFY_CHANNEL = "mnemo_jobs"
+_NOTIFY = sql.SQL("SELECT pg_notify({}, '')").format(sql.Literal(NOTIFY_CHANNEL))
+
+_EVENT_COLUMNS = (
+    "id, event_type, status, payload, metadata, results, error, attempts,"
+    " created_at, updated_at, started_at, completed_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A claimed job: which event, its payload, and which attempt this is (counted at claim)."""
+
+    project_id: str
+    event_id: uuid.UUID
+    event_type: EventType
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+
+
+class LostClaim(Exception):
+    """The job's lease expired and another worker took it; this worker must drop its result."""
+
+
+def _event(row: dict[str, Any]) -> EventRecord:
+    return EventRecord(**{**row, "event_type": EventType(row["event_type"]), "status": EventStatus(row["status"])})
+
+
+class EventStore:
+    """One project's events, and the in-transaction steps of finishing its jobs."""
+
+    __slots__ = ("_conn", "_guard")
+
+    def __init__(self, conn: Conn, guard: TenantGuard) -> None:
+        self._conn = conn
+        self._guard = guard
+
+    async def create(
+        self,
+        *,
+        event_type: EventType,
+        status: EventStatus,
+        payload: dict[str, Any],
+        results: list[Any] | None = None,
+        max_attempts: int = 5,
+        event_id: uuid.UUID | None = None,
+        scope: Scope | None = None,
+    ) -> uuid.UUID:
+        """Record an event. A PENDING event is a queued job: workers are woken by NOTIFY on commit."""
+        event_id = event_id or uuid.uuid4()
+        statement = self._guard.sql(
+            "INSERT INTO events (project_id, id, event_type, status, payload, results, max_attempts,"
+            " user_id, agent_id, app_id, run_id, started_at, completed_at)"
+            " VALUES ({project}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, {started}, {started})",
+            started=sql.SQL("clock_timestamp()" if status.finished else "NULL"),
+        )
+        scope = scope or Scope()
+        values = (
+            event_id,
+            event_type.value,
+            status.value,
+            Jsonb(payload),
+            Jsonb(results or []),
+            max_attempts,
+            scope.user_id,
+            scope.agent_id,
+            scope.app_id,
+            scope.run_id,
+        )
+        await self._conn.execute(statement, values)
+        if status is EventStatus.PENDING:
+            await self._conn.execute(_NOTIFY)
+        return event_id
+
+    async def get(self, event_id: uuid.UUID) -> EventRecord | None:
+        statement = self._guard.sql("SELECT " + _EVENT_COLUMNS + " FROM events WHERE {tenant} AND id = %s")
+        row = await (await self._conn.execute(statement, (event_id,))).fetchone()
+        return _event(row) if row else None
+
+    async def page(self, *, offset: int, limit: int) -> tuple[int, list[EventRecord]]:
+        """One page of the project's events, newest first, and their total count."""
+        count = await (
+            await self._conn.execute(self._guard.sql("SELECT count(*) AS n FROM events WHERE {tenant}"))
+        ).fetchone()
+        statement = self._guard.sql(
+            "SELECT " + _EVENT_COLUMNS + " FROM events WHERE {tenant} ORDER BY created_at DESC, id LIMIT %s OFFSET %s"
+        )
+        rows = await (await self._conn.execute(statement, (limit, offset))).fetchall()
+        return (int(count["n"]) if count else 0), [_event(r) for r in rows]
+
+    async def recent_add_payloads(self, scope: Scope, before: uuid.UUID | None, *, limit: int) -> list[Any]:
+        """Payloads of the scope's latest adds created before event ``before`` (or all), newest first."""
+        statement = self._guard.sql(
+            "SELECT e.payload FROM events e WHERE {tenant} AND e.event_type = 'ADD'"
+            " AND e.user_id IS NOT DISTINCT FROM %s AND e.agent_id IS NOT DISTINCT FROM %s"
+            " AND e.app_id IS NOT DISTINCT FROM %s AND e.run_id IS NOT DISTINCT FROM %s"
+            " AND (%s::uuid IS NULL OR e.created_at < (SELECT created_at FROM events WHERE {tenant} AND id = %s))"
+            " ORDER BY e.created_at DESC LIMIT %s"
+        )
+        values = (scope.user_id, scope.agent_id, scope.app_id, scope.run_id, before, before, limit)
+        rows = await (await self._conn.execute(statement, values)).fetchall()
+        return [row["payload"] for row in rows]
+
+    async def hold(self, job: Job, worker_id: str) -> None:
+        """Inside the finishing transaction: lock the job's row while ``worker_id`` still holds its claim, or
+        raise :class:`LostClaim`."""
+        statement = self._guard.sql(
+            "SELECT 1 FROM events WHERE {tenant} AND id = %s AND locked_by = %s AND status = 'RUNNING' FOR UPDATE"
+        )
+        if await (await self._conn.execute(statement, (job.event_id, worker_id))).fetchone() is None:
+            raise LostClaim(str(job.event_id))
+
+    async def succeed(self, job: Job, results: list[Any], metadata: dict[str, Any]) -> None:
+        """Inside the finishing transaction (after :meth:`hold`): mark the job SUCCEEDED with its results."""
+        statement = self._guard.sql(
+            "UPDATE events SET status = 'SUCCEEDED', results = %s, metadata = %s, error = NULL,"
+            " locked_by = NULL, locked_until = NULL, completed_at = clock_timestamp(),"
+            " updated_at = clock_timestamp() WHERE {tenant} AND id = %s"
+        )
+        await self._conn.execute(statement, (Jsonb(results), Jsonb(metadata), job.event_id))
+
+
+class JobQueue:
+    """The queue across every project: claiming, leases, and recording failed attempts."""
+
+    def __init__(self, db: Database, worker_id: str, *, lease: timedelta) -> None:
+        self.db = db
+        self.worker_id = worker_id
+        self.lease = lease
+
+    async def claim(self, limit: int) -> list[Job]:
+        """Up to ``limit`` runnable jobs, now RUNNING under this worker; the attempt is counted here, so an
+        attempt that kills its process still counts."""
+        async with self.db.transaction() as conn:
+            rows = await (
+                await conn.execute(
+                    "UPDATE events e SET status = 'RUNNING', attempts = e.attempts + 1, locked_by = %s,"
+                    " locked_until = now() + %s, started_at = coalesce(e.started_at, clock_timestamp()),"
+                    " updated_at = clock_timestamp()"
+                    " FROM (SELECT project_id, id FROM events"
+                    "       WHERE status IN ('PENDING', 'RUNNING')"
+                    "         AND run_after <= now()"
+                    "         AND (status = 'PENDING' OR locked_until < now())"
+                    "       ORDER BY run_after LIMIT %s FOR UPDATE SKIP LOCKED) picked"
+                    " WHERE e.project_id = picked.project_id AND e.id = picked.id"
+                    " RETURNING e.project_id, e.id, e.event_type, e.payload, e.attempts, e.max_attempts",
+                    (self.worker_id, self.lease, limit),
+                )
+            ).fetchall()
+        return [
+            Job(r["project_id"], r["id"], EventType(r["event_type"]), r["payload"], r["attempts"], r["max_attempts"])
+            for r in rows
+        ]
+
+    async def extend(self, jobs: list[Job]) -> int:
+        """Heartbeat: push the leases of running jobs forward, and hand back at once any job this worker
+        still holds but no longer runs (an attempt that ended while the database was unreachable, so its
+        failure could not be recorded), instead of letting it wait out its lease. Returns how many."""
+        running = [j.event_id for j in jobs]
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE events SET locked_until = now() + %s WHERE locked_by = %s AND status = 'RUNNING'"
+                " AND id = ANY(%s)",
+                (self.lease, self.worker_id, running),
+            )
+            # Claimed more than a moment ago: a claim this heartbeat has not seen yet is not a stray.
+            strays = await conn.execute(
+                "UPDATE events SET status = 'PENDING', locked_by = NULL, locked_until = NULL, run_after = now(),"
+                " updated_at = clock_timestamp() WHERE locked_by = %s AND status = 'RUNNING'"
+                " AND NOT id = ANY(%s) AND updated_at < clock_timestamp() - interval '2 seconds'",
+                (self.worker_id, running),
+            )
+            if strays.rowcount:
+                await conn.execute(_NOTIFY)
+            return strays.rowcount
+
+    async def retry(self, job: Job, error: str, *, run_in: timedelta) -> None:
+        """Record a failed attempt that will run again after ``run_in``."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE events SET status = 'PENDING', error = %s, run_after = now() + %s,"
+                " locked_by = NULL, locked_until = NULL, updated_at = clock_timestamp()"
+                " WHERE project_id = %s AND id = %s AND locked_by = %s",
+                (error, run_in, job.project_id, job.event_id, self.worker_id),
+            )
+
+    async def fail(self, job: Job, error: str, *, metadata: dict[str, Any] | None = None) -> None:
+        """Record a failed attempt that ends the job: FAILED, with its cause."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE events SET status = 'FAILED', error = %s, metadata = coalesce(%s, metadata),"
+                " locked_by = NULL, locked_until = NULL, completed_at = clock_timestamp(),"
+                " updated_at = clock_timestamp() WHERE project_id = %s AND id = %s AND locked_by = %s",
+                (error, Jsonb(metadata) if metadata else None, job.project_id, job.event_id, self.worker_id),
+            )
+
+    async def release(self, jobs: list[Job]) -> None:
+        """On graceful shutdown: hand unfinished jobs back without counting the attempt."""
+        if not jobs:
+            return
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE events SET status = 'PENDING', attempts = greatest(attempts - 1, 0),"
+                " locked_by = NULL, locked_until = NULL, updated_at = clock_timestamp()"
+                " WHERE locked_by = %s AND status = 'RUNNING' AND id = ANY(%s)",
+                (self.worker_id, [j.event_id for j in jobs]),
+            )
+
+    async def release_orphans(self, is_alive: Callable[[str], bool]) -> int:
+        """Hand back RUNNING jobs whose worker is known dead (``is_alive(worker_id)`` is False) at once,
+        instead of waiting for their leases to run out. Returns how many were released."""
+        async with self.db.transaction() as conn:
+            rows = await (
+                await conn.execute(
+                    "SELECT DISTINCT locked_by FROM events WHERE status = 'RUNNING' AND locked_by <> %s",
+                    (self.worker_id,),
+                )
+            ).fetchall()
+            dead = [row["locked_by"] for row in rows if row["locked_by"] and not is_alive(row["locked_by"])]
+            if not dead:
+                return 0
+            cur = await conn.execute(
+                "UPDATE events SET status = 'PENDING', locked_by = NULL, locked_until = NULL,"
+                " updated_at = clock_timestamp() WHERE status = 'RUNNING' AND locked_by = ANY(%s)",
+                (dead,),
+            )
+            await conn.execute(_NOTIFY)
+            return cur.rowcount
+
+    async def retry_failed(self, event_id: uuid.UUID, *, project_id: str | None = None) -> EventStatus | None:
+        """Re-queue a FAILED job (``mnemo events retry``, ``POST /v1/event/{id}/retry/``), of ``project_id`` when
+        given. Returns PENDING when re-queued, the event's status when it is not FAILED, None when there is
+        no such event."""
+        async with self.db.transaction() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT project_id, status FROM events WHERE id = %s AND (%s::text IS NULL OR project_id = %s)"
+                    " FOR UPDATE",
+                    (event_id, project_id, project_id),
+                )
+            ).fetchone()
+            if row is None:
+                return None
+            if row["status"] != EventStatus.FAILED:
+                return EventStatus(row["status"])
+            await conn.execute(
+                "UPDATE events SET status = 'PENDING', attempts = 0, error = NULL, run_after = now(),"
+                " completed_at = NULL, updated_at = clock_timestamp() WHERE project_id = %s AND id = %s",
+                (row["project_id"], event_id),
+            )
+            await conn.execute(_NOTIFY)
+            return EventStatus.PENDING
+
+    async def notifications(self) -> AsyncIterator[None]:
+        """Yield whenever a job may have become claimable (NOTIFY on the queue's channel)."""
+        async for _ in self.db.listen(NOTIFY_CHANNEL):
+            yield

@@ -1,0 +1,94 @@
+"""A memory's history (``memory_history``): one entry per add, update, supersede and delete."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from mnemo.domain.memories import MemoryRecord, Scope
+from mnemo.storage.database import Conn
+from mnemo.storage.records import HistoryEntry
+from mnemo.storage.tenant import TenantGuard
+
+#: One change: the memory (after it), the event word, its text before and after.
+Change = tuple[MemoryRecord, str, str | None, str | None]
+
+
+class HistoryStore:
+    __slots__ = ("_conn", "_guard")
+
+    def __init__(self, conn: Conn, guard: TenantGuard) -> None:
+        self._conn = conn
+        self._guard = guard
+
+    async def record(self, changes: Sequence[Change], *, input_messages: list[dict[str, Any]] | None = None) -> None:
+        """Write one entry per change (``input_messages``: the add's messages, kept with ADD entries)."""
+        if not changes:
+            return
+        statement = self._guard.sql(
+            "INSERT INTO memory_history (project_id, id, memory_id, event, old_memory, new_memory,"
+            " input, user_id, agent_id, app_id, run_id, categories, metadata)"
+            " VALUES ({project}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        )
+        async with self._conn.cursor() as cur:
+            await cur.executemany(
+                statement,
+                [
+                    (
+                        uuid.uuid4(),
+                        record.id,
+                        event,
+                        old,
+                        new,
+                        Jsonb(input_messages) if input_messages is not None else None,
+                        record.scope.user_id,
+                        record.scope.agent_id,
+                        record.scope.app_id,
+                        record.scope.run_id,
+                        record.categories,
+                        Jsonb(record.metadata) if record.metadata is not None else None,
+                    )
+                    for record, event, old, new in changes
+                ],
+            )
+
+    async def record_deletions(self, deleted: Sequence[dict[str, Any]]) -> None:
+        """A DELETE entry for each deleted row (as ``DELETE ... RETURNING`` gave it)."""
+        if not deleted:
+            return
+        statement = self._guard.sql(
+            "INSERT INTO memory_history (project_id, id, memory_id, event, old_memory, new_memory,"
+            " user_id, agent_id, app_id, run_id, categories, metadata)"
+            " SELECT {project}, gen_random_uuid(), d.id, 'DELETE', d.memory, NULL, d.user_id, d.agent_id,"
+            " d.app_id, d.run_id, d.categories, d.metadata"
+            " FROM jsonb_to_recordset(%s) AS d(id uuid, memory text, user_id text, agent_id text, app_id text,"
+            " run_id text, categories text[], metadata jsonb)"
+        )
+        rows = [{**row, "id": str(row["id"])} for row in deleted]
+        await self._conn.execute(statement, (Jsonb(rows),))
+
+    async def of_memory(self, memory_id: uuid.UUID) -> list[HistoryEntry]:
+        statement = self._guard.sql(
+            "SELECT id, memory_id, event, old_memory, new_memory, input, user_id, agent_id, app_id,"
+            " run_id, categories, metadata, created_at FROM memory_history"
+            " WHERE {tenant} AND memory_id = %s ORDER BY created_at, id"
+        )
+        rows = await (await self._conn.execute(statement, (memory_id,))).fetchall()
+        return [
+            HistoryEntry(
+                id=row["id"],
+                memory_id=row["memory_id"],
+                event=row["event"],
+                old_memory=row["old_memory"],
+                new_memory=row["new_memory"],
+                input=row["input"] or [],
+                scope=Scope(row["user_id"], row["agent_id"], row["app_id"], row["run_id"]),
+                categories=list(row["categories"] or []),
+                metadata=row["metadata"],
+                created_at=row["created_at"],
+            )
+            for row in rows
+        ]

@@ -1,0 +1,241 @@
+"""One project's memories (``memories``): insert, read, page, update, supersede, delete.
+
+Every change writes its history entry (:class:`~mnemo.storage.history.HistoryStore`) in the same
+transaction, and a delete also drops the exports holding a deleted memory
+(:class:`~mnemo.storage.exports.ExportStore`): a deleted memory survives nowhere.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from mnemo.domain.memories import ENTITY_KINDS, MemoryRecord
+from mnemo.filters import Node
+from mnemo.storage.database import Conn
+from mnemo.storage.exports import ExportStore
+from mnemo.storage.filter_sql import compile_filter
+from mnemo.storage.history import HistoryStore
+from mnemo.storage.records import (
+    MEMORY_COLUMNS,
+    EntitySummary,
+    MemoryPatch,
+    NewMemory,
+    ReadOptions,
+    multirange,
+    record_from_row,
+)
+from mnemo.storage.tenant import TenantGuard
+
+
+def visibility(options: ReadOptions) -> sql.Composable:
+    """The condition (over ``memories`` aliased ``m``) that hides expired or superseded memories."""
+    parts: list[sql.Composable] = []
+    if not options.show_expired:
+        parts.append(sql.SQL("(m.expiration_date IS NULL OR m.expiration_date >= current_date)"))
+    if options.latest_only:
+        parts.append(sql.SQL("m.replaced_by IS NULL"))
+    return sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")
+
+
+class MemoryStore:
+    __slots__ = ("_conn", "_exports", "_guard", "_history")
+
+    def __init__(self, conn: Conn, guard: TenantGuard, history: HistoryStore, exports: ExportStore) -> None:
+        self._conn = conn
+        self._guard = guard
+        self._history = history
+        self._exports = exports
+
+    # --- writes ------------------------------------------------------------------------------
+
+    async def insert(
+        self,
+        memories: Sequence[NewMemory],
+        *,
+        event_id: uuid.UUID | None,
+        input_messages: list[dict[str, Any]] | None,
+    ) -> list[MemoryRecord]:
+        """Insert memories; exact duplicates of an existing memory in the same scope are skipped.
+
+        Returns only the memories actually inserted, in input order.
+        """
+        if not memories:
+            return []
+        statement = self._guard.sql(
+            "INSERT INTO memories (project_id, id, user_id, agent_id, app_id, run_id, memory, hash,"
+            " metadata, categories, immutable, expiration_date, attributed_to, actor_name, event_id,"
+            " embedding, entities, dates, created_at, updated_at)"
+            " VALUES ({project}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING RETURNING " + MEMORY_COLUMNS,
+        )
+        inserted: list[MemoryRecord] = []
+        async with self._conn.cursor() as cur:
+            await cur.executemany(
+                statement,
+                [
+                    (
+                        uuid.uuid4(),
+                        m.scope.user_id,
+                        m.scope.agent_id,
+                        m.scope.app_id,
+                        m.scope.run_id,
+                        m.text,
+                        m.index.hash,
+                        Jsonb(m.metadata) if m.metadata is not None else None,
+                        list(m.categories),
+                        m.immutable,
+                        m.expiration_date,
+                        m.attributed_to,
+                        m.actor_name,
+                        event_id,
+                        m.embedding,
+                        list(m.index.entities),
+                        multirange(m.index.dates),
+                        m.created_at,
+                        m.created_at,
+                    )
+                    for m in memories
+                ],
+                returning=True,
+            )
+            while True:
+                row = await cur.fetchone()
+                if row is not None:
+                    inserted.append(record_from_row(row))
+                if not cur.nextset():
+                    break
+        await self._history.record([(r, "ADD", None, r.memory) for r in inserted], input_messages=input_messages)
+        return inserted
+
+    async def update(self, current: MemoryRecord, patch: MemoryPatch) -> MemoryRecord:
+        """Apply ``patch`` to a memory the caller has locked (``get(..., lock=True)``)."""
+        statement = self._guard.sql(
+            "UPDATE memories m SET memory = coalesce(%s, memory), hash = coalesce(%s, hash),"
+            " embedding = coalesce(%s, embedding), entities = coalesce(%s, entities),"
+            " dates = CASE WHEN %s THEN %s ELSE dates END,"
+            " metadata = CASE WHEN %s THEN %s ELSE metadata END,"
+            " expiration_date = CASE WHEN %s THEN %s ELSE expiration_date END,"
+            " created_at = coalesce(%s, created_at), updated_at = clock_timestamp()"
+            " WHERE {tenant} AND m.id = %s RETURNING " + MEMORY_COLUMNS
+        )
+        index = patch.index
+        values = (
+            patch.text,
+            index.hash if index else None,
+            patch.embedding,
+            list(index.entities) if index else None,
+            index is not None,
+            multirange(index.dates if index else ()),
+            patch.set_metadata,
+            Jsonb(patch.metadata) if patch.metadata is not None else None,
+            patch.set_expiration,
+            patch.expiration_date,
+            patch.created_at,
+            current.id,
+        )
+        row = await (await self._conn.execute(statement, values)).fetchone()
+        assert row is not None, "update of a memory the caller did not lock"
+        updated = record_from_row(row)
+        await self._history.record([(updated, "UPDATE", current.memory, updated.memory)])
+        return updated
+
+    async def supersede(self, old_ids: Sequence[uuid.UUID], new_id: uuid.UUID) -> int:
+        """Inside the write transaction: link older memories to the memory that replaces them; returns how many
+        changed.
+
+        Only current memories (``replaced_by IS NULL``) are linked, and only to a current memory: both ends are
+        row-locked first (in id order), then checked, so two concurrent adds cannot both re-point one memory,
+        and a chain never loops (a link only ever joins the ends of two chains). Immutable memories are kept.
+        """
+        lock = self._guard.sql("SELECT m.id FROM memories m WHERE {tenant} AND m.id = ANY(%s) ORDER BY m.id FOR UPDATE")
+        await self._conn.execute(lock, ([*old_ids, new_id],))
+        statement = self._guard.sql(
+            "UPDATE memories m SET replaced_by = %s, state = 'superseded', updated_at = clock_timestamp()"
+            " WHERE {tenant} AND m.id = ANY(%s) AND m.id <> %s AND NOT m.immutable AND m.replaced_by IS NULL"
+            " AND EXISTS (SELECT 1 FROM memories s WHERE s.{tenant} AND s.id = %s AND s.replaced_by IS NULL)"
+            " RETURNING " + MEMORY_COLUMNS
+        )
+        rows = await (await self._conn.execute(statement, (new_id, list(old_ids), new_id, new_id))).fetchall()
+        changed = [record_from_row(row) for row in rows]
+        await self._history.record([(r, "UPDATE", r.memory, r.memory) for r in changed])
+        return len(changed)
+
+    async def delete(self, selection: Node) -> list[uuid.UUID]:
+        """Inside the caller's transaction: delete every memory ``selection`` matches, recording a DELETE in each
+        one's history, and every export holding one of them."""
+        where, params = compile_filter(selection, alias="m")
+        statement = self._guard.sql(
+            "DELETE FROM memories m WHERE {tenant} AND ({where})"
+            " RETURNING id, memory, user_id, agent_id, app_id, run_id, categories, metadata",
+            where=where,
+        )
+        rows = await (await self._conn.execute(statement, params)).fetchall()
+        await self._history.record_deletions(rows)
+        deleted = [row["id"] for row in rows]
+        await self._exports.drop_containing(deleted)
+        return deleted
+
+    # --- reads -------------------------------------------------------------------------------
+
+    async def get(self, memory_id: uuid.UUID, *, lock: bool = False) -> MemoryRecord | None:
+        """The memory, or None; with ``lock`` (inside a transaction) it is locked for update until it ends."""
+        statement = self._guard.sql(
+            "SELECT " + MEMORY_COLUMNS + " FROM memories m WHERE {tenant} AND m.id = %s {lock}",
+            lock=sql.SQL("FOR UPDATE" if lock else ""),
+        )
+        row = await (await self._conn.execute(statement, (memory_id,))).fetchone()
+        return record_from_row(row) if row else None
+
+    async def page(
+        self, selection: Node, options: ReadOptions, *, offset: int, limit: int, lock: bool = False
+    ) -> tuple[int, list[MemoryRecord]]:
+        """One page of the memories ``selection`` matches, newest first, and their total count. With ``lock``,
+        inside a transaction, the page's rows cannot be deleted until it ends (``FOR KEY SHARE``)."""
+        where, params = compile_filter(selection, alias="m")
+        count_stmt = self._guard.sql(
+            "SELECT count(*) AS n FROM memories m WHERE {tenant} AND ({where}) AND {visible}",
+            where=where,
+            visible=visibility(options),
+        )
+        row = await (await self._conn.execute(count_stmt, params)).fetchone()
+        total = int(row["n"]) if row else 0
+        page_stmt = self._guard.sql(
+            "SELECT " + MEMORY_COLUMNS + " FROM memories m WHERE {tenant} AND ({where}) AND {visible}"
+            " ORDER BY m.created_at DESC, m.id LIMIT %s OFFSET %s {lock}",
+            where=where,
+            visible=visibility(options),
+            lock=sql.SQL("FOR KEY SHARE" if lock else ""),
+        )
+        rows = await (await self._conn.execute(page_stmt, [*params, limit, offset])).fetchall()
+        return total, [record_from_row(r) for r in rows]
+
+    async def superseded_chain(self, memory_id: uuid.UUID) -> list[uuid.UUID]:
+        """The memory and every memory it replaced, transitively (for delete_linked)."""
+        statement = self._guard.sql(
+            "WITH RECURSIVE chain(id) AS (SELECT %s::uuid UNION"
+            " SELECT m.id FROM memories m JOIN chain c ON m.replaced_by = c.id WHERE {tenant})"
+            " SELECT id FROM chain"
+        )
+        rows = await (await self._conn.execute(statement, (memory_id,))).fetchall()
+        return [row["id"] for row in rows]
+
+    async def entities(self) -> list[EntitySummary]:
+        """Every user, agent, app and run that owns at least one memory, newest first."""
+        parts = [
+            self._guard.sql(
+                "SELECT {kind} AS kind, {column} AS name, min(created_at) AS created_at,"
+                " max(updated_at) AS updated_at, count(*) AS total_memories FROM memories"
+                " WHERE {tenant} AND {column} IS NOT NULL GROUP BY {column}",
+                kind=sql.Literal(kind),
+                column=sql.Identifier(f"{kind}_id"),
+            )
+            for kind in ENTITY_KINDS
+        ]
+        statement = sql.SQL(" UNION ALL ").join(parts) + sql.SQL(" ORDER BY created_at DESC, name")
+        rows = await (await self._conn.execute(statement)).fetchall()
+        return [EntitySummary(**row) for row in rows]

@@ -1,0 +1,94 @@
+"""One project's data: the entry point to its tables, each reached through a repository that scopes every
+statement by the project (:class:`~mnemo.storage.tenant.TenantGuard`).
+
+``async with ProjectData(db, project_id).transaction() as tables:`` gives the repositories bound to one
+connection inside one transaction; ``reading()`` gives them on an autocommit connection (one round trip
+a statement). Repositories are cheap: a session builds them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from mnemo.storage.database import Conn, Database
+from mnemo.storage.events import EventStore
+from mnemo.storage.exports import ExportStore
+from mnemo.storage.history import HistoryStore
+from mnemo.storage.idempotency import IdempotencyStore
+from mnemo.storage.memories import MemoryStore
+from mnemo.storage.records import ProjectRecord
+from mnemo.storage.search import SearchStore
+from mnemo.storage.tenant import TenantGuard
+
+_PROJECT_COLUMNS = "id, org_id, name, description, settings, is_default, created_at, updated_at"
+
+
+class ProjectStore:
+    """The project's own row (``projects``): name, description, settings."""
+
+    __slots__ = ("_conn", "_guard")
+
+    def __init__(self, conn: Conn, guard: TenantGuard) -> None:
+        self._conn = conn
+        self._guard = guard
+
+    async def get(self) -> ProjectRecord:
+        statement = self._guard.sql("SELECT " + _PROJECT_COLUMNS + " FROM projects WHERE id = {project}")
+        row = await (await self._conn.execute(statement)).fetchone()
+        assert row is not None, "a guard exists only for a project that exists"
+        return ProjectRecord(**{**row, "settings": dict(row["settings"] or {})})
+
+    async def update(self, *, name: str | None, description: str | None, settings: dict[str, Any]) -> None:
+        """Set the name and description when given; merge ``settings`` into the stored ones (key by key)."""
+        statement = self._guard.sql(
+            "UPDATE projects SET name = coalesce(%s, name), description = coalesce(%s, description),"
+            " settings = settings || %s, updated_at = now() WHERE id = {project}"
+        )
+        await self._conn.execute(statement, (name, description, Jsonb(settings)))
+
+
+class ProjectTables:
+    """The repositories of one project, bound to one connection."""
+
+    __slots__ = ("events", "exports", "history", "idempotency", "memories", "project", "search")
+
+    def __init__(self, conn: Conn, guard: TenantGuard) -> None:
+        self.history = HistoryStore(conn, guard)
+        self.exports = ExportStore(conn, guard)
+        self.memories = MemoryStore(conn, guard, self.history, self.exports)
+        self.search = SearchStore(conn, guard)
+        self.events = EventStore(conn, guard)
+        self.idempotency = IdempotencyStore(conn, guard)
+        self.project = ProjectStore(conn, guard)
+
+
+class ProjectData:
+    """Everything one project owns. Construct one per request or job (cheap)."""
+
+    __slots__ = ("_db", "_guard", "project_id")
+
+    def __init__(self, db: Database, project_id: str) -> None:
+        self._db = db
+        self._guard = TenantGuard(project_id)
+        self.project_id = project_id
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[ProjectTables]:
+        """The repositories on an autocommit connection: each statement stands alone."""
+        async with self._db.connection() as conn:
+            yield ProjectTables(conn, self._guard)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[ProjectTables]:
+        """The repositories inside one transaction, committed when the block ends without an error."""
+        async with self._db.transaction() as conn:
+            yield ProjectTables(conn, self._guard)
+
+    async def settings(self) -> dict[str, Any]:
+        """The project's settings (instructions, categories, LLM choice...) as stored by PATCH project."""
+        async with self.reading() as tables:
+            return (await tables.project.get()).settings

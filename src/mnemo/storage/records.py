@@ -1,0 +1,192 @@
+"""The values that cross the storage boundary, and how rows become them.
+
+Repositories take and return these frozen dataclasses (and :class:`~mnemo.domain.memories.MemoryRecord`);
+no caller sees a row, a cursor or a column list.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, LiteralString
+
+import numpy as np
+from psycopg.types.multirange import Multirange
+from psycopg.types.range import Range
+
+from mnemo.domain.events import EventStatus, EventType
+from mnemo.domain.memories import IndexFields, MemoryRecord, Scope
+
+Vector = np.ndarray[Any, np.dtype[np.float32]]
+
+MEMORY_COLUMNS: LiteralString = (
+    "id, user_id, agent_id, app_id, run_id, memory, hash, metadata, categories, immutable,"
+    " expiration_date, attributed_to, actor_name, replaced_by, state, created_at, updated_at"
+)
+#: :data:`MEMORY_COLUMNS` qualified by the alias ``m``.
+MEMORY_COLUMNS_M: LiteralString = (
+    "m.id, m.user_id, m.agent_id, m.app_id, m.run_id, m.memory, m.hash, m.metadata, m.categories, m.immutable,"
+    " m.expiration_date, m.attributed_to, m.actor_name, m.replaced_by, m.state, m.created_at, m.updated_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewMemory:
+    """A memory about to be inserted."""
+
+    scope: Scope
+    text: str
+    index: IndexFields
+    embedding: Vector
+    metadata: dict[str, Any] | None
+    created_at: datetime
+    categories: Sequence[str] = ()
+    immutable: bool = False
+    expiration_date: date | None = None
+    attributed_to: str | None = None
+    actor_name: str | None = None
+
+    @property
+    def hash(self) -> str:
+        return self.index.hash
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryPatch:
+    """What an update changes; ``None`` leaves a field as it is, except where a ``set_*`` flag says the
+    field was given (so ``None`` clears it)."""
+
+    text: str | None = None
+    index: IndexFields | None = None
+    embedding: Vector | None = None
+    metadata: dict[str, Any] | None = None
+    set_metadata: bool = False
+    expiration_date: date | None = None
+    set_expiration: bool = False
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """Visibility switches shared by list-shaped reads (search and get-all)."""
+
+    show_expired: bool = False
+    latest_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A memory that may answer a search, with what ranking needs beyond its text."""
+
+    record: MemoryRecord
+    similarity: float
+    entities: list[str]
+    dates: list[tuple[date, date]]
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordMatches:
+    """The memories of a scope that share lexemes with a query (input of BM25).
+
+    ``matches`` holds, per memory, its id, its number of distinct lexemes, and the indexes (into the
+    query's ``terms`` distinct lexemes) of the lexemes it contains.
+    """
+
+    terms: int
+    documents: int
+    matches: list[tuple[uuid.UUID, int, list[int]]]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    id: uuid.UUID
+    memory_id: uuid.UUID
+    event: str
+    old_memory: str | None
+    new_memory: str | None
+    input: list[Any]
+    scope: Scope
+    categories: list[str]
+    metadata: dict[str, Any] | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EntitySummary:
+    """A user, agent, app or run that owns memories."""
+
+    kind: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    total_memories: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    id: uuid.UUID
+    event_type: EventType
+    status: EventStatus
+    payload: dict[str, Any]
+    metadata: dict[str, Any] | None
+    results: list[Any]
+    error: str | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRecord:
+    id: str
+    org_id: str
+    name: str
+    description: str | None
+    settings: dict[str, Any]
+    is_default: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+def record_from_row(row: dict[str, Any]) -> MemoryRecord:
+    return MemoryRecord(
+        id=row["id"],
+        scope=Scope(row["user_id"], row["agent_id"], row["app_id"], row["run_id"]),
+        memory=row["memory"],
+        hash=row["hash"],
+        metadata=row["metadata"],
+        categories=list(row["categories"] or []),
+        immutable=row["immutable"],
+        expiration_date=row["expiration_date"],
+        attributed_to=row["attributed_to"],
+        actor_name=row["actor_name"],
+        replaced_by=row["replaced_by"],
+        state=row["state"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def candidate_from_row(row: dict[str, Any]) -> Candidate:
+    return Candidate(
+        record=record_from_row(row),
+        similarity=float(row["similarity"]),
+        entities=list(row["entities"] or []),
+        dates=[_closed(span) for span in (row["dates"] or []) if span.lower and span.upper],
+    )
+
+
+def multirange(spans: Sequence[tuple[date, date]]) -> Multirange[date] | None:
+    if not spans:
+        return None
+    return Multirange([Range(start, end, "[]") for start, end in spans])
+
+
+def _closed(span: Range[date]) -> tuple[date, date]:
+    """PostgreSQL stores date ranges half-open; callers think in inclusive days."""
+    assert span.lower is not None and span.upper is not None
+    return span.lower, span.upper if span.upper_inc else span.upper - timedelta(days=1)

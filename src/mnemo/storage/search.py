@@ -1,0 +1,93 @@
+"""The storage legs of a search over one project's memories: nearest by vector, and keyword matches.
+
+Each leg is one statement; the retriever runs them at once on two connections.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from psycopg.rows import tuple_row
+
+from mnemo.filters import Node
+from mnemo.storage.database import Conn
+from mnemo.storage.filter_sql import compile_filter
+from mnemo.storage.memories import visibility
+from mnemo.storage.records import (
+    MEMORY_COLUMNS,
+    MEMORY_COLUMNS_M,
+    Candidate,
+    KeywordMatches,
+    ReadOptions,
+    Vector,
+    candidate_from_row,
+)
+from mnemo.storage.tenant import TenantGuard
+
+
+class SearchStore:
+    __slots__ = ("_conn", "_guard")
+
+    def __init__(self, conn: Conn, guard: TenantGuard) -> None:
+        self._conn = conn
+        self._guard = guard
+
+    async def nearest(self, vector: Vector, selection: Node, options: ReadOptions, *, limit: int) -> list[Candidate]:
+        """Memories ``selection`` matches, ordered by cosine similarity to ``vector`` (best first).
+
+        The exact scan sorts ids and distances only, then fetches the winners' rows: sorting whole
+        rows (with their vectors) costs more than the distances themselves.
+        """
+        where, params = compile_filter(selection, alias="m")
+        statement = self._guard.sql(
+            "SELECT " + MEMORY_COLUMNS_M + ", 1 - near.distance AS similarity, m.entities, m.dates"
+            " FROM (SELECT m.id, m.embedding <=> %s AS distance FROM memories m"
+            "       WHERE {tenant} AND ({where}) AND {visible} ORDER BY 2 LIMIT %s) near"
+            " JOIN memories m ON m.id = near.id AND m.{tenant} ORDER BY near.distance, m.id",
+            where=where,
+            visible=visibility(options),
+        )
+        rows = await (await self._conn.execute(statement, [vector, *params, limit])).fetchall()
+        return [candidate_from_row(row) for row in rows]
+
+    async def keyword_matches(self, query: str, selection: Node, options: ReadOptions) -> KeywordMatches:
+        """Every memory in scope sharing a stemmed lexeme with ``query``: which lexemes, and its length.
+
+        The GIN index on ``tsv`` finds the matches; ``documents`` counts the scope for IDF (visibility
+        aside, so the count can come from an index alone).
+        """
+        where, params = compile_filter(selection, alias="m")
+        statement = self._guard.sql(
+            "WITH terms AS MATERIALIZED ("
+            "  SELECT coalesce(array_agg(quote_literal(t)::tsquery ORDER BY t), '{{}}') AS each,"
+            "         nullif(replace(plainto_tsquery('english', %s)::text, ' & ', ' | '), '')::tsquery AS q"
+            "  FROM unnest(tsvector_to_array(to_tsvector('english', %s))) t)"
+            " SELECT cardinality(terms.each) AS terms,"
+            "  (SELECT count(*) FROM memories m WHERE {tenant} AND ({where})) AS documents,"
+            "  matched.id, matched.length, matched.hits"
+            " FROM terms LEFT JOIN LATERAL ("
+            "  SELECT m.id, length(m.tsv) AS length,"
+            "   ARRAY(SELECT i - 1 FROM generate_subscripts(terms.each, 1) i WHERE m.tsv @@ terms.each[i]) AS hits"
+            "  FROM memories m WHERE {tenant} AND ({where}) AND {visible} AND m.tsv @@ terms.q) matched ON TRUE",
+            where=where,
+            visible=visibility(options),
+        )
+        # Plain tuples: a broad query matches hundreds of rows, and dicts would cost more than the SQL.
+        async with self._conn.cursor(row_factory=tuple_row) as cursor:
+            rows = await (await cursor.execute(statement, [query, query, *params, *params])).fetchall()
+        terms, documents = rows[0][0], rows[0][1]
+        return KeywordMatches(
+            terms=int(terms),
+            documents=int(documents),
+            matches=[(row[2], row[3], row[4]) for row in rows if row[2] is not None],
+        )
+
+    async def candidates_by_id(self, ids: Sequence[uuid.UUID], vector: Vector) -> list[Candidate]:
+        """The rows of ``ids`` (those that exist) with their similarity to ``vector``."""
+        statement = self._guard.sql(
+            "SELECT " + MEMORY_COLUMNS + ", 1 - (m.embedding <=> %s) AS similarity, m.entities, m.dates"
+            " FROM memories m WHERE {tenant} AND m.id = ANY(%s)"
+        )
+        rows = await (await self._conn.execute(statement, [vector, list(ids)])).fetchall()
+        return [candidate_from_row(row) for row in rows]

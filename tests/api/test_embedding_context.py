@@ -1,0 +1,109 @@
+"""A message kept verbatim is embedded with the messages before it, so a reply is found by what it answers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from testkit.server import MnemoServer, serving, wait_event
+
+CONVERSATION = [
+    ("Caroline", "I adopted a puppy from the shelter last week."),
+    ("Melanie", "That's wonderful! What did you call her?"),
+    ("Caroline", "Biscuit, after my favourite snack."),
+    ("Melanie", "I finally finished painting the kitchen blue."),
+    ("Caroline", "Work has been hectic with the product launch."),
+]
+REPLY = "Biscuit, after my favourite snack."
+QUESTION = "What is the name of Caroline's dog?"
+
+
+@pytest.fixture
+def alone(database_url: str, model_dir: Path, tmp_path: Path) -> Iterator[MnemoServer]:
+    """A server that embeds every message alone (context turned off), on its own database so that its
+    workers, not another server's, run its infer=true adds."""
+    with serving(
+        tmp_path / "alone",
+        database_url=database_url,
+        model_dir=model_dir,
+        extra_env={"MNEMO_EMBEDDING_CONTEXT_MESSAGES": "0"},
+    ) as running:
+        yield running
+
+
+def _add(server: MnemoServer, user: str, turns: list[tuple[str, str]]) -> None:
+    messages = [{"role": "user", "name": name, "content": text} for name, text in turns]
+    with server.client() as client:
+        response = client.post("/v3/memories/add/", json={"messages": messages, "user_id": user, "infer": False})
+        assert response.status_code == 200, response.text
+
+
+def _reply_similarity(server: MnemoServer, user: str) -> tuple[float, list[str]]:
+    """The reply's semantic similarity to the question, and the ranked memories."""
+    with server.client() as client:
+        body: dict[str, Any] = {"query": QUESTION, "filters": {"user_id": user}, "threshold": 0, "top_k": 10}
+        response = client.post("/v3/memories/search/", json=body)
+        assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    reply = next(r for r in results if r["memory"] == REPLY)
+    return reply["score_breakdown"]["semantic"], [r["memory"] for r in results]
+
+
+def _user() -> str:
+    return f"ctx-{uuid.uuid4().hex[:8]}"
+
+
+def test_a_reply_is_found_by_the_question_it_answers(server: MnemoServer, alone: MnemoServer) -> None:
+    with_context, without_context = _user(), _user()
+    for name, text in CONVERSATION:  # one add per turn, as a chat app sends them
+        _add(server, with_context, [(name, text)])
+        _add(alone, without_context, [(name, text)])
+    similarity, ranked = _reply_similarity(server, with_context)
+    similarity_alone, _ = _reply_similarity(alone, without_context)
+    assert similarity > similarity_alone + 0.05
+    assert ranked.index(REPLY) <= 1
+
+
+def test_earlier_messages_of_the_same_add_are_context_too(server: MnemoServer) -> None:
+    per_turn, one_add = _user(), _user()
+    for name, text in CONVERSATION:
+        _add(server, per_turn, [(name, text)])
+    _add(server, one_add, CONVERSATION)
+    assert _reply_similarity(server, one_add)[0] == pytest.approx(_reply_similarity(server, per_turn)[0], abs=0.02)
+
+
+def test_context_stays_out_of_the_stored_text_and_other_scopes(server: MnemoServer) -> None:
+    user, other = _user(), _user()
+    _add(server, other, CONVERSATION[:2])  # another user's puppy talk is not this user's context
+    _add(server, user, [CONVERSATION[2]])
+    with server.client() as client:
+        memories = client.post("/v3/memories/", json={"filters": {"user_id": user}}).json()["results"]
+    assert [m["memory"] for m in memories] == [REPLY]
+    alone_similarity, _ = _reply_similarity(server, user)
+    per_turn = _user()
+    for name, text in CONVERSATION:
+        _add(server, per_turn, [(name, text)])
+    assert _reply_similarity(server, per_turn)[0] > alone_similarity + 0.05
+
+
+def test_offline_facts_keep_their_context_too(server: MnemoServer, alone: MnemoServer) -> None:
+    """The offline extractor keeps the conversation's wording, so its facts are embedded with the messages
+    before them (an LLM's self-contained facts are embedded alone: see test_llm_service's same-meaning test)."""
+    similarity = {}
+    for label, target in (("context", server), ("alone", alone)):
+        user = _user()
+        for name, text in CONVERSATION:
+            with target.client() as client:
+                messages = [{"role": "user", "name": name, "content": text}]
+                answer = client.post("/v3/memories/add/", json={"messages": messages, "user_id": user}).json()
+            assert wait_event(target, answer["event_id"])["status"] == "SUCCEEDED"
+        with target.client() as client:
+            body = {"query": QUESTION, "filters": {"user_id": user}, "threshold": 0}
+            results = client.post("/v3/memories/search/", json=body).json()["results"]
+        (fact,) = [r for r in results if r["memory"].startswith("Biscuit")]
+        similarity[label] = fact["score_breakdown"]["semantic"]
+    assert similarity["context"] != pytest.approx(similarity["alone"], abs=0.02)

@@ -1,0 +1,101 @@
+"""Each ranking signal at work on small hand-built cases, through the search API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from testkit.server import MnemoServer
+
+
+def _store(server: MnemoServer, user: str, *items: tuple[str, str | None, datetime | None]) -> None:
+    with server.client() as client:
+        for text, name, when in items:
+            message: dict[str, Any] = {"role": "user", "content": text}
+            if name:
+                message["name"] = name
+            body: dict[str, Any] = {"messages": [message], "user_id": user, "infer": False}
+            if when:
+                body["timestamp"] = int(when.timestamp())
+            assert client.post("/v3/memories/add/", json=body).status_code == 200
+
+
+def _search(server: MnemoServer, user: str, query: str, **extra: Any) -> list[dict[str, Any]]:
+    with server.client() as client:
+        body = {"query": query, "filters": {"user_id": user}, "threshold": 0, **extra}
+        response = client.post("/v3/memories/search/", json=body)
+        assert response.status_code == 200, response.text
+        results: list[dict[str, Any]] = response.json()["results"]
+        return results
+
+
+def _user() -> str:
+    return f"rank-{uuid.uuid4().hex[:8]}"
+
+
+def test_semantic_signal_finds_a_paraphrase(server: MnemoServer) -> None:
+    user = _user()
+    _store(
+        server, user, ("My dog needs a walk twice a day.", None, None), ("The invoice is due on Friday.", None, None)
+    )
+    top = _search(server, user, "taking the puppy outside")[0]
+    assert top["memory"] == "My dog needs a walk twice a day."
+    assert top["score_breakdown"]["bm25"] == 0
+
+
+def test_keyword_signal_lifts_a_rare_exact_term(server: MnemoServer) -> None:
+    user = _user()
+    _store(
+        server,
+        user,
+        ("We talked about the weather and gardening plans.", None, None),
+        ("The router password hint is zxq-phoenix.", None, None),
+        ("I enjoy planting tomatoes in spring.", None, None),
+    )
+    top = _search(server, user, "phoenix")[0]
+    assert top["memory"] == "The router password hint is zxq-phoenix."
+    assert top["score_breakdown"]["bm25"] > 0
+
+
+def test_entity_signal_prefers_the_named_person(server: MnemoServer) -> None:
+    user = _user()
+    _store(
+        server,
+        user,
+        ("I went hiking in the mountains last weekend.", "Melanie", None),
+        ("I went hiking in the mountains last weekend.", "Caroline", None),
+    )
+    results = _search(server, user, "Where did Caroline go hiking?")
+    assert results[0]["actor_name"] == "Caroline"
+    assert results[0]["score_breakdown"]["entity"] > results[1]["score_breakdown"]["entity"]
+
+
+def test_time_signal_prefers_the_matching_month(server: MnemoServer) -> None:
+    user = _user()
+    _store(
+        server,
+        user,
+        ("I went to a concert with friends.", None, datetime(2024, 3, 14, tzinfo=UTC)),
+        ("I went to a concert with friends!", None, datetime(2024, 7, 2, tzinfo=UTC)),
+    )
+    results = _search(server, user, "What did I do in March 2024?", reference_date="2024-08-01")
+    assert results[0]["created_at"].startswith("2024-03-14")
+    assert results[0]["score_breakdown"]["time"] == 1 and results[1]["score_breakdown"]["time"] == 0
+    relative = _search(server, user, "What did I do last month?", reference_date="2024-08-15")
+    assert relative[0]["created_at"].startswith("2024-07-02")
+
+
+def test_threshold_applies_to_the_fused_score(server: MnemoServer) -> None:
+    user = _user()
+    _store(
+        server,
+        user,
+        ("I bake sourdough bread every Sunday.", None, None),
+        ("Quantum chromodynamics is hard.", None, None),
+    )
+    everything = _search(server, user, "baking bread")
+    assert len(everything) == 2
+    strict = _search(server, user, "baking bread", threshold=everything[0]["score"] - 1e-6)
+    assert [r["memory"] for r in strict] == [everything[0]["memory"]]
+    assert all(0 <= r["score"] <= 1 for r in everything)

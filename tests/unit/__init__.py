@@ -1,0 +1,3 @@
+"""Pure-Python tests: no mnemo server, no database."""
+
+from __future__ import annotations
