@@ -29,6 +29,18 @@ from mnemo.storage.tenant import TenantGuard
 NOTIFY_CHANNEL = "mnemo_jobs"
 _NOTIFY = sql.SQL("SELECT pg_notify({}, '')").format(sql.Literal(NOTIFY_CHANNEL))
 
+#: SET clause handing a RUNNING job back whose attempt ended unrecorded (its worker died, or the database went away
+#: before the outcome could be written): PENDING while attempts remain, else FAILED with that cause. Attempts are
+#: counted at claim, so a job that kills its process every time ends FAILED instead of crash-looping workers.
+_HAND_BACK = sql.SQL(
+    "status = CASE WHEN attempts < max_attempts THEN 'PENDING' ELSE 'FAILED' END,"
+    " error = CASE WHEN attempts < max_attempts THEN error ELSE concat_ws('; ', error, 'attempt ' || attempts"
+    " || ' of ' || max_attempts || ' stopped before it finished (its worker died or lost the database);"
+    " no attempts are left') END,"
+    " completed_at = CASE WHEN attempts < max_attempts THEN NULL ELSE clock_timestamp() END,"
+    " locked_by = NULL, locked_until = NULL, updated_at = clock_timestamp()"
+)
+
 _EVENT_COLUMNS = (
     "id, event_type, status, payload, metadata, results, error, attempts,"
     " created_at, updated_at, started_at, completed_at"
@@ -159,8 +171,15 @@ class JobQueue:
 
     async def claim(self, limit: int) -> list[Job]:
         """Up to ``limit`` runnable jobs, now RUNNING under this worker; the attempt is counted here, so an
-        attempt that kills its process still counts."""
+        attempt that kills its process still counts. A job whose lease ran out on its last attempt is not run
+        again: it ends FAILED."""
         async with self.db.transaction() as conn:
+            await conn.execute(
+                sql.SQL(
+                    "UPDATE events SET {} WHERE status = 'RUNNING' AND locked_until < now()"
+                    " AND attempts >= max_attempts"
+                ).format(_HAND_BACK)
+            )
             rows = await (
                 await conn.execute(
                     "UPDATE events e SET status = 'RUNNING', attempts = e.attempts + 1, locked_by = %s,"
@@ -194,9 +213,10 @@ class JobQueue:
             )
             # Claimed more than a moment ago: a claim this heartbeat has not seen yet is not a stray.
             strays = await conn.execute(
-                "UPDATE events SET status = 'PENDING', locked_by = NULL, locked_until = NULL, run_after = now(),"
-                " updated_at = clock_timestamp() WHERE locked_by = %s AND status = 'RUNNING'"
-                " AND NOT id = ANY(%s) AND updated_at < clock_timestamp() - interval '2 seconds'",
+                sql.SQL(
+                    "UPDATE events SET {}, run_after = now() WHERE locked_by = %s AND status = 'RUNNING'"
+                    " AND NOT id = ANY(%s) AND updated_at < clock_timestamp() - interval '2 seconds'"
+                ).format(_HAND_BACK),
                 (self.worker_id, running),
             )
             if strays.rowcount:
@@ -249,8 +269,7 @@ class JobQueue:
             if not dead:
                 return 0
             cur = await conn.execute(
-                "UPDATE events SET status = 'PENDING', locked_by = NULL, locked_until = NULL,"
-                " updated_at = clock_timestamp() WHERE status = 'RUNNING' AND locked_by = ANY(%s)",
+                sql.SQL("UPDATE events SET {} WHERE status = 'RUNNING' AND locked_by = ANY(%s)").format(_HAND_BACK),
                 (dead,),
             )
             await conn.execute(_NOTIFY)
