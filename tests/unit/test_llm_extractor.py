@@ -461,3 +461,23 @@ def test_system_prompt_states_the_rules() -> None:
     ):
         assert rule in system
     assert '{"facts": []}' in system
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        "<think>The user says they moved. {\"facts\": []} is wrong here.</think>\n{body}",
+        "<think>\nreasoning\n</think>\n\n```json\n{body}\n```",
+        "  <THINK>a</THINK><thinking>b</thinking>{body}",
+    ],
+)
+def test_reasoning_blocks_and_fences_are_removed_before_parsing(server: ScriptedLLM, wrap: str) -> None:
+    server.script(openai_reply(wrap.replace("{body}", facts_json(PARIS))))
+    result = extract(lambda: openai(server))
+    assert [fact.text for fact in result.facts] == ["Alice moved to Paris on 2024-05-07."]
+    assert len(server.requests) == 1, "no repair call was needed"
+
+
+def test_a_reply_of_reasoning_only_is_malformed() -> None:
+    with pytest.raises(OutputError, match="only reasoning"):
+        parse_facts("<think>I should answer with facts but never do", refs=REFS, categories=CATEGORIES)

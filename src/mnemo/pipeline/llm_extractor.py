@@ -35,6 +35,7 @@ from mnemo.pipeline.extraction import (
     Usage,
 )
 from mnemo.providers.llm.base import LLM, ChatMessage, LLMError, LLMReply, LLMUnavailable
+from mnemo.providers.llm.replies import ReplyNotJSON, reply_json
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,6 @@ _BLOCKS = (
     "for_assistant_facts",
     "none",
 )
-_FENCE = re.compile(r"^```[\w-]*\s*\n(.*)\n```$", re.DOTALL)
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -209,16 +209,10 @@ def parse_facts(text: str, *, refs: Mapping[str, str], categories: Sequence[str]
 
 
 def _load_json(text: str) -> object:
-    stripped = text.strip()
-    if not stripped:
-        raise OutputError("the reply is empty")
-    fenced = _FENCE.match(stripped)
-    if fenced:
-        stripped = fenced.group(1).strip()
     try:
-        return json.loads(stripped)
-    except json.JSONDecodeError as exc:
-        raise OutputError(f"the reply is not valid JSON ({exc})") from exc
+        return reply_json(text)
+    except ReplyNotJSON as exc:
+        raise OutputError(str(exc)) from exc
 
 
 def _kind(value: object) -> str:

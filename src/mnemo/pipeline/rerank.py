@@ -8,7 +8,6 @@ failure keeps the fused order and says so: re-ranking never fails a search.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any, Protocol
 
 from mnemo.providers.llm.base import LLM, ChatMessage, LLMError
 from mnemo.providers.llm.profiles import DEFAULT_PROFILE, ProjectLLM, UnknownProfile
+from mnemo.providers.llm.replies import reply_json
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class LLMReranker:
 
 def _parse_order(text: str, size: int) -> list[int]:
     """The permutation the model gave; refs it forgot keep their fused order at the end."""
-    data = json.loads(text.strip().removeprefix("```json").removesuffix("```"))
+    data = reply_json(text)
     if not isinstance(data, dict) or not isinstance(data.get("order"), list):
         raise ValueError('expected {"order": [...]}')
     order: list[int] = []
