@@ -209,4 +209,7 @@ def build_worker(services: Services) -> Worker:
         concurrency=settings.worker_concurrency,
         poll_seconds=settings.job_poll_seconds,
         limits=services.limits,
+        payload_retention=(
+            timedelta(days=settings.event_payload_retention_days) if settings.event_payload_retention_days else None
+        ),
     )

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     job_lease_seconds: float = 60.0
     job_max_attempts: int = 5
     job_poll_seconds: float = 2.0
+    #: Forget the payloads (messages) of events finished more than this many days ago; 0 keeps them.
+    event_payload_retention_days: int = Field(default=0, ge=0)
 
     # Database pool.
     pool_min_size: int = 2

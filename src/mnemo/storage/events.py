@@ -12,7 +12,7 @@ many workers race for it. When a failed attempt is retried is the worker's decis
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -39,6 +39,12 @@ _HAND_BACK = sql.SQL(
     " no attempts are left') END,"
     " completed_at = CASE WHEN attempts < max_attempts THEN NULL ELSE clock_timestamp() END,"
     " locked_by = NULL, locked_until = NULL, updated_at = clock_timestamp()"
+)
+
+#: What a redacted event's payload keeps: its entity ids.
+_REDACTED_PAYLOAD = (
+    "jsonb_strip_nulls(jsonb_build_object('redacted', true, 'user_id', e.user_id, 'agent_id', e.agent_id,"
+    " 'app_id', e.app_id, 'run_id', e.run_id))"
 )
 
 _EVENT_COLUMNS = (
@@ -141,6 +147,21 @@ class EventStore:
         values = (scope.user_id, scope.agent_id, scope.app_id, scope.run_id, before, before, limit)
         rows = await (await self._conn.execute(statement, values)).fetchall()
         return [row["payload"] for row in rows]
+
+    async def redact(self, event_ids: Sequence[uuid.UUID], deleted: Sequence[uuid.UUID]) -> None:
+        """Forget what finished adds said once a memory they wrote is deleted: the payload keeps only its entity
+        ids (``redacted: true``), and the deleted memories' items in ``results`` lose their text."""
+        if not event_ids:
+            return
+        statement = self._guard.sql(
+            "UPDATE events e SET payload = " + _REDACTED_PAYLOAD + ","
+            " results = (SELECT coalesce(jsonb_agg(CASE WHEN r ->> 'id' = ANY(%s::text[])"
+            '   THEN r || \'{{"memory": null, "data": {{"memory": null}}, "deleted": true}}\'::jsonb ELSE r END'
+            "   ORDER BY n), '[]'::jsonb) FROM jsonb_array_elements(e.results) WITH ORDINALITY AS item(r, n)),"
+            " updated_at = clock_timestamp()"
+            " WHERE e.{tenant} AND e.id = ANY(%s) AND e.status IN ('SUCCEEDED', 'FAILED')"
+        )
+        await self._conn.execute(statement, ([str(i) for i in deleted], list(event_ids)))
 
     async def hold(self, job: Job, worker_id: str) -> None:
         """Inside the finishing transaction: lock the job's row while ``worker_id`` still holds its claim, or
@@ -298,6 +319,18 @@ class JobQueue:
             )
             await conn.execute(_NOTIFY)
             return EventStatus.PENDING
+
+    async def purge_payloads(self, older_than: timedelta) -> int:
+        """Retention: forget the payloads (the messages) of events finished longer than ``older_than`` ago, in
+        every project; they keep their entity ids, status, results and times. Returns how many."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE events e SET payload = " + _REDACTED_PAYLOAD + ", updated_at = clock_timestamp()"
+                " WHERE e.status IN ('SUCCEEDED', 'FAILED') AND e.completed_at < now() - %s"
+                " AND NOT e.payload ? 'redacted'",
+                (older_than,),
+            )
+            return cur.rowcount
 
     async def notifications(self) -> AsyncIterator[None]:
         """Yield whenever a job may have become claimable (NOTIFY on the queue's channel)."""

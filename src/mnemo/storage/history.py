@@ -55,19 +55,34 @@ class HistoryStore:
                 ],
             )
 
-    async def record_deletions(self, deleted: Sequence[dict[str, Any]]) -> None:
-        """A DELETE entry for each deleted row (as ``DELETE ... RETURNING`` gave it)."""
+    async def record_deletions(self, deleted: Sequence[dict[str, Any]], event_ids: Sequence[uuid.UUID]) -> None:
+        """Forget what the deleted memories said, and keep that they existed: every history entry of a deleted
+        memory loses its texts, input messages, categories and metadata, and so does the input kept with the
+        entries of memories written by the same adds (``event_ids``: it holds those adds' messages); then a
+        DELETE entry is recorded for each, with its entity ids and the time."""
         if not deleted:
             return
-        statement = self._guard.sql(
-            "INSERT INTO memory_history (project_id, id, memory_id, event, old_memory, new_memory,"
-            " user_id, agent_id, app_id, run_id, categories, metadata)"
-            " SELECT {project}, gen_random_uuid(), d.id, 'DELETE', d.memory, NULL, d.user_id, d.agent_id,"
-            " d.app_id, d.run_id, d.categories, d.metadata"
-            " FROM jsonb_to_recordset(%s) AS d(id uuid, memory text, user_id text, agent_id text, app_id text,"
-            " run_id text, categories text[], metadata jsonb)"
+        ids = [row["id"] for row in deleted]
+        scrub = self._guard.sql(
+            "UPDATE memory_history SET old_memory = NULL, new_memory = NULL, input = NULL, categories = NULL,"
+            " metadata = NULL WHERE {tenant} AND memory_id = ANY(%s)"
         )
-        rows = [{**row, "id": str(row["id"])} for row in deleted]
+        await self._conn.execute(scrub, (ids,))
+        if event_ids:
+            siblings = self._guard.sql(
+                "UPDATE memory_history h SET input = NULL WHERE h.{tenant} AND h.input IS NOT NULL AND h.memory_id IN"
+                " (SELECT m.id FROM memories m WHERE m.{tenant} AND m.event_id = ANY(%s))"
+            )
+            await self._conn.execute(siblings, (list(event_ids),))
+        statement = self._guard.sql(
+            "INSERT INTO memory_history (project_id, id, memory_id, event, user_id, agent_id, app_id, run_id)"
+            " SELECT {project}, gen_random_uuid(), d.id, 'DELETE', d.user_id, d.agent_id, d.app_id, d.run_id"
+            " FROM jsonb_to_recordset(%s) AS d(id uuid, user_id text, agent_id text, app_id text, run_id text)"
+        )
+        rows = [
+            {"id": str(row["id"]), **{key: row[key] for key in ("user_id", "agent_id", "app_id", "run_id")}}
+            for row in deleted
+        ]
         await self._conn.execute(statement, (Jsonb(rows),))
 
     async def of_memory(self, memory_id: uuid.UUID) -> list[HistoryEntry]:

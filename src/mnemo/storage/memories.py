@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 from mnemo.domain.memories import ENTITY_KINDS, MemoryRecord
 from mnemo.filters import Node
 from mnemo.storage.database import Conn
+from mnemo.storage.events import EventStore
 from mnemo.storage.exports import ExportStore
 from mnemo.storage.filter_sql import compile_filter
 from mnemo.storage.history import HistoryStore
@@ -43,13 +44,16 @@ def visibility(options: ReadOptions) -> sql.Composable:
 
 
 class MemoryStore:
-    __slots__ = ("_conn", "_exports", "_guard", "_history")
+    __slots__ = ("_conn", "_events", "_exports", "_guard", "_history")
 
-    def __init__(self, conn: Conn, guard: TenantGuard, history: HistoryStore, exports: ExportStore) -> None:
+    def __init__(
+        self, conn: Conn, guard: TenantGuard, *, history: HistoryStore, exports: ExportStore, events: EventStore
+    ) -> None:
         self._conn = conn
         self._guard = guard
         self._history = history
         self._exports = exports
+        self._events = events
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -166,17 +170,20 @@ class MemoryStore:
         return len(changed)
 
     async def delete(self, selection: Node) -> list[uuid.UUID]:
-        """Inside the caller's transaction: delete every memory ``selection`` matches, recording a DELETE in each
-        one's history, and every export holding one of them."""
+        """Inside the caller's transaction: delete every memory ``selection`` matches. Deleted means deleted: its
+        text leaves history (a DELETE entry keeps that it existed, and when), the events of the adds that wrote
+        it (their payloads and its result) and every export holding it."""
         where, params = compile_filter(selection, alias="m")
         statement = self._guard.sql(
             "DELETE FROM memories m WHERE {tenant} AND ({where})"
-            " RETURNING id, memory, user_id, agent_id, app_id, run_id, categories, metadata",
+            " RETURNING id, user_id, agent_id, app_id, run_id, event_id",
             where=where,
         )
         rows = await (await self._conn.execute(statement, params)).fetchall()
-        await self._history.record_deletions(rows)
         deleted = [row["id"] for row in rows]
+        event_ids = sorted({row["event_id"] for row in rows if row["event_id"] is not None})
+        await self._history.record_deletions(rows, event_ids)
+        await self._events.redact(event_ids, deleted)
         await self._exports.drop_containing(deleted)
         return deleted
 

@@ -59,9 +59,9 @@ class ProjectTables:
     def __init__(self, conn: Conn, guard: TenantGuard) -> None:
         self.history = HistoryStore(conn, guard)
         self.exports = ExportStore(conn, guard)
-        self.memories = MemoryStore(conn, guard, self.history, self.exports)
-        self.search = SearchStore(conn, guard)
         self.events = EventStore(conn, guard)
+        self.memories = MemoryStore(conn, guard, history=self.history, exports=self.exports, events=self.events)
+        self.search = SearchStore(conn, guard)
         self.idempotency = IdempotencyStore(conn, guard)
         self.project = ProjectStore(conn, guard)
 

@@ -13,6 +13,8 @@ import contextlib
 import logging
 import os
 import socket
+import time
+from datetime import timedelta
 
 from mnemo.errors import MnemoError
 from mnemo.pipeline.commands import AddLimits, parse_add
@@ -21,6 +23,8 @@ from mnemo.storage import Database, Job, JobQueue, LostClaim, ProjectData
 from mnemo.worker.retry import GiveUp, RetryPolicy
 
 logger = logging.getLogger(__name__)
+
+_PURGE_EVERY_SECONDS = 600.0
 
 
 def worker_id() -> str:
@@ -53,6 +57,7 @@ class Worker:
         poll_seconds: float,
         limits: AddLimits,
         retry: RetryPolicy | None = None,
+        payload_retention: timedelta | None = None,
     ) -> None:
         self.db = db
         self.ingestor = ingestor
@@ -61,6 +66,9 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.limits = limits
         self.retry = retry or RetryPolicy()
+        #: Events finished longer ago than this lose their payloads (None: kept).
+        self.payload_retention = payload_retention
+        self._next_purge = 0.0
         self._running: dict[asyncio.Task[None], Job] = {}
         self._wakeup = asyncio.Event()
         self.jobs_done = 0
@@ -184,3 +192,18 @@ class Worker:
                 continue
             if strays:
                 logger.info("handed back %d job(s) whose attempt ended while the database was away", strays)
+            await self._purge_payloads()
+
+    async def _purge_payloads(self) -> None:
+        """Retention, at most once every ten minutes per worker."""
+        now = time.monotonic()
+        if self.payload_retention is None or now < self._next_purge:
+            return
+        self._next_purge = now + _PURGE_EVERY_SECONDS
+        try:
+            purged = await self.queue.purge_payloads(self.payload_retention)
+        except MnemoError as exc:
+            logger.warning("purging old event payloads failed; will retry: %s", exc.detail)
+            return
+        if purged:
+            logger.info("forgot the payloads of %d event(s) past the retention period", purged)
