@@ -13,6 +13,7 @@ from mnemo.http.app import create_app
 from mnemo.runtime import build_worker, database_url, open_database, open_services
 from mnemo.settings import Settings
 from mnemo.storage import AccountStore
+from mnemo.worker.health_app import health_app
 
 logger = logging.getLogger("mnemo")
 
@@ -83,10 +84,28 @@ async def run_workers_only(settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in _SIGNALS:
             loop.add_signal_handler(sig, stop.set)
+        health = None
+        if settings.worker_health_port is not None:
+            health = uvicorn.Server(
+                uvicorn.Config(
+                    health_app(db, settings),
+                    host=settings.host,
+                    port=settings.worker_health_port,
+                    lifespan="off",
+                    access_log=False,
+                    log_level="warning",
+                )
+            )
+            # While it serves, uvicorn takes SIGINT/SIGTERM, stops, then raises the signal again for the handlers
+            # above: a signal stops both.
+            serving = asyncio.create_task(health.serve(), name="mnemo-worker-health")
         logger.info("mnemo worker running")
         try:
             await build_worker(services).run(stop)
         finally:
+            if health is not None:
+                health.should_exit = True
+                await serving
             for sig in _SIGNALS:
                 with contextlib.suppress(Exception):
                     loop.remove_signal_handler(sig)

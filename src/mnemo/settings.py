@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     job_lease_seconds: float = 60.0
     job_max_attempts: int = 5
     job_poll_seconds: float = 2.0
+    #: /readyz fails when the oldest PENDING job has waited longer than this.
+    ready_max_pending_age_seconds: float = Field(default=300.0, gt=0)
+    #: ``mnemo worker`` serves /healthz and /readyz on this port of ``host`` (unset: none).
+    worker_health_port: int | None = Field(default=None, ge=1, le=65535)
     #: Forget the payloads (messages) of events finished more than this many days ago; 0 keeps them.
     event_payload_retention_days: int = Field(default=0, ge=0)
 

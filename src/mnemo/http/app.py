@@ -8,7 +8,7 @@ from mnemo import __version__
 from mnemo.http.errors import install_error_handlers
 from mnemo.http.openapi import install_openapi
 from mnemo.http.ratelimit import RateLimiter
-from mnemo.http.routes import account, entities, events, exports, memories_read, memories_write, projects
+from mnemo.http.routes import account, entities, events, exports, health, memories_read, memories_write, projects
 from mnemo.services import Services
 
 
@@ -22,7 +22,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.state.rate_limiter = RateLimiter(services.settings.rate_limit_per_minute)
     install_error_handlers(app)
-    for module in (account, memories_write, memories_read, events, entities, projects, exports):
+    for module in (health, account, memories_write, memories_read, events, entities, projects, exports):
         app.include_router(module.router)
     install_openapi(app)
     return app

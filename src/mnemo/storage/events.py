@@ -221,12 +221,31 @@ class JobQueue:
             for r in rows
         ]
 
+    async def register(self) -> None:
+        """Announce this worker (``workers``); forget workers silent for a day."""
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM workers WHERE heartbeat_at < now() - interval '1 day'")
+            await conn.execute(
+                "INSERT INTO workers (id) VALUES (%s)"
+                " ON CONFLICT (id) DO UPDATE SET started_at = now(), heartbeat_at = now()",
+                (self.worker_id,),
+            )
+
+    async def unregister(self) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM workers WHERE id = %s", (self.worker_id,))
+
     async def extend(self, jobs: list[Job]) -> int:
-        """Heartbeat: push the leases of running jobs forward, and hand back at once any job this worker
-        still holds but no longer runs (an attempt that ended while the database was unreachable, so its
-        failure could not be recorded), instead of letting it wait out its lease. Returns how many."""
+        """Heartbeat: record that this worker lives, push the leases of running jobs forward, and hand back at
+        once any job this worker still holds but no longer runs (an attempt that ended while the database was
+        unreachable, so its failure could not be recorded), instead of letting it wait out its lease. Returns
+        how many."""
         running = [j.event_id for j in jobs]
         async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO workers (id) VALUES (%s) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()",
+                (self.worker_id,),
+            )
             await conn.execute(
                 "UPDATE events SET locked_until = now() + %s WHERE locked_by = %s AND status = 'RUNNING'"
                 " AND id = ANY(%s)",

@@ -78,6 +78,7 @@ class Worker:
         released = await self.queue.release_orphans(local_worker_alive)
         if released:
             logger.info("handed back %d job(s) of worker processes that died on this host", released)
+        await self.queue.register()
         listener = asyncio.create_task(self._listen(stop), name="mnemo-worker-listen")
         heartbeat = asyncio.create_task(self._heartbeat(stop), name="mnemo-worker-heartbeat")
         try:
@@ -90,6 +91,8 @@ class Worker:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            with contextlib.suppress(MnemoError):
+                await self.queue.unregister()
 
     async def run_until_idle(self) -> None:
         """Run every job that is runnable now (and those they make runnable), then return."""

@@ -1,21 +1,14 @@
-"""Health, ping, and the caller's project (spec §0.1, §1.2)."""
+"""Ping: the caller's project (spec §1.2)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 
-from mnemo.http.deps import PrincipalDep, ServicesDep
+from mnemo.http.deps import PrincipalDep
 
 router = APIRouter(tags=["account"])
-
-
-@router.get("/healthz", include_in_schema=True)
-async def healthz(svc: ServicesDep) -> JSONResponse:
-    await svc.db.ping()
-    return JSONResponse({"status": "ok"})
 
 
 @router.get("/v1/ping/")
