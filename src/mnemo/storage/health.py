@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from mnemo.domain.health import Check, QueueStats, readiness, report
 from mnemo.errors import MnemoError
 from mnemo.storage.database import Database
 from mnemo.storage.migrate import available_migrations
+
+#: A readiness probe answers within this, whatever the database does.
+_ANSWER_WITHIN_SECONDS = 5.0
 
 
 async def pending_migrations(db: Database) -> list[int]:
@@ -48,10 +52,14 @@ async def assess(
     """Readiness of a process on ``db``: the database answers, its schema is current, workers drain the queue
     and its oldest job has not waited too long. Returns whether ready, and the report."""
     try:
-        await db.ping()
-        missing = await pending_migrations(db)
-        queue = await queue_stats(db, worker_timeout=worker_timeout)
+        async with asyncio.timeout(_ANSWER_WITHIN_SECONDS):
+            await db.ping()
+            missing = await pending_migrations(db)
+            queue = await queue_stats(db, worker_timeout=worker_timeout)
     except MnemoError as exc:
         return report(Check("database", False, exc.detail), [], None)
+    except TimeoutError:
+        detail = f"no answer within {_ANSWER_WITHIN_SECONDS:.0f} s (pool exhausted, or the database is away)"
+        return report(Check("database", False, detail), [], None)
     checks = readiness(pending_migrations=missing, queue=queue, max_pending_age_seconds=max_pending_age_seconds)
     return report(Check("database", True, "reachable"), checks, queue)
