@@ -8,13 +8,14 @@ import uuid
 from datetime import timedelta
 
 from mnemo.domain.events import EventStatus
-from mnemo.runtime import database_url, open_database
+from mnemo.runtime import database_url, describe_database, open_database
 from mnemo.settings import Settings
 from mnemo.storage import AccountStore, JobQueue
 
 
 async def keys_command(settings: Settings, args: argparse.Namespace) -> int:
-    async with database_url(settings, stop_embedded=False) as url, open_database(settings, url) as db:
+    print(f"mnemo: using {describe_database(settings)}", file=sys.stderr)
+    async with database_url(settings, stop_embedded=False, existing=True) as url, open_database(settings, url) as db:
         accounts = AccountStore(db)
         if args.keys_command == "create":
             project = await accounts.ensure_project(args.project)
@@ -23,7 +24,10 @@ async def keys_command(settings: Settings, args: argparse.Namespace) -> int:
             print(key)
             return 0
         if args.keys_command == "list":
-            for info in await accounts.list_keys():
+            keys = await accounts.list_keys()
+            if not keys:
+                print("no API keys yet: create one with `mnemo keys create`", file=sys.stderr)
+            for info in keys:
                 state = f"revoked {info.revoked_at.isoformat()}" if info.revoked_at else "active"
                 mode = "read-only" if info.read_only else "read-write"
                 print(f"{info.id}  {info.project_id}  {info.prefix}…  {mode}  {state}  {info.name or ''}")
@@ -38,7 +42,8 @@ async def keys_command(settings: Settings, args: argparse.Namespace) -> int:
 
 async def events_command(settings: Settings, args: argparse.Namespace) -> int:
     event_id = _uuid(args.event_id, "event id")
-    async with database_url(settings, stop_embedded=False) as url, open_database(settings, url) as db:
+    print(f"mnemo: using {describe_database(settings)}", file=sys.stderr)
+    async with database_url(settings, stop_embedded=False, existing=True) as url, open_database(settings, url) as db:
         status = await JobQueue(db, "cli", lease=timedelta(seconds=60)).retry_failed(event_id)
     if status is None:
         print(f"error: no event {event_id}", file=sys.stderr)

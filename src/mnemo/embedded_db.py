@@ -22,6 +22,21 @@ class DataDirInUse(Exception):
     """Another ``mnemo serve`` already runs on this data directory."""
 
 
+class NoDatabase(Exception):
+    """A command that works on an existing database found none where it was pointed."""
+
+
+def require_existing(data_dir: Path) -> None:
+    """Refuse to make a new embedded database for a command that only reads or changes an existing one."""
+    pgdata = data_dir.expanduser().resolve() / "pgdata"
+    if not (pgdata / "PG_VERSION").is_file():
+        raise NoDatabase(
+            f"there is no mnemo database in {data_dir.expanduser().resolve()}: start one there with"
+            f" `mnemo serve --data-dir {data_dir}`, or point this command at yours with --data-dir DIR or"
+            " --database-url URL (MNEMO_DATA_DIR, MNEMO_DATABASE_URL)"
+        )
+
+
 class DataDirVersionMismatch(Exception):
     """The data directory was made by another PostgreSQL major version than the installed wheel ships."""
 

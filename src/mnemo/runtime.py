@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from urllib.parse import urlsplit
 
-from mnemo.embedded_db import EmbeddedPostgres
+from mnemo.domain.projects import ProjectSettings
+from mnemo.embedded_db import EmbeddedPostgres, require_existing
 from mnemo.pipeline.commands import AddLimits
 from mnemo.pipeline.extraction import ExtractionFailed, Extractor
 from mnemo.pipeline.ingest import Ingestor
@@ -29,11 +30,14 @@ logger = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def database_url(settings: Settings, *, stop_embedded: bool = True) -> AsyncIterator[str]:
-    """The configured database URL, or the embedded server's (started here, stopped on exit)."""
+async def database_url(settings: Settings, *, stop_embedded: bool = True, existing: bool = False) -> AsyncIterator[str]:
+    """The configured database URL, or the embedded server's (started here, stopped on exit). With
+    ``existing``, an embedded database that was never created is refused (:class:`NoDatabase`)."""
     if settings.database_url is not None:
         yield settings.database_url.get_secret_value()
         return
+    if existing:
+        require_existing(settings.data_dir)
     embedded = EmbeddedPostgres(settings.data_dir)
     url = embedded.start()
     try:
@@ -115,7 +119,7 @@ class ProfileLLMs:
         self.profiles = settings.llm_profile_table()
         self.llms = {name: build_llm(profile) for name, profile in self.profiles.items()}
 
-    def for_project(self, project_settings: Mapping[str, Any]) -> ProjectLLM:
+    def for_project(self, project_settings: ProjectSettings) -> ProjectLLM:
         """Raises :class:`UnknownProfile` when the project selects a profile this deployment does not define."""
         choice = LLMChoice.of_project(project_settings)
         if choice.profile not in self.llms:
@@ -146,7 +150,7 @@ class ProfileExtractors:
         self._template = PromptTemplate.load()
         self._extractors: dict[tuple[str, str | None], Extractor] = {}
 
-    def for_project(self, project_settings: Mapping[str, Any]) -> tuple[Extractor, Extractor | None]:
+    def for_project(self, project_settings: ProjectSettings) -> tuple[Extractor, Extractor | None]:
         try:
             picked = self.llms.for_project(project_settings)
         except UnknownProfile as exc:
@@ -213,3 +217,12 @@ def build_worker(services: Services) -> Worker:
             timedelta(days=settings.event_payload_retention_days) if settings.event_payload_retention_days else None
         ),
     )
+
+
+def describe_database(settings: Settings) -> str:
+    """Which database a command uses, for people (never the password)."""
+    if settings.database_url is None:
+        return f"the embedded database in {settings.data_dir.expanduser().resolve() / 'pgdata'}"
+    url = urlsplit(settings.database_url.get_secret_value())
+    where = f"{url.hostname or 'localhost'}{f':{url.port}' if url.port else ''}{url.path}"
+    return f"the database at {where}" if url.scheme else "the database given by --database-url"

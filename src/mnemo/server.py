@@ -20,21 +20,21 @@ logger = logging.getLogger("mnemo")
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-async def bootstrap_keys(accounts: AccountStore, settings: Settings) -> None:
-    """Make sure the default project exists and someone can authenticate to it."""
+async def bootstrap_keys(accounts: AccountStore, settings: Settings) -> tuple[str, str | None]:
+    """Make sure the default project exists and someone can authenticate to it: the project, and the first key
+    when this call made it (to be shown once)."""
     project = await accounts.ensure_project()
     if settings.api_key is not None:
         await accounts.store_key(project, settings.api_key.get_secret_value(), name="MNEMO_API_KEY")
-        return
+        return project, None
     if await accounts.count_keys() == 0:
-        key = await accounts.create_key(project, name="first key")
-        print(f"Created the first API key for project {project} (shown once, store it now):", flush=True)
-        print(key, flush=True)
+        return project, await accounts.create_key(project, name="first key")
+    return project, None
 
 
 async def serve(settings: Settings) -> int:
     async with database_url(settings) as url, open_database(settings, url) as db:
-        await bootstrap_keys(AccountStore(db), settings)
+        project, first_key = await bootstrap_keys(AccountStore(db), settings)
         async with open_services(settings, db) as services:
             stop = asyncio.Event()
             workers = None
@@ -54,7 +54,7 @@ async def serve(settings: Settings) -> int:
                     timeout_keep_alive=75,
                 )
             )
-            announce = asyncio.create_task(_announce(server, settings))
+            announce = asyncio.create_task(_announce(server, settings, project, first_key))
             # uvicorn re-raises the signal it handled once it has stopped; keep that from killing cleanup.
             for sig in _SIGNALS:
                 signal.signal(sig, lambda *_: None)
@@ -68,10 +68,14 @@ async def serve(settings: Settings) -> int:
     return 0
 
 
-async def _announce(server: uvicorn.Server, settings: Settings) -> None:
+async def _announce(server: uvicorn.Server, settings: Settings, project: str, first_key: str | None) -> None:
+    """Once the server accepts connections: its URL and, the first time, the key, set apart on stdout."""
     while not server.started:
         await asyncio.sleep(0.05)
-    logger.info("mnemo listening on http://%s:%d", settings.host, settings.port)
+    lines = ["", f"mnemo is listening on http://{settings.host}:{settings.port}"]
+    if first_key is not None:
+        lines += [f"Created the first API key for project {project} (shown once, store it now):", first_key]
+    print("\n".join([*lines, ""]), flush=True)
 
 
 async def run_workers_only(settings: Settings) -> int:

@@ -7,13 +7,15 @@ the defaults below. Build it at the edge (CLI, test) and pass it down; nothing r
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 from mnemo.domain.scoring import RankingWeights
 from mnemo.providers.llm.profiles import DEFAULT_PROFILE, LLMProfile, LLMProvider, ProfileName
@@ -21,6 +23,10 @@ from mnemo.providers.llm.profiles import DEFAULT_PROFILE, LLMProfile, LLMProvide
 EmbedderKind = Literal["minilm-onnx", "openai"]
 _DEFAULT_WEIGHTS = RankingWeights()
 _DEFAULT_LLM = LLMProfile(provider="none")
+
+
+class ConfigError(Exception):
+    """The configuration is wrong; the message says where (which variable, file or key) and how to fix it."""
 
 
 class _TomlFileSource(PydanticBaseSettingsSource):
@@ -33,8 +39,26 @@ class _TomlFileSource(PydanticBaseSettingsSource):
         path = _config_file_path(self.current_state)
         if path is None:
             return {}
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        try:
+            with path.open("rb") as handle:
+                values = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(
+                f"the config file {path} does not exist (given by --config or MNEMO_CONFIG_FILE)"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"the config file {path} cannot be read: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"the config file {path} is not valid TOML: {exc}") from None
+        for key in values:
+            if key not in self.settings_cls.model_fields:
+                raise ConfigError(f"unknown setting {key!r} in {path}{_did_you_mean(key)}")
+        return values
+
+
+def _did_you_mean(name: str) -> str:
+    close = difflib.get_close_matches(name.lower(), list(Settings.model_fields), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _config_file_path(state: dict[str, Any]) -> Path | None:
@@ -61,7 +85,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: SecretStr | None = None
     api_key: SecretStr | None = None
-    log_level: str = "INFO"
+    #: Quiet by default: serve prints its URL (and the first key) on stdout; INFO narrates, DEBUG more.
+    log_level: str = "WARNING"
 
     # Processes: an API process may also run workers (the default single-machine mode).
     run_workers: bool = True
@@ -170,3 +195,30 @@ class Settings(BaseSettings):
     def model_cache_dir(self) -> Path:
         """Where built model files (ONNX graphs) are cached (``model_dir``, else ``<data_dir>/models``)."""
         return (self.model_dir or self.data_dir / "models").expanduser()
+
+
+def load_settings(**given: Any) -> Settings:
+    """The settings from ``given`` (CLI flags), the environment and the config file; :class:`ConfigError`
+    with one line saying what is wrong, for an unknown ``MNEMO_*`` variable too."""
+    for name in os.environ:
+        if name.startswith("MNEMO_") and name[6:].lower() not in Settings.model_fields:
+            close = difflib.get_close_matches(name[6:].lower(), list(Settings.model_fields), n=1)
+            hint = f"; did you mean MNEMO_{close[0].upper()}?" if close else ""
+            raise ConfigError(f"unknown setting {name} in the environment{hint}")
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False)[:3]:
+            field = ".".join(str(part) for part in error["loc"])
+            top = str(error["loc"][0]) if error["loc"] else field
+            value = os.environ.get(f"MNEMO_{top.upper()}")
+            inside = f" at {field}" if field != top else ""
+            where = (
+                f"MNEMO_{top.upper()}={value[:80]!r}{inside}" if value is not None else f"{field} (config file or flag)"
+            )
+            problems.append(f"{where}: {error['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+    except SettingsError as exc:
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        raise ConfigError(f"invalid configuration: {exc}{cause}") from None

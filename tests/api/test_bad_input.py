@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import socket
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
 import pytest
 
-from testkit.server import MnemoServer
+from testkit.server import MnemoServer, wait_event
+
+#: MNEMO_MAX_BODY_BYTES's default, which the shared server runs with.
+MAX_BODY = 2 * 1024 * 1024
 
 
 def _user() -> str:
@@ -38,6 +43,9 @@ def _not_chain(depth: int) -> dict[str, Any]:
         ("/v3/memories/add/", b"null", {}, 400, "JSON object"),
         ("/v3/memories/search/", b'"just a string"', {}, 400, "JSON object"),
         ("/v3/memories/", b"{", {}, 400, "not valid JSON"),
+        ("/v3/memories/search/", b"[" * 100_000, {}, 400, "not valid JSON"),
+        ("/v3/memories/search/", b'{"query": "x"}', {"content-type": "text/plain"}, 400, "application/json"),
+        ("/v3/memories/search/", b"", {"content-type": "application/json"}, 400, "empty"),
     ],
 )
 def test_undecodable_bodies(
@@ -129,3 +137,58 @@ def test_huge_metadata_is_refused_not_crashing(server: MnemoServer) -> None:
             "/v3/memories/add/", content=json.dumps({"messages": "x", "user_id": "u", "metadata": metadata})
         )
     assert response.status_code == 413
+
+
+def _raw_request(server: MnemoServer, head: str, chunks: Iterable[bytes]) -> tuple[int, dict[str, Any]]:
+    """Send a request head and then ``chunks`` (never finishing a chunked body), and read the answer."""
+    host, port = httpx.URL(server.url).host, httpx.URL(server.url).port
+    assert port is not None
+    with socket.create_connection((host, port), timeout=30) as sock:
+        sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n")
+        for chunk in chunks:
+            sock.sendall(chunk)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(65536)
+        head_bytes, _, body = received.partition(b"\r\n\r\n")
+        lines = head_bytes.decode().split("\r\n")
+        length = next(int(line.split(":")[1]) for line in lines if line.lower().startswith("content-length:"))
+        while len(body) < length:
+            body += sock.recv(65536)
+    return int(lines[0].split()[1]), json.loads(body)
+
+
+def test_a_body_over_the_cap_is_refused_before_it_is_read(server: MnemoServer) -> None:
+    auth = f"Authorization: Token {server.api_key}"
+    host = httpx.URL(server.url).netloc.decode()
+    # Declared too large: refused on the headers alone (no byte of the body is sent).
+    head = f"POST /v3/memories/add/ HTTP/1.1\nHost: {host}\n{auth}\nContent-Type: application/json\n"
+    status, body = _raw_request(server, head + f"Content-Length: {MAX_BODY + 1}\n", [])
+    assert status == 413 and "larger than" in body["detail"]
+    # Streamed (chunked): refused as soon as it passes the cap, before the body ends.
+    piece = b"x" * (256 * 1024)
+    chunks = [b"%x\r\n%s\r\n" % (len(piece), piece)] * (MAX_BODY // len(piece) + 1)
+    status, body = _raw_request(server, head + "Transfer-Encoding: chunked\n", chunks)
+    assert status == 413 and "larger than" in body["detail"]
+
+
+def test_an_empty_body_reads_as_an_empty_object(server: MnemoServer) -> None:
+    with server.client() as client:
+        empty = client.post("/v3/memories/", params={"page": 1})
+        braces = client.post("/v3/memories/", params={"page": 1}, json={})
+    assert (empty.status_code, empty.json()) == (braces.status_code, braces.json())
+
+
+def test_an_add_keeps_what_the_client_sent(server: MnemoServer) -> None:
+    sent = {
+        "messages": [{"role": "user", "content": "I sail.", "name": "Ana", "lang": "en"}],
+        "user_id": _user(),
+        "infer": False,
+        "timestamp": 1_600_000_000,
+        "async_mode": True,
+        "output_format": "v1.1",
+        "metadata": {"source": {"app": "chat", "ids": [1, 2.5, None]}},
+    }
+    with server.client() as client:
+        event_id = client.post("/v3/memories/add/", json=sent).json()["event_id"]
+    assert wait_event(server, event_id)["payload"] == sent

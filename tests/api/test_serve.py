@@ -26,8 +26,12 @@ def test_embedded_default_first_key_lock_and_clean_stop(tmp_path: Path, model_di
     data_dir = tmp_path / "data"
     server = start_server(data_dir, model_dir=model_dir, api_key="")
     try:
+        deadline = time.monotonic() + 10  # the key is announced with the URL, once the server listens
+        while "Created the first API key" not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
         log = server.log()
         assert "Created the first API key" in log
+        assert "mnemo is listening on" in log
         key = log.split("Created the first API key", 1)[1].splitlines()[1].strip()
         assert httpx.get(f"{server.url}/v1/ping/", headers=server.headers(key)).status_code == 200
         pg_pid = _postmaster_pid(data_dir)

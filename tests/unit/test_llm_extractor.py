@@ -466,7 +466,7 @@ def test_system_prompt_states_the_rules() -> None:
 @pytest.mark.parametrize(
     "wrap",
     [
-        "<think>The user says they moved. {\"facts\": []} is wrong here.</think>\n{body}",
+        '<think>The user says they moved. {"facts": []} is wrong here.</think>\n{body}',
         "<think>\nreasoning\n</think>\n\n```json\n{body}\n```",
         "  <THINK>a</THINK><thinking>b</thinking>{body}",
     ],

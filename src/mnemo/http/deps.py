@@ -1,4 +1,7 @@
-"""Request plumbing shared by the routes: the caller's project, JSON bodies, pagination links."""
+"""Request plumbing shared by the routes: the caller, its project, pagination links, idempotency keys.
+
+Request bodies are not read here: each route declares its body model (``mnemo.domain.requests``) and
+FastAPI parses it; the size cap is ``mnemo.http.body_limit``."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.datastructures import URL
 
-from mnemo.errors import BadRequest, Conflict, Forbidden, PayloadTooLarge, Unauthorized
+from mnemo.errors import BadRequest, Conflict, Forbidden, Unauthorized
 from mnemo.services import Services
 from mnemo.storage import Principal, ProjectData, ProjectTables
 
@@ -54,56 +57,6 @@ def project_data(caller: PrincipalDep, svc: ServicesDep) -> ProjectData:
 
 
 DataDep = Annotated[ProjectData, Depends(project_data)]
-
-
-async def json_body(request: Request, svc: ServicesDep) -> Any:
-    """The decoded JSON body; ``{}`` when empty. Oversized → 413, undecodable → 400."""
-    limit = svc.settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Request body is larger than {limit} bytes.")
-    raw = await request.body()
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"Request body is larger than {limit} bytes.")
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise BadRequest(f"The request body is not valid JSON: {exc}.") from None
-    _check_storable(body, "body", 0)
-    return body
-
-
-_MAX_JSON_DEPTH = 32
-
-
-def _check_storable(value: Any, where: str, depth: int) -> None:
-    """Refuse what PostgreSQL cannot store (NUL characters, lone surrogates) and absurd nesting."""
-    if depth > _MAX_JSON_DEPTH:
-        shown = where if len(where) <= 80 else where[:38] + "…" + where[-38:]
-        raise BadRequest(f"{shown} is nested too deeply: more than {_MAX_JSON_DEPTH} levels.")
-    if isinstance(value, str):
-        _check_text(value, where)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_text(key, f"{where} key {key[:40]!r}")
-            _check_storable(item, f"{where}.{key[:40]}", depth + 1)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_storable(item, f"{where}.{index}", depth + 1)
-
-
-def _check_text(text: str, where: str) -> None:
-    if "\x00" in text:
-        raise BadRequest(f"{where} contains a NUL character, which cannot be stored.")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise BadRequest(f"{where} contains an unpaired UTF-16 surrogate, which is not valid text.") from None
-
-
-BodyDep = Annotated[Any, Depends(json_body)]
 
 
 def parse_uuid(value: str, what: str) -> uuid.UUID:
@@ -151,7 +104,9 @@ def idempotency_key(request: Request) -> str | None:
     return key
 
 
-async def replay_or_claim(tables: ProjectTables, key: str | None, route: str, body: Any) -> dict[str, Any] | None:
+async def replay_or_claim(
+    tables: ProjectTables, key: str | None, route: str, body: dict[str, Any]
+) -> dict[str, Any] | None:
     """Inside the write's transaction: the first response to a request with this ``Idempotency-Key`` (the same
     request repeated: the caller returns it and writes nothing), or None to go on (no key, or a new one, now
     reserved until :func:`remember_response`). The same key with another request is a 409."""

@@ -1,8 +1,16 @@
-"""Every error leaves as JSON with a string ``detail`` and the status the official client maps."""
+"""Every error leaves as JSON with a string ``detail`` and the status the official client maps.
+
+Request bodies are decoded and validated by FastAPI; what it reports is answered here as a 400 (never
+FastAPI's 422): a body that is not JSON, not a JSON object, or empty where one is required, and each
+field's problem in one sentence. On the add route a 400 also carries the hosted API's shape
+(``error: "400 Bad Request"``, ``details.message``).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -10,8 +18,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mnemo.domain.requests import describe_validation_error
-from mnemo.errors import BadRequest, MnemoError
+from mnemo.domain.requests import describe_errors, describe_validation_error
+from mnemo.errors import MnemoError
 from mnemo.http.ratelimit import RateLimited
 from mnemo.providers.embedding.base import EmbedderUnavailable
 
@@ -26,11 +34,34 @@ def error_response(status: int, detail: str, *, add_shape: bool = False) -> JSON
     return JSONResponse(body, status_code=status)
 
 
+def _add_shape(request: Request) -> bool:
+    return request.url.path.endswith("/memories/add/")
+
+
+#: What pydantic says when the whole body is not an object (a list, a string, null, or undecoded bytes).
+_NOT_AN_OBJECT = frozenset({"model_type", "model_attributes_type", "dict_type"})
+
+
+def describe_request_errors(errors: Sequence[Mapping[str, Any]]) -> str:
+    """FastAPI's validation errors in one ``detail``; problems with the body as a whole said plainly."""
+    first = errors[0] if errors else None
+    if first is not None and first["loc"][:1] == ("body",):
+        if first["type"] == "json_invalid":
+            reason = first.get("ctx", {}).get("error", "")
+            return f"The request body is not valid JSON: {reason} (at character {first['loc'][-1]})."
+        if len(first["loc"]) == 1 and first["type"] == "missing":
+            return "The request body is empty: send a JSON object."
+        if len(first["loc"]) == 1 and first["type"] in _NOT_AN_OBJECT:
+            if isinstance(first.get("input"), bytes):
+                return "The request body must be a JSON object, sent with Content-Type: application/json."
+            return "The request body must be a JSON object."
+    return describe_errors(errors)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_mnemo_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, MnemoError)
-        add_shape = isinstance(exc, BadRequest) and request.url.path.endswith("/memories/add/")
-        response = error_response(exc.status_code, exc.detail, add_shape=add_shape)
+        response = error_response(exc.status_code, exc.detail, add_shape=_add_shape(request))
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
@@ -38,18 +69,22 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError | ValidationError)
         if isinstance(exc, ValidationError):
-            return error_response(400, describe_validation_error(exc))
-        problems = "; ".join(".".join(str(p) for p in err["loc"]) + ": " + str(err["msg"]) for err in exc.errors()[:5])
-        return error_response(400, f"Invalid request: {problems}")
+            detail = describe_validation_error(exc)
+        else:
+            detail = describe_request_errors(exc.errors())
+        return error_response(400, detail, add_shape=_add_shape(request))
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+            # FastAPI could not decode the body (bytes that are not UTF-8, nesting deeper than json can go).
+            detail = f"The request body is not valid JSON: {exc.__cause__}."
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"No route {request.method} {request.url.path}; paths end with '/' as the Mem0 API's do."
         if exc.status_code == 405:
             detail = f"Method {request.method} is not allowed on {request.url.path}."
-        return error_response(exc.status_code, detail)
+        return error_response(exc.status_code, detail, add_shape=_add_shape(request))
 
     async def on_embedder(request: Request, exc: Exception) -> JSONResponse:
         return error_response(503, f"The embedding model is unavailable: {exc}")

@@ -1,4 +1,5 @@
-"""OpenAPI descriptions for routes that read their JSON body themselves (to control error shapes)."""
+"""What ``/openapi.json`` says: request bodies (FastAPI, from the routes' body models), each route's
+success response (:func:`responds`, with the models of ``mnemo.http.wire``) and every error mnemo answers."""
 
 from __future__ import annotations
 
@@ -6,23 +7,22 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel
-
-_REF = "#/components/schemas/{model}"
 
 
-def body_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` declaring ``model`` as the route's JSON request body."""
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema(ref_template=_REF)}},
-        }
-    }
+def responds(model: Any, *, status: int = 200, others: dict[int, Any] | None = None) -> dict[str, Any]:
+    """Route keywords documenting ``model`` as the JSON of the route's ``status`` response (and the models of
+    ``others``, by status, where an error has a body of its own).
+
+    Documentation only: the route still returns a plain dict, and ``response_model=Any`` has FastAPI
+    serialise it as it is (in pydantic-core, without validating it against ``model``: that would cost every
+    request). ``tests/api/test_wire_models.py`` checks real responses against the models instead.
+    """
+    responses = {code: {"model": other} for code, other in (others or {}).items()}
+    return {"status_code": status, "response_model": Any, "responses": {status: {"model": model}, **responses}}
 
 
 def install_openapi(app: FastAPI) -> None:
-    """Generate the schema once, moving nested request-body models into ``components.schemas``."""
+    """Generate the schema once, with the error responses every route can give."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
@@ -34,14 +34,15 @@ def install_openapi(app: FastAPI) -> None:
             components.pop(components_name, None)
         for route, path in schema.get("paths", {}).items():
             for operation in path.values():
-                content = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
-                components.update(content.get("schema", {}).pop("$defs", {}))
-                _document_errors(operation, public=route == "/healthz")
+                _document_errors(operation, public=route in _PUBLIC)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
+
+#: Routes that need no API key: they answer only 200 or 503.
+_PUBLIC = frozenset({"/healthz", "/readyz"})
 
 _ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -36,8 +36,13 @@ class AddCommand:
 
 
 def parse_add(body: object, limits: AddLimits) -> AddCommand:
-    """Validate an add request body (spec §1.1 row 2); raises BadRequest naming what is wrong."""
-    parsed = parse_body(AddBody, body)
+    """Validate a decoded add request body (spec §1.1 row 2), e.g. a stored event payload; raises BadRequest
+    naming what is wrong."""
+    return add_command(parse_body(AddBody, body), limits)
+
+
+def add_command(parsed: AddBody, limits: AddLimits) -> AddCommand:
+    """The command of a parsed add body; raises BadRequest (PayloadTooLarge) for what the model cannot check."""
     messages = _messages(parsed.messages, limits)
     scope = _scope(parsed)
     return AddCommand(

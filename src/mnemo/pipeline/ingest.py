@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mnemo.domain.entities import key_terms
 from mnemo.domain.events import EventStatus, EventType
 from mnemo.domain.memories import MemoryRecord, Scope, add_result, embedding_text, index_fields, index_text
+from mnemo.domain.projects import ProjectSettings
 from mnemo.domain.selection import within_scope
 from mnemo.errors import MnemoError
 from mnemo.pipeline import claims
@@ -49,7 +50,7 @@ _CONTEXT_MESSAGES = 10
 class ExtractorChoice(Protocol):
     """Which extractor runs a project's adds, and which one it falls back to when it stays unreachable."""
 
-    def for_project(self, project_settings: Mapping[str, Any]) -> tuple[Extractor, Extractor | None]:
+    def for_project(self, project_settings: ProjectSettings) -> tuple[Extractor, Extractor | None]:
         """Raises :class:`~mnemo.pipeline.extraction.ExtractionFailed` when the project's choice is unusable."""
         ...
 
@@ -161,11 +162,9 @@ class Ingestor:
             observed_at=command.observed_at,
             recent_messages=await self._recent_messages(data, command, before=event_id),
             existing_memories=[ExistingMemory(ref, record.memory) for ref, record in zip(refs, existing, strict=True)],
-            custom_instructions=command.custom_instructions or project.get("custom_instructions") or None,
-            agent_custom_instructions=(
-                command.agent_custom_instructions or project.get("agent_custom_instructions") or None
-            ),
-            categories=command.custom_categories or parse_categories(project.get("custom_categories")),
+            custom_instructions=command.custom_instructions or project.custom_instructions or None,
+            agent_custom_instructions=command.agent_custom_instructions or project.agent_custom_instructions or None,
+            categories=command.custom_categories or parse_categories(project.custom_categories),
             agent_perspective=bool(command.scope.agent_id and not command.scope.user_id),
         )
         extraction, used, extractor_name = await self._extract(request, extractor, fallback, last_attempt=last_attempt)

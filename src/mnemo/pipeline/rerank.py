@@ -9,10 +9,10 @@ failure keeps the fused order and says so: re-ranking never fails a search.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from mnemo.domain.projects import ProjectSettings
 from mnemo.providers.llm.base import LLM, ChatMessage, LLMError
 from mnemo.providers.llm.profiles import DEFAULT_PROFILE, ProjectLLM, UnknownProfile
 from mnemo.providers.llm.replies import reply_json
@@ -45,7 +45,7 @@ class RerankOutcome:
 class ProjectLLMs(Protocol):
     """Which LLM a project's settings select."""
 
-    def for_project(self, project_settings: Mapping[str, Any]) -> ProjectLLM:
+    def for_project(self, project_settings: ProjectSettings) -> ProjectLLM:
         """Raises :class:`~mnemo.providers.llm.profiles.UnknownProfile` for a profile the deployment lacks."""
         ...
 
@@ -57,7 +57,7 @@ class ProjectReranker:
         self.llms = llms
 
     async def rerank(
-        self, project_settings: Mapping[str, Any], query: str, results: list[dict[str, Any]]
+        self, project_settings: ProjectSettings, query: str, results: list[dict[str, Any]]
     ) -> RerankOutcome:
         try:
             picked = self.llms.for_project(project_settings)

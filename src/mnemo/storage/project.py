@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from mnemo.domain.projects import ProjectSettings
 from mnemo.storage.database import Conn, Database
 from mnemo.storage.events import EventStore
 from mnemo.storage.exports import ExportStore
@@ -40,15 +40,15 @@ class ProjectStore:
         statement = self._guard.sql("SELECT " + _PROJECT_COLUMNS + " FROM projects WHERE id = {project}")
         row = await (await self._conn.execute(statement)).fetchone()
         assert row is not None, "a guard exists only for a project that exists"
-        return ProjectRecord(**{**row, "settings": dict(row["settings"] or {})})
+        return ProjectRecord(**{**row, "settings": ProjectSettings.model_validate(row["settings"] or {})})
 
-    async def update(self, *, name: str | None, description: str | None, settings: dict[str, Any]) -> None:
-        """Set the name and description when given; merge ``settings`` into the stored ones (key by key)."""
+    async def update(self, *, name: str | None, description: str | None, settings: ProjectSettings) -> None:
+        """Set the name and description when given; merge the keys ``settings`` sets into the stored ones."""
         statement = self._guard.sql(
             "UPDATE projects SET name = coalesce(%s, name), description = coalesce(%s, description),"
             " settings = settings || %s, updated_at = now() WHERE id = {project}"
         )
-        await self._conn.execute(statement, (name, description, Jsonb(settings)))
+        await self._conn.execute(statement, (name, description, Jsonb(settings.stored())))
 
 
 class ProjectTables:
@@ -88,7 +88,7 @@ class ProjectData:
         async with self._db.transaction() as conn:
             yield ProjectTables(conn, self._guard)
 
-    async def settings(self) -> dict[str, Any]:
+    async def settings(self) -> ProjectSettings:
         """The project's settings (instructions, categories, LLM choice...) as stored by PATCH project."""
         async with self.reading() as tables:
             return (await tables.project.get()).settings

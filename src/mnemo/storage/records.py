@@ -18,6 +18,7 @@ from psycopg.types.range import Range
 
 from mnemo.domain.events import EventStatus, EventType
 from mnemo.domain.memories import IndexFields, MemoryRecord, Scope
+from mnemo.domain.projects import ProjectSettings
 
 Vector = np.ndarray[Any, np.dtype[np.float32]]
 
@@ -146,7 +147,7 @@ class ProjectRecord:
     org_id: str
     name: str
     description: str | None
-    settings: dict[str, Any]
+    settings: ProjectSettings
     is_default: bool
     created_at: datetime
     updated_at: datetime

@@ -6,12 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from mnemo.http import wire
 from mnemo.http.deps import PrincipalDep
+from mnemo.http.openapi import responds
 
 router = APIRouter(tags=["account"])
 
 
-@router.get("/v1/ping/")
+@router.get("/v1/ping/", **responds(wire.Ping))
 async def ping(caller: PrincipalDep) -> dict[str, Any]:
     return {
         "status": "ok",

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Request
 
 from mnemo.domain.events import EventStatus
 from mnemo.errors import Conflict, NotFound
+from mnemo.http import wire
 from mnemo.http.deps import DataDep, ServicesDep, page_links, parse_uuid, query_int
+from mnemo.http.openapi import responds
 from mnemo.storage import EventRecord, JobQueue
 
 router = APIRouter(tags=["events"])
@@ -39,7 +41,7 @@ def event_to_wire(event: EventRecord) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/event/{event_id}/")
+@router.get("/v1/event/{event_id}/", **responds(wire.Event))
 async def get_event(event_id: str, data: DataDep) -> dict[str, Any]:
     async with data.reading() as tables:
         event = await tables.events.get(parse_uuid(event_id, "event_id"))
@@ -48,7 +50,7 @@ async def get_event(event_id: str, data: DataDep) -> dict[str, Any]:
     return event_to_wire(event)
 
 
-@router.get("/v1/events/")
+@router.get("/v1/events/", **responds(wire.EventPage))
 async def list_events(request: Request, data: DataDep) -> dict[str, Any]:
     page = query_int(request, "page", 1, low=1, high=10**9)
     page_size = query_int(request, "page_size", 50, low=1, high=200)
@@ -63,7 +65,7 @@ async def list_events(request: Request, data: DataDep) -> dict[str, Any]:
     }
 
 
-@router.post("/v1/event/{event_id}/retry/")
+@router.post("/v1/event/{event_id}/retry/", **responds(wire.Event))
 async def retry_event(event_id: str, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
     """Re-queue a FAILED add (the same as ``mnemo events retry``)."""
     target = parse_uuid(event_id, "event_id")

@@ -11,11 +11,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from mnemo.domain.exports import MAX_EXPORT_MEMORIES, lookup_selection, pinned_scope, require_schema, shape_export
-from mnemo.domain.requests import ExportCreateBody, ExportGetBody, parse_body
+from mnemo.domain.requests import ExportCreateBody, ExportGetBody
 from mnemo.domain.selection import parse_selection, selection_filter
 from mnemo.errors import BadRequest, NotFound
-from mnemo.http.deps import BodyDep, DataDep, idempotency_key, parse_uuid, remember_response, replay_or_claim
-from mnemo.http.openapi import body_schema
+from mnemo.http import wire
+from mnemo.http.deps import DataDep, idempotency_key, parse_uuid, remember_response, replay_or_claim
+from mnemo.http.openapi import responds
 from mnemo.storage import ReadOptions
 
 router = APIRouter(tags=["exports"])
@@ -24,16 +25,15 @@ EXPORT_CREATED = "Memory export request received. The export will be ready in a 
 EXPORT_NOT_FOUND = "No memory export request found"
 
 
-@router.post("/v1/exports/", status_code=201, openapi_extra=body_schema(ExportCreateBody))
-async def create_export(request: Request, body: BodyDep, data: DataDep) -> dict[str, Any]:
-    parsed = parse_body(ExportCreateBody, body)
+@router.post("/v1/exports/", **responds(wire.ExportCreated, status=201))
+async def create_export(request: Request, parsed: ExportCreateBody, data: DataDep) -> dict[str, Any]:
     schema = require_schema(parsed.export_schema)
     raw = selection_filter(parsed.filters, scope=parsed.top_level_scope())
     selection = parse_selection(raw)
     options = ReadOptions(show_expired=parsed.show_expired, latest_only=parsed.latest_only)
     key = idempotency_key(request)
     async with data.transaction() as tables:
-        replay = await replay_or_claim(tables, key, "exports", body)
+        replay = await replay_or_claim(tables, key, "exports", parsed.as_sent())
         if replay is not None:
             return replay
         # The memories are read by one statement: the export is one consistent snapshot. They stay locked until
@@ -53,9 +53,8 @@ async def create_export(request: Request, body: BodyDep, data: DataDep) -> dict[
     return response
 
 
-@router.post("/v1/exports/get/", openapi_extra=body_schema(ExportGetBody))
-async def get_export(body: BodyDep, data: DataDep) -> dict[str, Any]:
-    parsed = parse_body(ExportGetBody, body)
+@router.post("/v1/exports/get/", **responds(wire.Export))
+async def get_export(parsed: ExportGetBody, data: DataDep) -> dict[str, Any]:
     export_id = parse_uuid(parsed.memory_export_id, "memory_export_id") if parsed.memory_export_id else None
     scope = parsed.top_level_scope()
     has_filters = bool(parsed.filters) or scope is not None

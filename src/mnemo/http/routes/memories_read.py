@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Body, Request
 
 from mnemo.domain.memories import memory_to_wire
-from mnemo.domain.requests import ListBody, SearchBody, parse_body
+from mnemo.domain.requests import ListBody, SearchBody
 from mnemo.domain.selection import parse_selection, selection_filter
 from mnemo.errors import NotFound
-from mnemo.http.deps import BodyDep, DataDep, ServicesDep, page_links, parse_uuid, query_int
-from mnemo.http.openapi import body_schema
+from mnemo.http import wire
+from mnemo.http.deps import DataDep, ServicesDep, page_links, parse_uuid, query_int
+from mnemo.http.openapi import responds
 from mnemo.storage import ReadOptions
 
 router = APIRouter(tags=["memories"])
@@ -19,24 +20,27 @@ router = APIRouter(tags=["memories"])
 MEMORY_NOT_FOUND = "Memory not found!"
 
 
-@router.post("/v3/memories/search/", openapi_extra=body_schema(SearchBody))
-@router.post("/v2/memories/search/", include_in_schema=False)
-async def search_memories(body: BodyDep, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
-    request = parse_body(SearchBody, body)
-    results = await svc.retriever.search(data, request)
-    if not request.rerank:
+@router.post("/v3/memories/search/", **responds(wire.SearchResponse))
+@router.post("/v2/memories/search/", include_in_schema=False, **responds(wire.SearchResponse))
+async def search_memories(body: SearchBody, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
+    results = await svc.retriever.search(data, body)
+    if not body.rerank:
         return {"results": results}
-    outcome = await svc.reranker.rerank(await data.settings(), request.query, results)
+    outcome = await svc.reranker.rerank(await data.settings(), body.query, results)
     return {
         "results": outcome.results,
         "rerank": {"applied": outcome.applied, "by": outcome.by, "detail": outcome.detail},
     }
 
 
-@router.post("/v3/memories/", openapi_extra=body_schema(ListBody))
-@router.post("/v2/memories/", include_in_schema=False)
-async def list_memories(request: Request, body: BodyDep, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
-    parsed = parse_body(ListBody, body)
+@router.post("/v3/memories/", **responds(wire.MemoryPage))
+@router.post("/v2/memories/", include_in_schema=False, **responds(wire.MemoryPage))
+async def list_memories(
+    request: Request,
+    parsed: Annotated[ListBody, Body(default_factory=ListBody, description="may be empty, as the client sends it")],
+    data: DataDep,
+    svc: ServicesDep,
+) -> dict[str, Any]:
     limit = svc.settings.max_page_size
     page = query_int(request, "page", parsed.page or 1, low=1, high=10**9)
     page_size = query_int(request, "page_size", parsed.page_size or 100, low=1, high=limit)
@@ -62,7 +66,7 @@ async def list_memories(request: Request, body: BodyDep, data: DataDep, svc: Ser
     }
 
 
-@router.get("/v1/memories/{memory_id}/")
+@router.get("/v1/memories/{memory_id}/", **responds(wire.Memory))
 async def get_memory(memory_id: str, data: DataDep) -> dict[str, Any]:
     async with data.reading() as tables:
         record = await tables.memories.get(parse_uuid(memory_id, "memory_id"))
@@ -71,7 +75,7 @@ async def get_memory(memory_id: str, data: DataDep) -> dict[str, Any]:
     return memory_to_wire(record)
 
 
-@router.get("/v1/memories/{memory_id}/history/")
+@router.get("/v1/memories/{memory_id}/history/", **responds(wire.History))
 async def memory_history(memory_id: str, data: DataDep) -> list[dict[str, Any]]:
     async with data.reading() as tables:
         entries = await tables.history.of_memory(parse_uuid(memory_id, "memory_id"))

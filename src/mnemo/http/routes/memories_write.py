@@ -12,22 +12,15 @@ from fastapi import APIRouter, Request
 from mnemo.domain.dates import parse_moment
 from mnemo.domain.events import EventStatus, EventType
 from mnemo.domain.memories import ENTITY_KINDS, MemoryRecord, index_fields, index_text, memory_to_wire
-from mnemo.domain.requests import AddBody, BatchDeleteBody, BatchUpdateBody, UpdateBody, parse_body
+from mnemo.domain.requests import AddBody, BatchDeleteBody, BatchUpdateBody, UpdateBody
 from mnemo.domain.selection import parse_selection
 from mnemo.errors import BadRequest, NotFound
 from mnemo.filters import IdsCondition
-from mnemo.http.deps import (
-    BodyDep,
-    DataDep,
-    ServicesDep,
-    idempotency_key,
-    parse_uuid,
-    remember_response,
-    replay_or_claim,
-)
-from mnemo.http.openapi import body_schema
+from mnemo.http import wire
+from mnemo.http.deps import DataDep, ServicesDep, idempotency_key, parse_uuid, remember_response, replay_or_claim
+from mnemo.http.openapi import responds
 from mnemo.http.routes.memories_read import MEMORY_NOT_FOUND
-from mnemo.pipeline.commands import parse_add
+from mnemo.pipeline.commands import add_command
 from mnemo.services import Services
 from mnemo.storage import MemoryPatch, ProjectTables
 
@@ -36,26 +29,27 @@ router = APIRouter(tags=["memories"])
 QUEUED = "Memory processing has been queued for background execution"
 
 
-@router.post("/v3/memories/add/", openapi_extra=body_schema(AddBody))
-async def add_memories(request: Request, body: BodyDep, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
-    command = parse_add(body, svc.limits)
+@router.post("/v3/memories/add/", **responds(wire.AddResponse))
+async def add_memories(request: Request, body: AddBody, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
+    command = add_command(body, svc.limits)
+    payload = body.as_sent()  # what the event keeps and the worker re-reads (pipeline.commands.parse_add)
     memories = await svc.ingestor.prepare_verbatim(data, command) if not command.infer else []
     key = idempotency_key(request)
     async with data.transaction() as tables:
-        replay = await replay_or_claim(tables, key, "add", body)
+        replay = await replay_or_claim(tables, key, "add", payload)
         if replay is not None:
             return replay
         if command.infer:
             event_id = await tables.events.create(
                 event_type=EventType.ADD,
                 status=EventStatus.PENDING,
-                payload=body,
+                payload=payload,
                 max_attempts=svc.settings.job_max_attempts,
                 scope=command.scope,
             )
             response: dict[str, Any] = {"message": QUEUED, "status": "PENDING", "event_id": str(event_id)}
         else:
-            event_id, outcome = await svc.ingestor.write_verbatim(tables, command, memories, body)
+            event_id, outcome = await svc.ingestor.write_verbatim(tables, command, memories, payload)
             response = {
                 "message": "Memories stored successfully",
                 "status": "SUCCEEDED",
@@ -66,10 +60,9 @@ async def add_memories(request: Request, body: BodyDep, data: DataDep, svc: Serv
     return response
 
 
-@router.put("/v1/memories/{memory_id}/", openapi_extra=body_schema(UpdateBody))
-async def update_memory(memory_id: str, body: BodyDep, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
+@router.put("/v1/memories/{memory_id}/", **responds(wire.Memory))
+async def update_memory(memory_id: str, update: UpdateBody, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
     target = parse_uuid(memory_id, "memory_id")
-    update = parse_body(UpdateBody, body)
     if not ({"text", "metadata", "timestamp", "expiration_date"} & update.model_fields_set):
         raise BadRequest("Nothing to update: send at least one of text, metadata, timestamp, expiration_date.")
     async with data.transaction() as tables:
@@ -118,7 +111,7 @@ async def _locked(tables: ProjectTables, memory_id: uuid.UUID) -> MemoryRecord:
     return record
 
 
-@router.delete("/v1/memories/{memory_id}/")
+@router.delete("/v1/memories/{memory_id}/", **responds(wire.MemoryDeleted))
 async def delete_memory(memory_id: str, request: Request, data: DataDep) -> dict[str, Any]:
     target = parse_uuid(memory_id, "memory_id")
     cascade = request.query_params.get("delete_linked", "").lower() == "true"
@@ -133,7 +126,7 @@ async def delete_memory(memory_id: str, request: Request, data: DataDep) -> dict
     return body
 
 
-@router.delete("/v1/memories/")
+@router.delete("/v1/memories/", **responds(wire.MemoriesDeleted))
 async def delete_all_memories(request: Request, data: DataDep) -> dict[str, Any]:
     raw = _delete_all_filter(request)
     selection = parse_selection(raw)
@@ -188,9 +181,8 @@ def _query_dict(raw: str, name: str) -> dict[str, Any]:
     raise BadRequest(f"{name} in the query string must be a JSON object; got {raw[:100]!r}.")
 
 
-@router.put("/v1/batch/", openapi_extra=body_schema(BatchUpdateBody))
-async def batch_update(body: BodyDep, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
-    batch = parse_body(BatchUpdateBody, body)
+@router.put("/v1/batch/", **responds(wire.Message))
+async def batch_update(batch: BatchUpdateBody, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
     changes = [
         (
             parse_uuid(item.memory_id, "memory_id"),
@@ -203,9 +195,8 @@ async def batch_update(body: BodyDep, data: DataDep, svc: ServicesDep) -> dict[s
     return {"message": f"Successfully updated {len(changes)} memories"}
 
 
-@router.delete("/v1/batch/", openapi_extra=body_schema(BatchDeleteBody))
-async def batch_delete(body: BodyDep, data: DataDep) -> dict[str, Any]:
-    batch = parse_body(BatchDeleteBody, body)
+@router.delete("/v1/batch/", **responds(wire.Message))
+async def batch_delete(batch: BatchDeleteBody, data: DataDep) -> dict[str, Any]:
     ids = [parse_uuid(item.memory_id, "memory_id") for item in batch.memories]
     async with data.transaction() as tables:
         deleted = await tables.memories.delete(_ids(ids))

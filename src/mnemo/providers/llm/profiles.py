@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr
 
+from mnemo.domain.projects import ProjectSettings
 from mnemo.providers.llm.base import LLM
 
 LLMProvider = Literal["none", "openai", "anthropic"]
@@ -57,16 +58,12 @@ class LLMChoice:
     model: str | None = None
 
     @classmethod
-    def of_project(cls, project_settings: Mapping[str, Any]) -> LLMChoice:
-        """The choice stored in a project's settings (``{"llm": {"profile", "model"}}``), else the default."""
-        raw = project_settings.get("llm")
-        if not isinstance(raw, dict):
+    def of_project(cls, project_settings: ProjectSettings) -> LLMChoice:
+        """The choice stored in a project's settings (``llm``: a profile and a model), else the default."""
+        stored = project_settings.llm
+        if stored is None:
             return cls()
-        profile, model = raw.get("profile"), raw.get("model")
-        return cls(
-            profile if isinstance(profile, str) and profile else DEFAULT_PROFILE,
-            model if isinstance(model, str) and model else None,
-        )
+        return cls(stored.profile or DEFAULT_PROFILE, stored.model or None)
 
     def describe(self, profiles: Mapping[str, LLMProfile]) -> dict[str, Any]:
         """What a project's GET shows: the profile, its provider and the model used (never a URL or key).
