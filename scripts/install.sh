@@ -21,3 +21,28 @@ install_js_client() {
         (cd tests/clients/js && npm install --no-audit --no-fund --loglevel=error)
     fi
 }
+
+# The dashboard's browser tests (tests/ui) drive Debian's chromium through Playwright: a browser of
+# Playwright's own cannot be downloaded here. Installs the package when it is missing; if that is not
+# possible the tests say so when they run (they never skip).
+install_chromium() {
+    if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+        return 0
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "warning: no chromium and no apt-get: install chromium for the browser tests (tests/ui)" >&2
+        return 0
+    fi
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        sudo="sudo"
+    fi
+    echo "Installing Debian's chromium for the browser tests (tests/ui)..." >&2
+    $sudo apt-get update -qq || true
+    if ! apt-cache policy chromium | grep -q "Candidate: [0-9]"; then
+        echo "warning: apt offers no chromium package; the browser tests (tests/ui) will fail" >&2
+        return 0
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null \
+        || echo "warning: apt-get install chromium failed; the browser tests (tests/ui) will fail" >&2
+}

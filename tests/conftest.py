@@ -4,11 +4,15 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
 
 from testkit.server import MnemoServer, start_server
+
+if TYPE_CHECKING:
+    from mnemo.providers.embedding.minilm_onnx import MiniLMOnnxEmbedder
 
 # Keep the developer's shell out of the tests, and the official client quiet and offline.
 for _name in list(os.environ):
@@ -86,3 +90,56 @@ def server(
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(pg_server: str) -> Iterator[str]:
+    """The name of a database migrated to the newest schema once per session: the template that
+    ``migrated_database_url`` copies (a copy costs less than migrating again)."""
+    import asyncio
+
+    from mnemo.storage import migrate
+
+    name = _create_database(pg_server)
+    try:
+        asyncio.run(migrate(pg_server.replace("/postgres?", f"/{name}?")))
+        yield name
+    finally:
+        _drop_database(pg_server, name)
+
+
+def _copy_database(pg_server: str, template: str) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return name
+
+
+@pytest.fixture
+def migrated_database_url(pg_server: str, migrated_template: str) -> Iterator[str]:
+    """A fresh database at the newest schema (no projects, no keys), dropped after the test."""
+    name = _copy_database(pg_server, migrated_template)
+    try:
+        yield pg_server.replace("/postgres?", f"/{name}?")
+    finally:
+        _drop_database(pg_server, name)
+
+
+@pytest.fixture(scope="module")
+def module_migrated_database_url(pg_server: str, migrated_template: str) -> Iterator[str]:
+    """A database at the newest schema shared by the tests of one module (tests that must not see each
+    other's rows use projects of their own)."""
+    name = _copy_database(pg_server, migrated_template)
+    try:
+        yield pg_server.replace("/postgres?", f"/{name}?")
+    finally:
+        _drop_database(pg_server, name)
+
+
+@pytest.fixture(scope="session")
+def minilm(model_dir: Path) -> MiniLMOnnxEmbedder:
+    """The local embedder, loaded once per session. ``max_batch=1`` makes its int8 vectors independent of
+    the texts embedded with them, so a test can compare a stored vector with one it computes itself."""
+    from mnemo.providers.embedding.minilm_onnx import MiniLMOnnxEmbedder
+
+    return MiniLMOnnxEmbedder(model_dir, precision="int8", max_batch=1)

@@ -44,12 +44,12 @@ async def events_command(settings: Settings, args: argparse.Namespace) -> int:
     event_id = _uuid(args.event_id, "event id")
     print(f"mnemo: using {describe_database(settings)}", file=sys.stderr)
     async with database_url(settings, stop_embedded=False, existing=True) as url, open_database(settings, url) as db:
-        status = await JobQueue(db, "cli", lease=timedelta(seconds=60)).retry_failed(event_id)
-    if status is None:
+        event = await JobQueue(db, "cli", lease=timedelta(seconds=60)).retry_failed(event_id)
+    if event is None:
         print(f"error: no event {event_id}", file=sys.stderr)
         return 1
-    if status is not EventStatus.PENDING:
-        print(f"error: event {event_id} is {status.value}, only FAILED events can be retried", file=sys.stderr)
+    if event.status is not EventStatus.PENDING:
+        print(f"error: event {event_id} is {event.status.value}, only FAILED events can be retried", file=sys.stderr)
         return 1
     print(f"queued {event_id} again")
     return 0

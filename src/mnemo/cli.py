@@ -1,4 +1,4 @@
-"""The ``mnemo`` command: serve, worker, keys, events."""
+"""The ``mnemo`` command: serve, worker, keys, events, mcp."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
+
+from pydantic import SecretStr
 
 from mnemo.embedded_db import DataDirInUse, DataDirLock, DataDirVersionMismatch, NoDatabase
 from mnemo.errors import MnemoError
@@ -82,7 +85,29 @@ def build_parser() -> argparse.ArgumentParser:
     retry = event_commands.add_parser("retry", help="re-run a FAILED add")
     _add_common(retry)
     retry.add_argument("event_id")
+
+    mcp = commands.add_parser("mcp", help="serve MCP over stdio (for desktop agents)")
+    _add_common(mcp)
+    mcp.add_argument("--url", help="a running mnemo serve (e.g. http://127.0.0.1:8000); else run on the data dir")
+    mcp.add_argument("--api-key", help="the key the tools use (MNEMO_API_KEY)")
+    mcp.add_argument("--user-id", help="the user of calls that name none (MNEMO_MCP_DEFAULT_USER_ID)")
+    _add_ops_commands(commands)
     return parser
+
+
+def _add_ops_commands(commands: Any) -> None:
+    backup = commands.add_parser("backup", help="write a consistent backup of the database to FILE (while serving)")
+    _add_common(backup)
+    backup.add_argument("file", help="the backup file to write (pg_dump custom format)")
+    restore = commands.add_parser("restore", help="restore a backup; the target must hold no data unless --force")
+    _add_common(restore)
+    restore.add_argument("file", help="a file written by `mnemo backup`")
+    restore.add_argument("--force", action="store_true", help="replace whatever the target database holds")
+    imports = commands.add_parser("import", help="copy memories in from a Mem0-compatible API or a JSON file")
+    _add_common(imports)
+    imports.add_argument("source", help="the API's URL (e.g. https://api.mem0.ai) or a JSON file of memories")
+    imports.add_argument("--api-key", help="the source API's key (MEM0_API_KEY)")
+    imports.add_argument("--project", help="project id (created if new; default: the default project)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,6 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mnemo.server import run_workers_only
 
             return _run(run_workers_only(settings))
+        if args.command == "mcp":
+            return _mcp(settings, args)
+        if args.command in ("backup", "restore", "import"):
+            from mnemo import ops
+
+            command = {"backup": ops.backup_command, "restore": ops.restore_command, "import": ops.import_command}
+            return _run(command[args.command](settings, args))
         if args.command == "keys":
             from mnemo.admin import keys_command
 
@@ -118,6 +150,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MnemoError as exc:  # e.g. the database refused the connection
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
+
+
+def _mcp(settings: Settings, args: argparse.Namespace) -> int:
+    from mnemo.mcp import remote_api, serve_stdio
+
+    key = args.api_key or (settings.api_key.get_secret_value() if settings.api_key else None)
+    if not key:
+        print("error: mnemo mcp needs an API key: --api-key or MNEMO_API_KEY", file=sys.stderr)
+        return 2
+    user = args.user_id or settings.mcp_default_user_id
+    if args.url is not None:
+        return _run(serve_stdio(lambda: remote_api(args.url, key), default_user_id=user))
+    local = settings.model_copy(update={"api_key": SecretStr(key)})
+    if settings.database_url is not None:  # the lock guards the embedded database only, as for serve
+        return _run(serve_stdio(lambda: _local_api(local, key), default_user_id=user))
+    with DataDirLock(settings.data_dir.expanduser()):
+        return _run(serve_stdio(lambda: _local_api(local, key), default_user_id=user))
+
+
+@asynccontextmanager
+async def _local_api(settings: Settings, key: str) -> AsyncIterator[Any]:
+    """``mnemo mcp`` without ``--url``: the service (and its workers) in this process, as ``serve`` runs it; the
+    key is ensured for the default project, as ``MNEMO_API_KEY`` is by ``serve``."""
+    from mnemo.http.app import create_app
+    from mnemo.mcp import in_process_api
+    from mnemo.runtime import build_worker, database_url, open_database, open_services
+    from mnemo.server import bootstrap_keys
+    from mnemo.storage import AccountStore
+
+    async with database_url(settings) as url, open_database(settings, url) as db:
+        await bootstrap_keys(AccountStore(db), settings)
+        async with open_services(settings, db) as services:
+            stop = asyncio.Event()
+            workers = asyncio.create_task(build_worker(services).run(stop)) if settings.run_workers else None
+            try:
+                async with in_process_api(create_app(services), key) as api:
+                    yield api
+            finally:
+                stop.set()
+                if workers is not None:
+                    await workers
 
 
 def _run(coro: Any) -> int:

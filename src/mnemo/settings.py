@@ -156,6 +156,10 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 0
     max_page_size: int = 1000
 
+    #: MCP (``/mcp`` on ``serve``, and ``mnemo mcp``): the user id a tool call uses when it names no user, agent,
+    #: app or run, so an agent need not pass one. Unset: such calls get the API's 400 asking for one.
+    mcp_default_user_id: str | None = Field(default=None, min_length=1, max_length=255)
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -10,7 +10,9 @@ from mnemo.http.errors import install_error_handlers
 from mnemo.http.openapi import install_openapi
 from mnemo.http.ratelimit import RateLimiter
 from mnemo.http.routes import account, entities, events, exports, health, memories_read, memories_write, projects
+from mnemo.mcp import install as install_mcp
 from mnemo.services import Services
+from mnemo.ui import install_ui
 
 
 def create_app(services: Services) -> FastAPI:
@@ -34,4 +36,6 @@ def create_app(services: Services) -> FastAPI:
     for module in (health, account, memories_write, memories_read, events, entities, projects, exports):
         app.include_router(module.router)
     install_openapi(app)
+    install_mcp(app, default_user_id=services.settings.mcp_default_user_id)
+    install_ui(app)
     return app

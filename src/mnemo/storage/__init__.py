@@ -12,6 +12,7 @@ from mnemo.storage.database import Database
 from mnemo.storage.deployment import VectorSpaceMismatch, claim_vector_space
 from mnemo.storage.events import Job, JobQueue, LostClaim
 from mnemo.storage.exports import StoredExport
+from mnemo.storage.memories import KeptMemory
 from mnemo.storage.migrate import migrate
 from mnemo.storage.project import ProjectData, ProjectTables
 from mnemo.storage.records import (
@@ -37,6 +38,7 @@ __all__ = [
     "HistoryEntry",
     "Job",
     "JobQueue",
+    "KeptMemory",
     "KeywordMatches",
     "LostClaim",
     "MemoryPatch",

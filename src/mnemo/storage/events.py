@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 from mnemo.domain.events import EventStatus, EventType
 from mnemo.domain.memories import Scope
 from mnemo.storage.database import Conn, Database
-from mnemo.storage.records import EventRecord
+from mnemo.storage.records import EventRecord, redacted_results
 from mnemo.storage.tenant import TenantGuard
 
 NOTIFY_CHANNEL = "mnemo_jobs"
@@ -155,10 +155,7 @@ class EventStore:
             return
         statement = self._guard.sql(
             "UPDATE events e SET payload = " + _REDACTED_PAYLOAD + ","
-            " results = (SELECT coalesce(jsonb_agg(CASE WHEN r ->> 'id' = ANY(%s::text[])"
-            '   THEN r || \'{{"memory": null, "data": {{"memory": null}}, "deleted": true}}\'::jsonb ELSE r END'
-            "   ORDER BY n), '[]'::jsonb) FROM jsonb_array_elements(e.results) WITH ORDINALITY AS item(r, n)),"
-            " updated_at = clock_timestamp()"
+            " results = " + redacted_results("e.results") + ", updated_at = clock_timestamp()"
             " WHERE e.{tenant} AND e.id = ANY(%s) AND e.status IN ('SUCCEEDED', 'FAILED')"
         )
         await self._conn.execute(statement, ([str(i) for i in deleted], list(event_ids)))
@@ -197,8 +194,9 @@ class JobQueue:
         async with self.db.transaction() as conn:
             await conn.execute(
                 sql.SQL(
-                    "UPDATE events SET {} WHERE status = 'RUNNING' AND locked_until < now()"
-                    " AND attempts >= max_attempts"
+                    "UPDATE events SET {} WHERE (project_id, id) IN (SELECT project_id, id FROM events"
+                    " WHERE status = 'RUNNING' AND locked_until < now() AND attempts >= max_attempts"
+                    " FOR UPDATE SKIP LOCKED)"
                 ).format(_HAND_BACK)
             )
             rows = await (
@@ -315,29 +313,31 @@ class JobQueue:
             await conn.execute(_NOTIFY)
             return cur.rowcount
 
-    async def retry_failed(self, event_id: uuid.UUID, *, project_id: str | None = None) -> EventStatus | None:
+    async def retry_failed(self, event_id: uuid.UUID, *, project_id: str | None = None) -> EventRecord | None:
         """Re-queue a FAILED job (``mnemo events retry``, ``POST /v1/event/{id}/retry/``), of ``project_id`` when
-        given. Returns PENDING when re-queued, the event's status when it is not FAILED, None when there is
-        no such event."""
+        given. Returns the event as this call left it: PENDING when re-queued, unchanged when it was not FAILED;
+        None when there is no such event."""
         async with self.db.transaction() as conn:
             row = await (
                 await conn.execute(
-                    "SELECT project_id, status FROM events WHERE id = %s AND (%s::text IS NULL OR project_id = %s)"
-                    " FOR UPDATE",
+                    "SELECT project_id, " + _EVENT_COLUMNS + " FROM events"
+                    " WHERE id = %s AND (%s::text IS NULL OR project_id = %s) FOR UPDATE",
                     (event_id, project_id, project_id),
                 )
             ).fetchone()
-            if row is None:
-                return None
-            if row["status"] != EventStatus.FAILED:
-                return EventStatus(row["status"])
-            await conn.execute(
-                "UPDATE events SET status = 'PENDING', attempts = 0, error = NULL, run_after = now(),"
-                " completed_at = NULL, updated_at = clock_timestamp() WHERE project_id = %s AND id = %s",
-                (row["project_id"], event_id),
-            )
+            if row is None or row["status"] != EventStatus.FAILED:
+                return _event({k: v for k, v in row.items() if k != "project_id"}) if row else None
+            requeued = await (
+                await conn.execute(
+                    "UPDATE events SET status = 'PENDING', attempts = 0, error = NULL, run_after = now(),"
+                    " completed_at = NULL, updated_at = clock_timestamp() WHERE project_id = %s AND id = %s"
+                    " RETURNING " + _EVENT_COLUMNS,
+                    (row["project_id"], event_id),
+                )
+            ).fetchone()
             await conn.execute(_NOTIFY)
-            return EventStatus.PENDING
+        assert requeued is not None
+        return _event(requeued)
 
     async def purge_payloads(self, older_than: timedelta) -> int:
         """Retention: forget the payloads (the messages) of events finished longer than ``older_than`` ago, in

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from mnemo.storage.database import Conn
+from mnemo.storage.records import redacted_results
 from mnemo.storage.tenant import TenantGuard
 
 
@@ -30,6 +33,19 @@ class IdempotencyStore:
         row = await (await self._conn.execute(existing, (key,))).fetchone()
         assert row is not None
         return str(row["request_hash"]), dict(row["response"] or {})
+
+    async def redact(self, event_ids: Sequence[uuid.UUID], deleted: Sequence[uuid.UUID]) -> None:
+        """Forget the text of deleted memories in the stored responses of the adds (``event_ids``) that wrote
+        them: a replayed add answers with their ids, marked deleted, without their text."""
+        if not event_ids:
+            return
+        statement = self._guard.sql(
+            "UPDATE idempotency_keys SET response = jsonb_set(response, '{{results}}', "
+            + redacted_results("response -> 'results'")
+            + ") WHERE {tenant} AND response ->> 'event_id' = ANY(%s::text[])"
+            " AND jsonb_typeof(response -> 'results') = 'array'"
+        )
+        await self._conn.execute(statement, ([str(i) for i in deleted], [str(i) for i in event_ids]))
 
     async def store_response(self, key: str, response: dict[str, Any]) -> None:
         statement = self._guard.sql("UPDATE idempotency_keys SET response = %s WHERE {tenant} AND key = %s")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from psycopg import sql
@@ -21,6 +23,7 @@ from mnemo.storage.events import EventStore
 from mnemo.storage.exports import ExportStore
 from mnemo.storage.filter_sql import compile_filter
 from mnemo.storage.history import HistoryStore
+from mnemo.storage.idempotency import IdempotencyStore
 from mnemo.storage.records import (
     MEMORY_COLUMNS,
     EntitySummary,
@@ -43,17 +46,36 @@ def visibility(options: ReadOptions) -> sql.Composable:
     return sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")
 
 
+@dataclass(frozen=True, slots=True)
+class KeptMemory:
+    """A memory moving in from elsewhere (``mnemo import``), written as it was: its id, times and lifecycle."""
+
+    id: uuid.UUID
+    memory: NewMemory
+    updated_at: datetime
+    replaced_by: uuid.UUID | None = None
+    state: str = "active"
+
+
 class MemoryStore:
-    __slots__ = ("_conn", "_events", "_exports", "_guard", "_history")
+    __slots__ = ("_conn", "_events", "_exports", "_guard", "_history", "_idempotency")
 
     def __init__(
-        self, conn: Conn, guard: TenantGuard, *, history: HistoryStore, exports: ExportStore, events: EventStore
+        self,
+        conn: Conn,
+        guard: TenantGuard,
+        *,
+        history: HistoryStore,
+        exports: ExportStore,
+        events: EventStore,
+        idempotency: IdempotencyStore,
     ) -> None:
         self._conn = conn
         self._guard = guard
         self._history = history
         self._exports = exports
         self._events = events
+        self._idempotency = idempotency
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -115,6 +137,57 @@ class MemoryStore:
                     break
         await self._history.record([(r, "ADD", None, r.memory) for r in inserted], input_messages=input_messages)
         return inserted
+
+    async def insert_kept(self, memories: Sequence[KeptMemory]) -> list[MemoryRecord]:
+        """Insert memories with their own ids and times (an ADD history entry each); one whose id the project
+        holds, or whose text its scope and speaker already have, is skipped. Returns those inserted."""
+        if not memories:
+            return []
+        statement = self._guard.sql(
+            "INSERT INTO memories (project_id, id, user_id, agent_id, app_id, run_id, memory, hash, metadata,"
+            " categories, immutable, expiration_date, attributed_to, actor_name, replaced_by, state, embedding,"
+            " entities, dates, created_at, updated_at) VALUES ({project}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+            " %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING " + MEMORY_COLUMNS
+        )
+        rows = [
+            (
+                kept.id,
+                *kept.memory.scope.as_dict().values(),
+                kept.memory.text,
+                kept.memory.index.hash,
+                Jsonb(kept.memory.metadata) if kept.memory.metadata is not None else None,
+                list(kept.memory.categories),
+                kept.memory.immutable,
+                kept.memory.expiration_date,
+                kept.memory.attributed_to,
+                kept.memory.actor_name,
+                kept.replaced_by,
+                kept.state,
+                kept.memory.embedding,
+                list(kept.memory.index.entities),
+                multirange(kept.memory.index.dates),
+                kept.memory.created_at,
+                kept.updated_at,
+            )
+            for kept in memories
+        ]
+        inserted: list[MemoryRecord] = []
+        async with self._conn.cursor() as cur:
+            await cur.executemany(statement, rows, returning=True)
+            while True:
+                row = await cur.fetchone()
+                if row is not None:
+                    inserted.append(record_from_row(row))
+                if not cur.nextset():
+                    break
+        await self._history.record([(r, "ADD", None, r.memory) for r in inserted])
+        return inserted
+
+    async def existing_ids(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of ``ids`` the project's memories hold."""
+        statement = self._guard.sql("SELECT m.id FROM memories m WHERE {tenant} AND m.id = ANY(%s)")
+        rows = await (await self._conn.execute(statement, (list(ids),))).fetchall()
+        return {row["id"] for row in rows}
 
     async def update(self, current: MemoryRecord, patch: MemoryPatch) -> MemoryRecord:
         """Apply ``patch`` to a memory the caller has locked (``get(..., lock=True)``)."""
@@ -184,8 +257,23 @@ class MemoryStore:
         event_ids = sorted({row["event_id"] for row in rows if row["event_id"] is not None})
         await self._history.record_deletions(rows, event_ids)
         await self._events.redact(event_ids, deleted)
+        await self._idempotency.redact(event_ids, deleted)
         await self._exports.drop_containing(deleted)
+        await self._restore_replaced(deleted)
         return deleted
+
+    async def _restore_replaced(self, deleted: Sequence[uuid.UUID]) -> None:
+        """A memory replaced by one that is now deleted is current again (deleting a correction restores what
+        it corrected); its history says so."""
+        if not deleted:
+            return
+        statement = self._guard.sql(
+            "UPDATE memories m SET replaced_by = NULL, state = 'active', updated_at = clock_timestamp()"
+            " WHERE {tenant} AND m.replaced_by = ANY(%s) RETURNING " + MEMORY_COLUMNS
+        )
+        rows = await (await self._conn.execute(statement, (list(deleted),))).fetchall()
+        restored = [record_from_row(row) for row in rows]
+        await self._history.record([(r, "UPDATE", r.memory, r.memory) for r in restored])
 
     # --- reads -------------------------------------------------------------------------------
 

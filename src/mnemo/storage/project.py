@@ -60,9 +60,11 @@ class ProjectTables:
         self.history = HistoryStore(conn, guard)
         self.exports = ExportStore(conn, guard)
         self.events = EventStore(conn, guard)
-        self.memories = MemoryStore(conn, guard, history=self.history, exports=self.exports, events=self.events)
-        self.search = SearchStore(conn, guard)
         self.idempotency = IdempotencyStore(conn, guard)
+        self.memories = MemoryStore(
+            conn, guard, history=self.history, exports=self.exports, events=self.events, idempotency=self.idempotency
+        )
+        self.search = SearchStore(conn, guard)
         self.project = ProjectStore(conn, guard)
 
 

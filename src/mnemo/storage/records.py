@@ -33,6 +33,16 @@ MEMORY_COLUMNS_M: LiteralString = (
 )
 
 
+def redacted_results(column: LiteralString) -> LiteralString:
+    """SQL for the JSON array ``column`` of add results with the items of deleted memories (ids in the statement's
+    next ``%s::text[]`` parameter) stripped of their text. Braces are doubled for the tenant guard's format."""
+    return (
+        "(SELECT coalesce(jsonb_agg(CASE WHEN r ->> 'id' = ANY(%s::text[])"
+        ' THEN r || \'{{"memory": null, "data": {{"memory": null}}, "deleted": true}}\'::jsonb ELSE r END'
+        " ORDER BY n), '[]'::jsonb) FROM jsonb_array_elements(" + column + ") WITH ORDINALITY AS item(r, n))"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class NewMemory:
     """A memory about to be inserted."""

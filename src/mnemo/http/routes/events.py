@@ -70,12 +70,9 @@ async def retry_event(event_id: str, data: DataDep, svc: ServicesDep) -> dict[st
     """Re-queue a FAILED add (the same as ``mnemo events retry``)."""
     target = parse_uuid(event_id, "event_id")
     queue = JobQueue(svc.db, "api", lease=timedelta(seconds=svc.settings.job_lease_seconds))
-    status = await queue.retry_failed(target, project_id=data.project_id)
-    if status is None:
+    event = await queue.retry_failed(target, project_id=data.project_id)
+    if event is None:
         raise NotFound(EVENT_NOT_FOUND)
-    if status is not EventStatus.PENDING:
-        raise Conflict(f"Event {target} is {status.value}; only FAILED events can be retried.")
-    async with data.reading() as tables:
-        retried = await tables.events.get(target)
-    assert retried is not None
-    return event_to_wire(retried)
+    if event.status is not EventStatus.PENDING:
+        raise Conflict(f"Event {target} is {event.status.value}; only FAILED events can be retried.")
+    return event_to_wire(event)

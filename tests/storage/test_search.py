@@ -1,0 +1,123 @@
+"""The search legs: nearest by vector, keyword matches (BM25 inputs), candidates by id."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+
+from mnemo.domain.memories import index_fields
+from mnemo.storage import KeywordMatches, ProjectData, ReadOptions
+from tests.storage.support import BOB, T0, axis, insert, memory, select, vec
+
+pytestmark = pytest.mark.anyio
+
+ALICE_ONLY = select({"user_id": "alice"})
+
+
+def by_id(matches: KeywordMatches) -> dict[uuid.UUID, tuple[int, list[int]]]:
+    return {memory_id: (length, hits) for memory_id, length, hits in matches.matches}
+
+
+async def test_nearest_orders_by_cosine_similarity_within_the_selection(project: ProjectData) -> None:
+    north, northeast, east, south = await insert(
+        project,
+        memory("North.", vector=vec(1, 0)),
+        memory("Northeast.", vector=vec(0.8, 0.6)),
+        memory("East.", vector=vec(0, 1)),
+        memory("South.", vector=vec(-1, 0)),
+    )
+    await insert(project, memory("Bob's north.", scope=BOB, vector=vec(1, 0)))
+    async with project.reading() as tables:
+        best_two = await tables.search.nearest(vec(1, 0), ALICE_ONLY, ReadOptions(), limit=2)
+        everything = await tables.search.nearest(vec(1, 0), ALICE_ONLY, ReadOptions(), limit=10)
+        easterly = await tables.search.nearest(
+            vec(0, 1), select({"user_id": "alice", "text": {"contains": "orth"}}), ReadOptions(), limit=10
+        )
+    assert [c.record.id for c in best_two] == [north, northeast]
+    assert [c.record.id for c in everything] == [north, northeast, east, south]
+    assert [c.similarity for c in everything] == pytest.approx([1.0, 0.8, 0.0, -1.0], abs=1e-6)
+    assert [c.record.id for c in easterly] == [northeast, north]
+
+
+async def test_nearest_honours_the_visibility_options(project: ProjectData) -> None:
+    expired, replaced, replacing = await insert(
+        project,
+        memory("Expired.", vector=vec(1, 0), expiration_date=date(2000, 1, 1)),
+        memory("Replaced.", vector=vec(1, 0.1)),
+        memory("Replacing.", vector=vec(0, 1)),
+    )
+    async with project.transaction() as tables:
+        await tables.memories.supersede([replaced], replacing)
+        default = await tables.search.nearest(vec(1, 0), ALICE_ONLY, ReadOptions(), limit=10)
+        with_expired = await tables.search.nearest(vec(1, 0), ALICE_ONLY, ReadOptions(show_expired=True), limit=10)
+        latest = await tables.search.nearest(vec(1, 0), ALICE_ONLY, ReadOptions(latest_only=True), limit=10)
+    assert [c.record.id for c in default] == [replaced, replacing]
+    assert [c.record.id for c in with_expired] == [expired, replaced, replacing]
+    assert [c.record.id for c in latest] == [replacing]
+
+
+async def test_nearest_carries_the_ranking_features_of_each_memory(project: ProjectData) -> None:
+    text = "Alice met Bob in Berlin yesterday."
+    (memory_id,) = await insert(project, memory(text))
+    async with project.reading() as tables:
+        (candidate,) = await tables.search.nearest(axis(0), ALICE_ONLY, ReadOptions(), limit=1)
+    index = index_fields(text, speaker=None, observed_at=T0)
+    assert candidate.record.id == memory_id
+    assert (tuple(candidate.entities), tuple(candidate.dates)) == (index.entities, index.dates)
+    assert candidate.dates == [(date(2025, 2, 28), date(2025, 2, 28))], "a one-day span, both ends inclusive"
+
+
+async def test_keyword_matches_counts_the_query_terms_the_scope_and_each_memorys_hits(project: ProjectData) -> None:
+    marathon, seafood, _paris = await insert(
+        project,
+        memory("Alice runs marathons in Boston."),
+        memory("Boston has great seafood."),
+        memory("Paris is lovely in spring."),
+    )
+    await insert(project, memory("Bob runs in Boston too.", scope=BOB))
+    async with project.reading() as tables:
+        found = await tables.search.keyword_matches("running in Boston", ALICE_ONLY, ReadOptions())
+    # Distinct stemmed lexemes of the query, sorted: "boston" (0), "run" (1); "in" is a stop word.
+    assert (found.terms, found.documents) == (2, 3)
+    assert by_id(found) == {marathon: (4, [0, 1]), seafood: (3, [0])}
+
+
+async def test_keyword_matches_weighs_the_speakers_name_as_a_lexeme(project: ProjectData) -> None:
+    (said,) = await insert(project, memory("I adopted a kitten.", speaker="Caroline"))
+    async with project.reading() as tables:
+        found = await tables.search.keyword_matches("Caroline", ALICE_ONLY, ReadOptions())
+    assert [m[0] for m in found.matches] == [said]
+
+
+async def test_keyword_matches_of_a_query_without_lexemes_is_empty(project: ProjectData) -> None:
+    await insert(project, memory("Alice runs marathons in Boston."))
+    async with project.reading() as tables:
+        found = await tables.search.keyword_matches("the and of it", ALICE_ONLY, ReadOptions())
+    assert (found.terms, found.documents, found.matches) == (0, 1, [])
+
+
+async def test_keyword_matches_hide_what_the_options_hide_but_count_every_document(project: ProjectData) -> None:
+    old, new, expired = await insert(
+        project,
+        memory("Works at Acme in Boston."),
+        memory("Works at Globex in Boston."),
+        memory("Visited Boston once.", expiration_date=date(2000, 1, 1)),
+    )
+    async with project.transaction() as tables:
+        await tables.memories.supersede([old], new)
+        default = await tables.search.keyword_matches("Boston", ALICE_ONLY, ReadOptions())
+        latest = await tables.search.keyword_matches("Boston", ALICE_ONLY, ReadOptions(latest_only=True))
+        everything = await tables.search.keyword_matches("Boston", ALICE_ONLY, ReadOptions(show_expired=True))
+    assert set(by_id(default)) == {old, new}
+    assert set(by_id(latest)) == {new}
+    assert set(by_id(everything)) == {old, new, expired}
+    assert default.documents == latest.documents == everything.documents == 3
+
+
+async def test_candidates_by_id_returns_the_rows_that_exist_with_their_similarity(project: ProjectData) -> None:
+    near, far = await insert(project, memory("Near.", vector=vec(1, 0)), memory("Far.", vector=vec(0, 1)))
+    async with project.reading() as tables:
+        found = await tables.search.candidates_by_id([far, uuid.uuid4(), near], vec(1, 0))
+    assert {c.record.id: round(c.similarity, 6) for c in found} == {near: 1.0, far: 0.0}
