@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnemo.providers.embedding import minilm_onnx
+from mnemo.providers.embedding import minilm_cache, minilm_onnx
 from mnemo.providers.embedding.base import Embedder, EmbedderUnavailable, Vectors
 from mnemo.providers.embedding.minilm_onnx import MiniLMOnnxEmbedder, cached_model_path, plan_batches
 from mnemo.providers.embedding.minilm_reference import reference_embed
@@ -115,8 +115,8 @@ def test_cached_model_files_are_reused(
     def must_not_build(*args: object) -> None:
         raise AssertionError("the cached model was rebuilt")
 
-    monkeypatch.setattr(minilm_onnx, "_save_fp32", must_not_build)
-    monkeypatch.setattr(minilm_onnx, "_save_int8", must_not_build)
+    monkeypatch.setattr(minilm_cache, "_save_fp32", must_not_build)
+    monkeypatch.setattr(minilm_cache, "_save_int8", must_not_build)
     again = MiniLMOnnxEmbedder(cache_dir, precision="int8")
     assert again.model_path == int8.model_path == files[1]
     assert [(path.stat().st_ino, path.stat().st_mtime_ns) for path in files] == before
@@ -148,6 +148,6 @@ def test_plan_batches_groups_similar_lengths() -> None:
 def test_quantiser_logging_does_not_configure_the_root_logger(monkeypatch: pytest.MonkeyPatch) -> None:
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", [])
-    with minilm_onnx._no_implicit_root_handler():
+    with minilm_cache._no_implicit_root_handler():
         logging.warning("what onnxruntime.quantization logs")  # would call logging.basicConfig()
     assert root.handlers == []

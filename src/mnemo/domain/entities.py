@@ -3,6 +3,10 @@
 Computed at write time for every memory and at query time for every search; their overlap is one
 of the ranking signals. Deterministic and cheap: capitalised word runs that are not sentence-initial
 function words, quoted titles, and the speaker's name.
+
+Linear in the length of the text (up to 32,000 characters, a search query included): no pattern can
+retry a whitespace or punctuation run from each of its positions, and whether a run starts a sentence
+is read backwards from the run over the few characters before it, not by searching the text before it.
 """
 
 from __future__ import annotations
@@ -11,9 +15,13 @@ import re
 from collections.abc import Iterable
 
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{2,60})[\"“”«»]")
-_WORD_RUN = re.compile(r"\b[A-Z][\w'’&.-]*(?:\s+(?:of|the|de|van|von|da|del|la|le|and|&)?\s*[A-Z][\w'’&.-]*)*")
-_SENTENCE_START = re.compile(r"(?:^|[.!?…]\s+|\n)\s*[\"'“(]*$")
-_TRAILING = re.compile(r"['’]s$|[.'’-]+$")
+# Capitalised words joined by whitespace and at most one connector. The connector's own whitespace is
+# written `(?:connector\s*)?` after `\s+`: the former `\s+(?:connector)?\s*` split every whitespace run
+# between two quantifiers in all possible ways, so "A" + " " * 31998 + "a" took 5 s.
+_WORD_RUN = re.compile(r"\b[A-Z][\w'’&.-]*(?:\s+(?:(?:of|the|de|van|von|da|del|la|le|and|&)\s*)?[A-Z][\w'’&.-]*)*")
+# What may stand between a sentence end and its first word: opening quotes and brackets.
+_OPENERS = "\"'“("
+_SENTENCE_ENDS = ".!?…"
 
 #: Capitalised words that are not names: sentence openers, pronouns, days and months stay out.
 _COMMON = frozenset(
@@ -30,7 +38,35 @@ _COMMON = frozenset(
 
 
 def normalise(name: str) -> str:
-    return " ".join(_TRAILING.sub("", name).lower().split())
+    return " ".join(_strip_trailing(name).lower().split())
+
+
+def _strip_trailing(name: str) -> str:
+    """``name`` without a final "'s" or run of ".", "'", "’", "-" (before a final newline, if any): what
+    ``re.sub(r"['’]s$|[.'’-]+$", "", name)`` removes, without trying the run from each of its positions."""
+    end = len(name) - 1 if name.endswith("\n") else len(name)
+    if end >= 2 and name[end - 2 : end] in ("'s", "’s"):
+        return name[: end - 2] + name[end:]
+    return name[:end].rstrip(".'’-") + name[end:]
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    r"""Whether ``text[start:]`` begins a sentence: it follows the start of the text, a line break, or
+    ".", "!", "?", "…" and whitespace, with only whitespace and opening quotes or brackets in between.
+
+    The same as ``re.search(r"(?:^|[.!?…]\s+|\n)\s*[\"'“(]*$", text[:start])``, which copied and searched
+    the whole text before every capitalised run; this reads back over the openers and whitespace only, so
+    the stretches read for the runs of one text do not overlap.
+    """
+    position = start
+    while position > 0 and text[position - 1] in _OPENERS:
+        position -= 1
+    openers_start = position
+    while position > 0 and text[position - 1].isspace():
+        position -= 1
+    if position == 0 or "\n" in text[position:openers_start]:
+        return True
+    return position < openers_start and text[position - 1] in _SENTENCE_ENDS
 
 
 def extract_entities(text: str, *, speaker: str | None = None) -> list[str]:
@@ -47,15 +83,16 @@ def extract_entities(text: str, *, speaker: str | None = None) -> list[str]:
 
 def _names_in_run(text: str, start: int, run: str) -> list[str]:
     words = run.split()
-    if _SENTENCE_START.search(text[:start]) and normalise(words[0]) in _COMMON:
-        words = words[1:]
-        while words and normalise(words[0]) in _COMMON:
-            words = words[1:]
-    if not words:
+    first = 0
+    sentence_start = _starts_sentence(text, start)
+    if sentence_start:
+        while first < len(words) and normalise(words[first]) in _COMMON:
+            first += 1
+    if first == len(words):
         return []
-    if len(words) == 1 and _SENTENCE_START.search(text[:start]) and len(words[0]) <= 2:
+    if len(words) - first == 1 and sentence_start and len(words[first]) <= 2:
         return []
-    return [normalise(" ".join(words))]
+    return [normalise(" ".join(words[first:]))]
 
 
 def _unique(names: Iterable[str]) -> list[str]:

@@ -16,6 +16,11 @@ Conventions (kept simple and predictable rather than clever):
 * "in N days/weeks/months/years" is resolved unless its sentence reads as past tense
   ("finished it in 3 days" is a duration, not a date).
 * "last/this/next weekend": the Saturday and Sunday of the previous/current/next week.
+
+Linear in the text (a memory or a search query, up to 32,000 characters): each pattern is one scan of it,
+starting only at a word boundary with bounded alternatives, and the tense of the sentences around the
+expressions that need it comes from one index of the text (:mod:`mnemo.domain.tense`), not from searching
+each sentence again.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
+
+from mnemo.domain.tense import Tense
 
 __all__ = ["DateSpan", "find_dates", "resolve_relative_dates"]
 
@@ -40,7 +48,7 @@ class DateSpan:
 
 # (start, end, label): what a matched expression resolves to, and how it is written back into the text.
 _Resolved = tuple[date, date, str]
-_Resolver = Callable[[re.Match[str], date, str], _Resolved | None]
+_Resolver = Callable[[re.Match[str], date, "_Text"], _Resolved | None]
 
 MONTH_NAMES = (
     "January",
@@ -56,7 +64,9 @@ MONTH_NAMES = (
     "November",
     "December",
 )
+_MONTH_PREFIXES = [name[:3].lower() for name in MONTH_NAMES]
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY_PREFIXES = [name[:3] for name in _WEEKDAYS]
 _NUMBER_WORDS = {
     "a": 1,
     "an": 1,
@@ -109,20 +119,6 @@ _RELATIVE_WEEKDAY = re.compile(
 _AGO = re.compile(r"\b" + _NUMBER_RE + r"\s+" + _UNIT_RE + r"\s+ago\b", re.IGNORECASE)
 _IN_N = re.compile(r"\bin\s+" + _NUMBER_RE + r"\s+" + _UNIT_RE + r"\b(?:['’]s\s+time\b)?", re.IGNORECASE)
 
-# Tense of the sentence around an expression, for "on <weekday>" and "in N units".
-_FUTURE_MARKERS = re.compile(
-    r"\b(?:will|won't|shall|gonna|going\s+to|plan(?:s|ning)?\s+(?:to|on)|hop(?:e|ing)\s+to|about\s+to|"
-    r"want\s+to|can't\s+wait|upcoming|coming\s+up|next|tomorrow)\b|['’]ll\b",
-    re.IGNORECASE,
-)
-_PAST_MARKERS = re.compile(
-    r"\b(?:was|were|did|had|went|got|took|made|ran|met|saw|came|gave|found|won|lost|bought|spent|left|"
-    r"began|built|wrote|learnt|ago|yesterday|last)\b|\b\w{2,}[^e\W]ed\b",
-    re.IGNORECASE,
-)
-_SENTENCE_END = re.compile(r"[.!?]")
-# How far around an expression its tense is looked for.
-_CONTEXT_CHARS = 160
 _ALREADY_RESOLVED = re.compile(r"\s*\(")
 
 # Explicit dates.
@@ -207,7 +203,7 @@ def _safe_date(year: int, month: int, day: int) -> date | None:
 
 def _month_number(name: str) -> int:
     prefix = name.rstrip(".")[:3].lower()
-    return [m[:3].lower() for m in MONTH_NAMES].index(prefix) + 1
+    return _MONTH_PREFIXES.index(prefix) + 1
 
 
 def _direction(rel: str) -> int:
@@ -229,33 +225,31 @@ def _number(raw: str) -> int:
     return _NUMBER_WORDS[text]
 
 
-def _sentence_around(text: str, start: int, end: int) -> str:
-    """The sentence holding text[start:end], at most _CONTEXT_CHARS either side of it."""
-    lower = max(0, start - _CONTEXT_CHARS)
-    begin = max(text.rfind(mark, lower, start) for mark in ".!?") + 1
-    upper = min(len(text), end + _CONTEXT_CHARS)
-    after = _SENTENCE_END.search(text, end, upper)
-    return text[max(begin, lower) : after.start() if after else upper]
+class _Text:
+    """The text whose expressions are resolved; the tense of its sentences is computed on first use."""
 
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._tense: Tense | None = None
 
-def _reads_as_past(sentence: str) -> bool:
-    """Future markers win over past ones; a sentence with neither reads as present/future."""
-    if _FUTURE_MARKERS.search(sentence):
-        return False
-    return _PAST_MARKERS.search(sentence) is not None
+    def reads_as_past(self, match: re.Match[str]) -> bool:
+        """Whether the sentence around the match reads as past tense (see :mod:`mnemo.domain.tense`)."""
+        if self._tense is None:
+            self._tense = Tense(self.text)
+        return self._tense.reads_as_past(match.start(), match.end())
 
 
 # ---------------------------------------------------------------- relative resolvers
 
 
 def _fixed_offset(days: int) -> _Resolver:
-    def resolve(match: re.Match[str], today: date, text: str) -> _Resolved | None:
+    def resolve(match: re.Match[str], today: date, context: _Text) -> _Resolved | None:
         return _day_span(today + timedelta(days=days))
 
     return resolve
 
 
-def _resolve_period(match: re.Match[str], today: date, text: str) -> _Resolved | None:
+def _resolve_period(match: re.Match[str], today: date, context: _Text) -> _Resolved | None:
     direction = _direction(match["rel"])
     unit = match["unit"].lower()
     if unit == "week":
@@ -267,7 +261,7 @@ def _resolve_period(match: re.Match[str], today: date, text: str) -> _Resolved |
     return _year_span(today.year + direction)
 
 
-def _resolve_season(match: re.Match[str], today: date, text: str) -> _Resolved | None:
+def _resolve_season(match: re.Match[str], today: date, context: _Text) -> _Resolved | None:
     season = match["season"].lower()
     direction = _direction(match["rel"])
     # The season "of" a year is the one starting in that year; in Jan/Feb the current winter began last year.
@@ -281,11 +275,11 @@ def _resolve_season(match: re.Match[str], today: date, text: str) -> _Resolved |
     return _season_span(season, year if start > today else year + 1)
 
 
-def _resolve_weekday(match: re.Match[str], today: date, text: str) -> _Resolved | None:
-    weekday = [name[:3] for name in _WEEKDAYS].index(match["wd"][:3].lower())
+def _resolve_weekday(match: re.Match[str], today: date, context: _Text) -> _Resolved | None:
+    weekday = _WEEKDAY_PREFIXES.index(match["wd"][:3].lower())
     rel = match["rel"].lower()
     if rel == "on":
-        direction = -1 if _reads_as_past(_sentence_around(text, match.start(), match.end())) else 1
+        direction = -1 if context.reads_as_past(match) else 1
     else:
         direction = _direction(rel)
     if direction < 0:
@@ -305,12 +299,12 @@ def _offset_span(today: date, amount: int, unit: str) -> _Resolved:
     return _year_span(today.year + amount)
 
 
-def _resolve_ago(match: re.Match[str], today: date, text: str) -> _Resolved | None:
+def _resolve_ago(match: re.Match[str], today: date, context: _Text) -> _Resolved | None:
     return _offset_span(today, -_number(match["n"]), match["unit"].lower())
 
 
-def _resolve_in_n(match: re.Match[str], today: date, text: str) -> _Resolved | None:
-    if _reads_as_past(_sentence_around(text, match.start(), match.end())):
+def _resolve_in_n(match: re.Match[str], today: date, context: _Text) -> _Resolved | None:
+    if context.reads_as_past(match):
         return None
     return _offset_span(today, _number(match["n"]), match["unit"].lower())
 
@@ -333,18 +327,18 @@ _RELATIVE_RULES: tuple[tuple[re.Pattern[str], _Resolver], ...] = (
 # ---------------------------------------------------------------- explicit resolvers
 
 
-def _explicit_day(match: re.Match[str], today: date, text: str) -> _Resolved | None:
+def _explicit_day(match: re.Match[str], today: date, context: _Text) -> _Resolved | None:
     month = int(match["mon"]) if match["mon"].isdigit() else _month_number(match["mon"])
     day = _safe_date(int(match["year"]), month, int(match["day"]))
     return None if day is None else _day_span(day)
 
 
-def _explicit_day_this_year(match: re.Match[str], today: date, text: str) -> _Resolved | None:
+def _explicit_day_this_year(match: re.Match[str], today: date, context: _Text) -> _Resolved | None:
     day = _safe_date(today.year, _month_number(match["mon"]), int(match["day"]))
     return None if day is None else _day_span(day)
 
 
-def _explicit_week(match: re.Match[str], today: date, text: str) -> _Resolved | None:
+def _explicit_week(match: re.Match[str], today: date, context: _Text) -> _Resolved | None:
     start = _safe_date(int(match["year"]), int(match["mon"]), int(match["day"]))
     if start is None:
         return None
@@ -352,15 +346,15 @@ def _explicit_week(match: re.Match[str], today: date, text: str) -> _Resolved | 
     return start, start + timedelta(days=length - 1), match.group()
 
 
-def _explicit_season(match: re.Match[str], today: date, text: str) -> _Resolved | None:
+def _explicit_season(match: re.Match[str], today: date, context: _Text) -> _Resolved | None:
     return _season_span(match["season"].lower(), int(match["year"]))
 
 
-def _explicit_month(match: re.Match[str], today: date, text: str) -> _Resolved | None:
+def _explicit_month(match: re.Match[str], today: date, context: _Text) -> _Resolved | None:
     return _month_span(int(match["year"]), _month_number(match["mon"]))
 
 
-def _explicit_year(match: re.Match[str], today: date, text: str) -> _Resolved | None:
+def _explicit_year(match: re.Match[str], today: date, context: _Text) -> _Resolved | None:
     return _year_span(int(match["year"]))
 
 
@@ -380,8 +374,7 @@ _EXPLICIT_RULES: tuple[tuple[re.Pattern[str], _Resolver], ...] = (
 # ---------------------------------------------------------------- matching
 
 
-@dataclass(frozen=True, slots=True)
-class _Found:
+class _Found(NamedTuple):  # a tuple: a long text may have thousands
     start: int
     end: int
     resolved: _Resolved
@@ -390,9 +383,10 @@ class _Found:
 def _matches(text: str, today: date, rules: tuple[tuple[re.Pattern[str], _Resolver], ...]) -> list[_Found]:
     """All resolvable matches of the rules, without overlaps: earliest first, then longest."""
     candidates: list[_Found] = []
+    context = _Text(text)
     for pattern, resolver in rules:
         for match in pattern.finditer(text):
-            resolved = resolver(match, today, text)
+            resolved = resolver(match, today, context)
             if resolved is not None:
                 candidates.append(_Found(match.start(), match.end(), resolved))
     candidates.sort(key=lambda found: (found.start, found.start - found.end))

