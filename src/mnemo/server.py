@@ -12,7 +12,7 @@ import uvicorn
 from mnemo.http.app import create_app
 from mnemo.runtime import build_worker, database_url, open_database, open_services
 from mnemo.settings import Settings
-from mnemo.storage import AccountStore
+from mnemo.storage import AccountStore, Database
 from mnemo.worker.health_app import health_app
 
 logger = logging.getLogger("mnemo")
@@ -46,7 +46,10 @@ async def serve(settings: Settings) -> int:
                     host=settings.host,
                     port=settings.port,
                     lifespan="off",
+                    # mnemo writes its own access log (mnemo.http.observe); uvicorn's loggers go to mnemo's
+                    # handler (text or JSON), not to a configuration of their own.
                     access_log=False,
+                    log_config=None,
                     log_level="warning",
                     timeout_graceful_shutdown=30,
                     # Longer than the idle timeout of common clients' pools, so a reused connection is
@@ -54,12 +57,17 @@ async def serve(settings: Settings) -> int:
                     timeout_keep_alive=75,
                 )
             )
+            side = _side_server(services.db, settings, settings.metrics_port) if settings.metrics else None
+            side_task = asyncio.create_task(side.serve(), name="mnemo-metrics") if side is not None else None
             announce = asyncio.create_task(_announce(server, settings, project, first_key))
             # uvicorn re-raises the signal it handled once it has stopped; keep that from killing cleanup.
             for sig in _SIGNALS:
                 signal.signal(sig, lambda *_: None)
             await server.serve()
             announce.cancel()
+            if side is not None and side_task is not None:
+                side.should_exit = True
+                await side_task
             logger.info("HTTP server stopped; draining workers")
             stop.set()
             if workers is not None:
@@ -78,6 +86,23 @@ async def _announce(server: uvicorn.Server, settings: Settings, project: str, fi
     print("\n".join([*lines, ""]), flush=True)
 
 
+def _side_server(db: Database, settings: Settings, port: int | None) -> uvicorn.Server | None:
+    """``/healthz``, ``/readyz`` and ``/metrics`` on a port of their own (a worker's health port, serve's
+    ``MNEMO_METRICS_PORT``); None without a port."""
+    if port is None:
+        return None
+    config = uvicorn.Config(
+        health_app(db, settings),
+        host=settings.host,
+        port=port,
+        lifespan="off",
+        access_log=False,
+        log_config=None,
+        log_level="warning",
+    )
+    return uvicorn.Server(config)
+
+
 async def run_workers_only(settings: Settings) -> int:
     async with (
         database_url(settings) as url,
@@ -88,18 +113,8 @@ async def run_workers_only(settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in _SIGNALS:
             loop.add_signal_handler(sig, stop.set)
-        health = None
-        if settings.worker_health_port is not None:
-            health = uvicorn.Server(
-                uvicorn.Config(
-                    health_app(db, settings),
-                    host=settings.host,
-                    port=settings.worker_health_port,
-                    lifespan="off",
-                    access_log=False,
-                    log_level="warning",
-                )
-            )
+        health = _side_server(db, settings, settings.worker_health_port)
+        if health is not None:
             # While it serves, uvicorn takes SIGINT/SIGTERM, stops, then raises the signal again for the handlers
             # above: a signal stops both.
             serving = asyncio.create_task(health.serve(), name="mnemo-worker-health")

@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None
     #: Quiet by default: serve prints its URL (and the first key) on stdout; INFO narrates, DEBUG more.
     log_level: str = "WARNING"
+    #: ``text`` lines, or ``json``: one object per line (time, level, logger, message, request_id, project, ...).
+    log_format: Literal["text", "json"] = "text"
+    #: One log line per HTTP request (method, route template, status, duration), whatever ``log_level`` says.
+    access_log: bool = True
+    #: Prometheus metrics at ``/metrics`` (no auth); false records nothing and serves no ``/metrics``.
+    metrics: bool = True
+    #: ``serve`` answers ``/metrics`` (and ``/healthz``, ``/readyz``) on this port of ``host``, not on the API port.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     # Processes: an API process may also run workers (the default single-machine mode).
     run_workers: bool = True

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from testkit.server import MnemoServer, mnemo_env, run_cli, start_server
+from testkit.server import MnemoServer, mnemo_env, run_cli, start_server, wait_event
 
 
 def _one_line_error(args: list[str], env: dict[str, str]) -> str:
@@ -74,17 +77,33 @@ def test_no_page_loads_anything_from_elsewhere(server: MnemoServer) -> None:
 def test_api_processes_on_an_external_database_share_one_data_and_model_directory(
     database_url: str, model_dir: Path, tmp_path: Path
 ) -> None:
-    """docs/scaling.md's one-host scale-out: the data-dir lock guards only the embedded database."""
+    """docs/scaling.md's one-host scale-out, as written there: MNEMO_DATABASE_URL and MNEMO_MODEL_DIR exported,
+    two `mnemo serve --no-workers` and one `mnemo worker`; an add through one API is processed by the worker
+    and read through the other. The data-dir lock guards only the embedded database."""
     shared = tmp_path / "shared"
-    first = start_server(shared, database_url=database_url, model_dir=model_dir, extra_args=["--no-workers"])
+    env = {"MNEMO_DATABASE_URL": database_url, "MNEMO_MODEL_DIR": str(model_dir)}
+    first = start_server(shared, extra_env=env, extra_args=["--no-workers", "--host", "127.0.0.1"])
     try:
-        second = start_server(
-            shared, database_url=database_url, model_dir=model_dir, api_key=first.api_key, extra_args=["--no-workers"]
-        )
+        second = start_server(shared, extra_env=env, api_key=first.api_key, extra_args=["--no-workers"])
         try:
-            for api in (first, second):
-                with api.client() as client:
-                    assert client.get("/v1/ping/").status_code == 200
+            with (shared / "worker.log").open("ab") as log:
+                worker = subprocess.Popen(
+                    [sys.executable, "-m", "mnemo", "worker"],
+                    env=mnemo_env(model_dir=None, extra=env),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            try:
+                with first.client() as client:
+                    added = client.post("/v3/memories/add/", json={"messages": "I work as a nurse.", "user_id": "sc"})
+                    assert added.status_code == 200, added.text
+                assert wait_event(second, added.json()["event_id"])["status"] == "SUCCEEDED"
+                with second.client() as client:
+                    found = client.post("/v3/memories/", json={"filters": {"user_id": "sc"}}).json()
+                assert found["count"] >= 1
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                assert worker.wait(60) == 0, (shared / "worker.log").read_text()
         finally:
             second.stop()
     finally:

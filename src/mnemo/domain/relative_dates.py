@@ -386,7 +386,12 @@ def _matches(text: str, today: date, rules: tuple[tuple[re.Pattern[str], _Resolv
     context = _Text(text)
     for pattern, resolver in rules:
         for match in pattern.finditer(text):
-            resolved = resolver(match, today, context)
+            try:
+                resolved = resolver(match, today, context)
+            except (OverflowError, ValueError, KeyError):
+                # Past the calendar's end (the week of 9999-12-31, tomorrow on 9999-12-31), or a character that
+                # only matches case-insensitively ("ſep", "frıday"): not a date this module can name.
+                continue
             if resolved is not None:
                 candidates.append(_Found(match.start(), match.end(), resolved))
     candidates.sort(key=lambda found: (found.start, found.start - found.end))

@@ -7,20 +7,84 @@ first checked for what PostgreSQL cannot store (:func:`check_storable`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
+from functools import partial
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mnemo.domain.memories import Scope
 from mnemo.errors import BadRequest
 
-EntityId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
 #: How deeply a request body may nest objects and lists.
 MAX_JSON_DEPTH = 32
+#: The longest entity id (user_id, agent_id, app_id, run_id), message ``name``, category or project name.
+MAX_NAME_CHARS = 255
+#: The highest ``page`` of a paged list: with the largest page size its offset still fits PostgreSQL's bigint.
+MAX_PAGE = 1_000_000_000
+#: The wildcard of filters (``{"user_id": "*"}``: any user); never part of an id written to.
+WILDCARD = "*"
+
+
+def name_problem(value: str, *, required: bool = True) -> str | None:
+    """What keeps ``value`` from being stored as an id or a name, or None. The character set is printable
+    Unicode: letters, marks, numbers, punctuation, symbols and the ASCII space (Unicode categories L, M, N, P, S
+    and U+0020); no control, format, private-use, unassigned or separator characters other than the space."""
+    if not value:
+        return "must not be empty" if required else None
+    if len(value) > MAX_NAME_CHARS:
+        return f"has {len(value)} characters; at most {MAX_NAME_CHARS} are allowed"
+    if not value.isprintable():
+        bad = next(char for char in value if not char.isprintable())
+        return (
+            f"contains the character U+{ord(bad):04X}, which is not allowed (only printable characters: no control,"
+            " format or line-break characters, no whitespace but the space)"
+        )
+    return None
+
+
+def write_id_problem(value: str) -> str | None:
+    """What keeps ``value`` from being an entity id to write under (see :func:`name_problem`; and no ``*``)."""
+    if WILDCARD in value:
+        return (
+            f"contains {WILDCARD!r}, the filter wildcard (any id): it is never an id to write under;"
+            " name the entity exactly"
+        )
+    return name_problem(value)
+
+
+def _refusing(problem_of: Callable[[str], str | None]) -> AfterValidator:
+    """A pydantic check raising what ``problem_of`` finds wrong with a string."""
+
+    def check(value: str) -> str:
+        problem = problem_of(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
+#: An entity id in a read (a filter): ``*`` means any.
+EntityId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_CHARS)]
+#: An entity id to write under: :func:`write_id_problem` says what is refused (surrounding whitespace is dropped).
+WriteEntityId = Annotated[str, StringConstraints(strip_whitespace=True), _refusing(write_id_problem)]
+#: A message's speaker name: printable, at most :data:`MAX_NAME_CHARS` characters.
+SpeakerName = Annotated[str, _refusing(partial(name_problem, required=False))]
+#: A project's name: 1 to :data:`MAX_NAME_CHARS` printable characters (surrounding whitespace dropped).
+ProjectName = Annotated[str, StringConstraints(strip_whitespace=True), _refusing(name_problem)]
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class _Body(BaseModel):
@@ -73,15 +137,15 @@ def _check_text(text: str, where: str) -> None:
 class MessageIn(_Body):
     role: Literal["user", "assistant", "system"]
     content: str
-    name: str | None = None
+    name: SpeakerName | None = None
 
 
 class AddBody(RequestBody):
     messages: list[MessageIn] | MessageIn | str
-    user_id: EntityId | None = None
-    agent_id: EntityId | None = None
-    app_id: EntityId | None = None
-    run_id: EntityId | None = None
+    user_id: WriteEntityId | None = None
+    agent_id: WriteEntityId | None = None
+    app_id: WriteEntityId | None = None
+    run_id: WriteEntityId | None = None
     filters: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
     infer: bool = True
@@ -143,7 +207,7 @@ class SearchBody(_TopLevelScope):
 
 class ListBody(_TopLevelScope):
     filters: dict[str, Any] | None = None
-    page: Annotated[int, Field(ge=1)] | None = None
+    page: Annotated[int, Field(ge=1, le=MAX_PAGE)] | None = None
     page_size: Annotated[int, Field(ge=1, le=1000)] | None = None
     start_date: date | None = None
     end_date: date | None = None
@@ -176,6 +240,11 @@ class BatchUpdateItem(_Body):
 class BatchUpdateBody(RequestBody):
     memories: Annotated[list[BatchUpdateItem], Field(min_length=1, max_length=1000)]
 
+    @model_validator(mode="after")
+    def _once_each(self) -> BatchUpdateBody:
+        _each_memory_once(item.memory_id for item in self.memories)
+        return self
+
 
 class BatchDeleteItem(_Body):
     memory_id: str
@@ -183,6 +252,27 @@ class BatchDeleteItem(_Body):
 
 class BatchDeleteBody(RequestBody):
     memories: Annotated[list[BatchDeleteItem], Field(min_length=1, max_length=1000)]
+
+    @model_validator(mode="after")
+    def _once_each(self) -> BatchDeleteBody:
+        _each_memory_once(item.memory_id for item in self.memories)
+        return self
+
+
+def _each_memory_once(memory_ids: Iterable[str]) -> None:
+    """A batch names each memory once: two changes of one memory in one batch have no order to apply them in."""
+    seen: dict[str, int] = {}
+    for index, memory_id in enumerate(memory_ids):
+        try:
+            key = str(uuid.UUID(memory_id))
+        except ValueError:
+            key = memory_id  # not a UUID: the route says so
+        if key in seen:
+            raise ValueError(
+                f"memories.{index}.memory_id names memory {memory_id!r} again (as memories.{seen[key]} does):"
+                " name each memory at most once per batch"
+            )
+        seen[key] = index
 
 
 def _require_plain_date(value: object, name: str) -> object:
@@ -229,7 +319,7 @@ class LLMChoiceBody(BaseModel):
 
 
 class ProjectUpdateBody(RequestBody):
-    name: str | None = None
+    name: ProjectName | None = None
     description: str | None = None
     custom_instructions: str | None = None
     agent_custom_instructions: str | None = None

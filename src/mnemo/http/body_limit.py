@@ -3,7 +3,8 @@
 It is ASGI middleware, not a dependency, because FastAPI reads a route's body before any dependency
 runs. A declared ``Content-Length`` over the cap is refused at once, without reading the body; a body
 sent without one (chunked) is counted as it arrives and refused as soon as it passes the cap, so no
-more than the cap (plus one chunk) is ever held. Either way the answer is a 413 with a JSON ``detail``.
+more than the cap (plus one chunk) is ever held. Either way the answer is a 413 with a JSON ``detail`` and
+``Connection: close``. It runs after :mod:`mnemo.http.gate`: an unauthenticated body is never read at all.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class BodySizeLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(413, f"Request body is larger than {self.max_bytes} bytes.")
+        # The rest of the body is never read: close the connection rather than read and discard it.
+        response.headers["Connection"] = "close"
         await response(scope, receive, send)
 
 
@@ -79,5 +82,7 @@ class _Guard:
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope["headers"]:
         if name == b"content-length":
-            return int(value) if value.isdigit() else None
+            if not value.isdigit():
+                return None
+            return int(value) if len(value) <= 18 else 10**18  # a longer number is over any cap
     return None

@@ -1,6 +1,7 @@
-"""Request plumbing shared by the routes: the caller, its project, pagination links, idempotency keys.
+"""Request plumbing shared by the routes: the caller, its project, query integers, idempotency keys.
 
-Request bodies are not read here: each route declares its body model (``mnemo.domain.requests``) and
+Nothing here reads a request: the caller was authenticated from the headers by ``mnemo.http.gate``
+(which leaves it in the ASGI scope), each route declares its body model (``mnemo.domain.requests``) and
 FastAPI parses it; the size cap is ``mnemo.http.body_limit``."""
 
 from __future__ import annotations
@@ -11,13 +12,11 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from starlette.datastructures import URL
 
-from mnemo.errors import BadRequest, Conflict, Forbidden, Unauthorized
+from mnemo.errors import BadRequest, Conflict, Unauthorized
+from mnemo.http.access import MISSING_KEY, principal_in
 from mnemo.services import Services
 from mnemo.storage import Principal, ProjectData, ProjectTables
-
-_SCHEMES = ("token", "bearer")
 
 
 def services(request: Request) -> Services:
@@ -28,25 +27,12 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-async def principal(request: Request, svc: ServicesDep) -> Principal:
-    header = request.headers.get("authorization")
-    if not header:
-        raise Unauthorized("Missing API key: send the header 'Authorization: Token <your key>'.")
-    scheme, _, key = header.strip().partition(" ")
-    if scheme.lower() not in _SCHEMES or not key.strip():
-        raise Unauthorized("Malformed Authorization header: expected 'Token <your key>'.")
-    found = await svc.accounts.authenticate(key.strip())
+async def principal(request: Request) -> Principal:
+    """The caller, as the gate (:mod:`mnemo.http.gate`) authenticated it from the headers, before the body."""
+    found = principal_in(request.scope)
     if found is None:
-        raise Unauthorized("Invalid API key: it is unknown or has been revoked.")
-    request.app.state.rate_limiter.check(found.key_id)
-    if found.read_only and request.method not in ("GET", "HEAD", "OPTIONS") and not _is_read(request):
-        raise Forbidden("This API key is read-only.")
+        raise Unauthorized(MISSING_KEY)
     return found
-
-
-def _is_read(request: Request) -> bool:
-    """POST routes that only read (search, get-all, get an export) are allowed for read-only keys."""
-    return request.url.path.rstrip("/").endswith(("/memories/search", "/v3/memories", "/v2/memories", "/exports/get"))
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]
@@ -64,17 +50,6 @@ def parse_uuid(value: str, what: str) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         raise BadRequest(f"{what} should be a valid UUID; got {value!r}.") from None
-
-
-def page_links(url: URL, *, page: int, page_size: int, total: int) -> tuple[str | None, str | None]:
-    """DRF-style absolute next/previous links that keep page_size."""
-    next_url = None
-    previous_url = None
-    if page * page_size < total:
-        next_url = str(url.include_query_params(page=page + 1, page_size=page_size))
-    if page > 1:
-        previous_url = str(url.include_query_params(page=page - 1, page_size=page_size))
-    return next_url, previous_url
 
 
 def query_int(request: Request, name: str, default: int, *, low: int, high: int) -> int:

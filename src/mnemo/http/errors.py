@@ -9,7 +9,7 @@ field's problem in one sentence. On the add route a 400 also carries the hosted 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,6 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from mnemo.domain.requests import describe_errors, describe_validation_error
 from mnemo.errors import MnemoError
 from mnemo.http.ratelimit import RateLimited
+from mnemo.observability import current
+from mnemo.observability.context import UNMATCHED, route_template
 from mnemo.providers.embedding.base import EmbedderUnavailable
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,22 @@ def error_response(status: int, detail: str, *, add_shape: bool = False) -> JSON
         body["error"] = "400 Bad Request"
         body["details"] = {"message": detail}
     return JSONResponse(body, status_code=status)
+
+
+INTERNAL_ERROR = "Internal server error; the service log has the details."
+
+
+def log_unexpected(scope: MutableMapping[str, Any]) -> None:
+    """Log the exception being handled with the request it broke: its method, its route (the template, which
+    names no entity; the raw path when no route matched) and its request id (``X-Request-ID``)."""
+    work = current()
+    route = route_template(scope)
+    logger.exception(
+        "unhandled error on %s %s (request id %s)",
+        scope.get("method"),
+        scope.get("path") if route == UNMATCHED else route,
+        work.request_id if work is not None else None,
+    )
 
 
 def _add_shape(request: Request) -> bool:
@@ -90,8 +108,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(503, f"The embedding model is unavailable: {exc}")
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "Internal server error; the service log has the details.")
+        log_unexpected(request.scope)
+        return error_response(500, INTERNAL_ERROR)
 
     app.add_exception_handler(MnemoError, on_mnemo_error)
     app.add_exception_handler(RequestValidationError, on_validation)

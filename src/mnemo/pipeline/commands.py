@@ -8,7 +8,7 @@ from typing import Any
 
 from mnemo.domain.dates import parse_moment
 from mnemo.domain.memories import ENTITY_FIELDS, Scope
-from mnemo.domain.requests import AddBody, MessageIn, parse_body
+from mnemo.domain.requests import AddBody, MessageIn, name_problem, parse_body, write_id_problem
 from mnemo.errors import BadRequest, PayloadTooLarge
 from mnemo.pipeline.extraction import Category, Message
 
@@ -103,6 +103,9 @@ def _entity_ids_in_filters(filters: dict[str, Any]) -> dict[str, str]:
         elif key in ENTITY_FIELDS:
             if not isinstance(value, str) or not value.strip():
                 raise BadRequest(f"filters.{key} must be a non-empty string.")
+            problem = write_id_problem(value.strip())
+            if problem is not None:
+                raise BadRequest(f"filters.{key} {problem}.")
             found[key] = value.strip()
         else:
             raise BadRequest(
@@ -123,7 +126,14 @@ def parse_categories(raw: list[dict[str, str]] | list[str] | dict[str, str] | No
     found: list[Category] = []
     for item in items:
         if isinstance(item, str):
-            found.append(Category(item, ""))
+            found.append(Category(_category_name(item), ""))
         else:
-            found.extend(Category(name, description) for name, description in item.items())
+            found.extend(Category(_category_name(name), description) for name, description in item.items())
     return tuple(found)
+
+
+def _category_name(name: str) -> str:
+    problem = name_problem(name)
+    if problem is not None:
+        raise BadRequest(f"The category name {name[:40]!r} {problem}.")
+    return name

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from mnemo.domain.entities import key_terms
 from mnemo.domain.events import EventStatus, EventType
@@ -21,6 +21,7 @@ from mnemo.domain.memories import MemoryRecord, Scope, add_result, embedding_tex
 from mnemo.domain.projects import ProjectSettings
 from mnemo.domain.selection import within_scope
 from mnemo.errors import MnemoError
+from mnemo.observability import metrics
 from mnemo.pipeline import claims
 from mnemo.pipeline.commands import AddCommand, AddLimits, parse_add, parse_categories
 from mnemo.pipeline.extraction import (
@@ -235,12 +236,12 @@ class Ingestor:
     ) -> tuple[ExtractionResult, Extractor, str]:
         """The extraction, the extractor that made it, and the name the event records."""
         try:
-            return await extractor.extract(request), extractor, extractor.name
+            return await _timed(extractor, request), extractor, extractor.name
         except ExtractionUnavailable as exc:
             if not last_attempt or fallback is None:
                 raise
             logger.warning("extractor %s unavailable on the last attempt (%s); falling back", extractor.name, exc)
-            return await fallback.extract(request), fallback, f"{fallback.name} (fallback: {exc})"
+            return await _timed(fallback, request), fallback, f"{fallback.name} (fallback: {exc})"
 
     async def _known(self, data: ProjectData, memory: NewMemory) -> bool:
         """True when the scope already holds a memory of the same meaning: cosine ≥ the dedup bound and
@@ -324,6 +325,19 @@ class Ingestor:
             )
             for (text, role, name), vector in zip(drafts, vectors, strict=True)
         ]
+
+
+async def _timed(extractor: Extractor, request: ExtractionRequest) -> ExtractionResult:
+    """``extractor.extract(request)``, its time recorded (``mnemo_extraction_duration_seconds``)."""
+    kind: Literal["offline", "llm"] = "offline" if isinstance(extractor, OfflineExtractor) else "llm"
+    started = time.perf_counter()
+    try:
+        result = await extractor.extract(request)
+    except Exception:
+        metrics.extraction_done(kind, ok=False, seconds=time.perf_counter() - started)
+        raise
+    metrics.extraction_done(kind, ok=True, seconds=time.perf_counter() - started)
+    return result
 
 
 def _unique(facts: Sequence[Fact]) -> list[Fact]:

@@ -340,11 +340,9 @@ class LLMExtractor:
             return self._read(prompt, first), [first]
         except OutputError as exc:
             first_error = exc
-        log.warning(
-            "extraction reply unusable (%s), asking for a repair; it began %r",
-            first_error,
-            first.text[:_LOG_CHARS],
-        )
+        # The reply's text is the memories' text: DEBUG only (the event keeps it when the job fails).
+        log.warning("extraction reply unusable (%s), asking for a repair", first_error)
+        log.debug("the unusable reply began %r", first.text[:_LOG_CHARS])
         repair = [*conversation, *self._repair_turns(first, first_error)]
         second = await self._complete(prompt, repair)
         return self._read_repaired(prompt, second, first_error), [first, second]
@@ -377,11 +375,8 @@ class LLMExtractor:
         try:
             return self._read(prompt, reply)
         except OutputError as exc:
-            log.error(
-                "extraction reply unusable after a repair attempt (%s); it began %r",
-                exc,
-                reply.text[:_LOG_CHARS],
-            )
+            log.error("extraction reply unusable after a repair attempt (%s)", exc)
+            log.debug("the unusable repaired reply began %r", reply.text[:_LOG_CHARS])
             raise ExtractionFailed(
                 f"LLM output unusable after one repair attempt: {exc} (first attempt: {first_error})",
                 raw_output=bounded(reply.text),

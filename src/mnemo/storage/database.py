@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import psycopg
@@ -53,6 +54,16 @@ async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
     await register_vector_async(conn)
     await conn.execute("SET TIME ZONE 'UTC'")
     await conn.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStats:
+    """The pool now: connections open, lent out, the callers waiting for one, and its maximum size."""
+
+    size: int
+    in_use: int
+    waiting: int
+    max_size: int
 
 
 class Database:
@@ -100,6 +111,17 @@ class Database:
                 yield conn
         except psycopg.Error as exc:
             translate(exc)
+
+    def pool_stats(self) -> PoolStats:
+        """What the pool holds and lends now (no I/O)."""
+        stats = self.pool.get_stats()
+        size = stats.get("pool_size", 0)
+        return PoolStats(
+            size=size,
+            in_use=max(0, size - stats.get("pool_available", 0)),
+            waiting=stats.get("requests_waiting", 0),
+            max_size=self.pool.max_size,
+        )
 
     async def ping(self) -> None:
         """One round trip; raises :class:`~mnemo.errors.DatabaseUnavailable` when the database is away."""

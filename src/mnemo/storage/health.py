@@ -46,6 +46,16 @@ async def queue_stats(db: Database, *, worker_timeout: timedelta) -> QueueStats:
     )
 
 
+async def queue_stats_within(db: Database, *, worker_timeout: timedelta, seconds: float) -> QueueStats | None:
+    """:func:`queue_stats`, or None when the database does not answer within ``seconds`` (a metrics scrape must
+    not hang on a busy pool)."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await queue_stats(db, worker_timeout=worker_timeout)
+    except (MnemoError, TimeoutError):
+        return None
+
+
 async def assess(
     db: Database, *, max_pending_age_seconds: float, worker_timeout: timedelta
 ) -> tuple[bool, dict[str, object]]:

@@ -17,6 +17,7 @@ import time
 from datetime import timedelta
 
 from mnemo.errors import MnemoError
+from mnemo.observability import WorkContext, bound, metrics
 from mnemo.pipeline.commands import AddLimits, parse_add
 from mnemo.pipeline.ingest import Ingestor
 from mnemo.storage import Database, Job, JobQueue, LostClaim, ProjectData
@@ -142,6 +143,11 @@ class Worker:
             await self.queue.release(jobs)
 
     async def _process(self, job: Job) -> None:
+        with bound(WorkContext(project=job.project_id, event_id=str(job.event_id))):
+            await self._attempt(job)
+
+    async def _attempt(self, job: Job) -> None:
+        started = time.perf_counter()
         data = ProjectData(self.db, job.project_id)
         try:
             command = parse_add(job.payload, self.limits)
@@ -156,12 +162,13 @@ class Worker:
             logger.warning("job %s was taken over by another worker; dropping this attempt", job.event_id)
             return
         except Exception as exc:
-            await self._record_failure(job, exc)
+            await self._record_failure(job, exc, started)
             return
+        metrics.job_finished("succeeded", time.perf_counter() - started)
         self.jobs_done += 1
         logger.debug("job %s wrote %d memories", job.event_id, len(outcome.written))
 
-    async def _record_failure(self, job: Job, exc: Exception) -> None:
+    async def _record_failure(self, job: Job, exc: Exception, started: float) -> None:
         decision = self.retry.decide(job, exc)
         if not isinstance(exc, MnemoError | OSError):
             logger.error("job %s crashed", job.event_id, exc_info=exc)
@@ -169,9 +176,11 @@ class Worker:
             if isinstance(decision, GiveUp):
                 logger.warning("job %s failed for good: %s", job.event_id, decision.error)
                 await self.queue.fail(job, decision.error, metadata=decision.metadata)
+                metrics.job_finished("failed", time.perf_counter() - started)
             else:
                 logger.warning("job %s attempt %d failed, will retry: %s", job.event_id, job.attempts, decision.error)
                 await self.queue.retry(job, decision.error, run_in=decision.delay)
+                metrics.job_finished("retried", time.perf_counter() - started)
         except MnemoError:
             logger.exception("could not record the failure of job %s; its lease will expire", job.event_id)
 

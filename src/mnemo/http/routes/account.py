@@ -7,13 +7,15 @@ from typing import Any
 from fastapi import APIRouter
 
 from mnemo.http import wire
+from mnemo.http.access import Reads
 from mnemo.http.deps import PrincipalDep
 from mnemo.http.openapi import responds
+from mnemo.http.routing import ApiRoute
 
-router = APIRouter(tags=["account"])
+router = APIRouter(tags=["account"], route_class=ApiRoute)
 
 
-@router.get("/v1/ping/", **responds(wire.Ping))
+@router.get("/v1/ping/", **responds(wire.Ping), dependencies=[Reads])
 async def ping(caller: PrincipalDep) -> dict[str, Any]:
     return {
         "status": "ok",

@@ -11,17 +11,19 @@ from mnemo.domain.memories import ENTITY_KINDS
 from mnemo.errors import BadRequest, NotFound
 from mnemo.filters import EntityCondition
 from mnemo.http import wire
+from mnemo.http.access import Reads, Writes
 from mnemo.http.deps import DataDep, PrincipalDep
 from mnemo.http.openapi import responds
+from mnemo.http.routing import ApiRoute
 
-router = APIRouter(tags=["entities"])
+router = APIRouter(tags=["entities"], route_class=ApiRoute)
 
 
 def _entity_id(kind: str, name: str) -> str:
     return hashlib.sha1(f"{kind}\0{name}".encode(), usedforsecurity=False).hexdigest()[:16]
 
 
-@router.get("/v1/entities/", **responds(wire.EntityPage))
+@router.get("/v1/entities/", **responds(wire.EntityPage), dependencies=[Reads])
 async def list_entities(data: DataDep, caller: PrincipalDep) -> dict[str, Any]:
     async with data.reading() as tables:
         entities = await tables.memories.entities()
@@ -42,7 +44,7 @@ async def list_entities(data: DataDep, caller: PrincipalDep) -> dict[str, Any]:
     return {"count": len(results), "next": None, "previous": None, "results": results, **totals}
 
 
-@router.delete("/v2/entities/{entity_type}/{entity_name:path}/", **responds(wire.EntityDeleted))
+@router.delete("/v2/entities/{entity_type}/{entity_name:path}/", **responds(wire.EntityDeleted), dependencies=[Writes])
 async def delete_entity(entity_type: str, entity_name: str, data: DataDep) -> dict[str, Any]:
     if entity_type not in ENTITY_KINDS:
         raise BadRequest(f"Unknown entity type {entity_type!r}; expected one of: {', '.join(ENTITY_KINDS)}.")

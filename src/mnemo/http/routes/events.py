@@ -5,16 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from mnemo.domain.events import EventStatus
+from mnemo.domain.requests import MAX_PAGE
 from mnemo.errors import Conflict, NotFound
 from mnemo.http import wire
-from mnemo.http.deps import DataDep, ServicesDep, page_links, parse_uuid, query_int
+from mnemo.http.access import Reads, Writes
+from mnemo.http.capped import page_of
+from mnemo.http.deps import DataDep, ServicesDep, parse_uuid, query_int
 from mnemo.http.openapi import responds
+from mnemo.http.routing import ApiRoute
 from mnemo.storage import EventRecord, JobQueue
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], route_class=ApiRoute)
 
 EVENT_NOT_FOUND = "Event not found or you don't have permission to access it."
 
@@ -41,7 +45,7 @@ def event_to_wire(event: EventRecord) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/event/{event_id}/", **responds(wire.Event))
+@router.get("/v1/event/{event_id}/", **responds(wire.Event), dependencies=[Reads])
 async def get_event(event_id: str, data: DataDep) -> dict[str, Any]:
     async with data.reading() as tables:
         event = await tables.events.get(parse_uuid(event_id, "event_id"))
@@ -50,22 +54,17 @@ async def get_event(event_id: str, data: DataDep) -> dict[str, Any]:
     return event_to_wire(event)
 
 
-@router.get("/v1/events/", **responds(wire.EventPage))
-async def list_events(request: Request, data: DataDep) -> dict[str, Any]:
-    page = query_int(request, "page", 1, low=1, high=10**9)
+@router.get("/v1/events/", **responds(wire.EventPage), dependencies=[Reads])
+async def list_events(request: Request, data: DataDep) -> Response:
+    page = query_int(request, "page", 1, low=1, high=MAX_PAGE)
     page_size = query_int(request, "page_size", 50, low=1, high=200)
     async with data.reading() as tables:
         total, events = await tables.events.page(offset=(page - 1) * page_size, limit=page_size)
-    next_url, previous_url = page_links(request.url, page=page, page_size=page_size, total=total)
-    return {
-        "count": total,
-        "next": next_url,
-        "previous": previous_url,
-        "results": [event_to_wire(e) for e in events],
-    }
+    found = page_of(request.url, events, page=page, page_size=page_size, total=total, wire=event_to_wire)
+    return found.response(total)
 
 
-@router.post("/v1/event/{event_id}/retry/", **responds(wire.Event))
+@router.post("/v1/event/{event_id}/retry/", **responds(wire.Event), dependencies=[Writes])
 async def retry_event(event_id: str, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
     """Re-queue a FAILED add (the same as ``mnemo events retry``)."""
     target = parse_uuid(event_id, "event_id")

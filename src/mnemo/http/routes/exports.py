@@ -15,17 +15,19 @@ from mnemo.domain.requests import ExportCreateBody, ExportGetBody
 from mnemo.domain.selection import parse_selection, selection_filter
 from mnemo.errors import BadRequest, NotFound
 from mnemo.http import wire
+from mnemo.http.access import Reads, Writes
 from mnemo.http.deps import DataDep, idempotency_key, parse_uuid, remember_response, replay_or_claim
 from mnemo.http.openapi import responds
+from mnemo.http.routing import ApiRoute
 from mnemo.storage import ReadOptions
 
-router = APIRouter(tags=["exports"])
+router = APIRouter(tags=["exports"], route_class=ApiRoute)
 
 EXPORT_CREATED = "Memory export request received. The export will be ready in a few seconds."
 EXPORT_NOT_FOUND = "No memory export request found"
 
 
-@router.post("/v1/exports/", **responds(wire.ExportCreated, status=201))
+@router.post("/v1/exports/", **responds(wire.ExportCreated, status=201), dependencies=[Writes])
 async def create_export(request: Request, parsed: ExportCreateBody, data: DataDep) -> dict[str, Any]:
     schema = require_schema(parsed.export_schema)
     raw = selection_filter(parsed.filters, scope=parsed.top_level_scope())
@@ -53,7 +55,7 @@ async def create_export(request: Request, parsed: ExportCreateBody, data: DataDe
     return response
 
 
-@router.post("/v1/exports/get/", **responds(wire.Export))
+@router.post("/v1/exports/get/", **responds(wire.Export), dependencies=[Reads])
 async def get_export(parsed: ExportGetBody, data: DataDep) -> dict[str, Any]:
     export_id = parse_uuid(parsed.memory_export_id, "memory_export_id") if parsed.memory_export_id else None
     scope = parsed.top_level_scope()

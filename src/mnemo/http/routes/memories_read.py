@@ -4,45 +4,46 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Request, Response
 
 from mnemo.domain.memories import memory_to_wire
-from mnemo.domain.requests import ListBody, SearchBody
+from mnemo.domain.requests import MAX_PAGE, ListBody, SearchBody
 from mnemo.domain.selection import parse_selection, selection_filter
 from mnemo.errors import NotFound
 from mnemo.http import wire
-from mnemo.http.deps import DataDep, ServicesDep, page_links, parse_uuid, query_int
+from mnemo.http.access import Reads
+from mnemo.http.capped import encoded_within, json_object, page_of
+from mnemo.http.deps import DataDep, ServicesDep, parse_uuid, query_int
 from mnemo.http.openapi import responds
+from mnemo.http.routing import ApiRoute
 from mnemo.storage import ReadOptions
 
-router = APIRouter(tags=["memories"])
+router = APIRouter(tags=["memories"], route_class=ApiRoute)
 
 MEMORY_NOT_FOUND = "Memory not found!"
 
 
-@router.post("/v3/memories/search/", **responds(wire.SearchResponse))
-@router.post("/v2/memories/search/", include_in_schema=False, **responds(wire.SearchResponse))
-async def search_memories(body: SearchBody, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
+@router.post("/v3/memories/search/", **responds(wire.SearchResponse), dependencies=[Reads])
+@router.post("/v2/memories/search/", include_in_schema=False, **responds(wire.SearchResponse), dependencies=[Reads])
+async def search_memories(body: SearchBody, data: DataDep, svc: ServicesDep) -> Response:
     results = await svc.retriever.search(data, body)
     if not body.rerank:
-        return {"results": results}
+        return json_object({}, encoded_within(results))
     outcome = await svc.reranker.rerank(await data.settings(), body.query, results)
-    return {
-        "results": outcome.results,
-        "rerank": {"applied": outcome.applied, "by": outcome.by, "detail": outcome.detail},
-    }
+    rerank = {"applied": outcome.applied, "by": outcome.by, "detail": outcome.detail}
+    return json_object({"rerank": rerank}, encoded_within(outcome.results))
 
 
-@router.post("/v3/memories/", **responds(wire.MemoryPage))
-@router.post("/v2/memories/", include_in_schema=False, **responds(wire.MemoryPage))
+@router.post("/v3/memories/", **responds(wire.MemoryPage), dependencies=[Reads])
+@router.post("/v2/memories/", include_in_schema=False, **responds(wire.MemoryPage), dependencies=[Reads])
 async def list_memories(
     request: Request,
     parsed: Annotated[ListBody, Body(default_factory=ListBody, description="may be empty, as the client sends it")],
     data: DataDep,
     svc: ServicesDep,
-) -> dict[str, Any]:
+) -> Response:
     limit = svc.settings.max_page_size
-    page = query_int(request, "page", parsed.page or 1, low=1, high=10**9)
+    page = query_int(request, "page", parsed.page or 1, low=1, high=MAX_PAGE)
     page_size = query_int(request, "page_size", parsed.page_size or 100, low=1, high=limit)
     raw = selection_filter(
         parsed.filters,
@@ -57,16 +58,18 @@ async def list_memories(
     options = ReadOptions(show_expired=parsed.show_expired, latest_only=parsed.latest_only)
     async with data.reading() as tables:
         total, records = await tables.memories.page(selection, options, offset=(page - 1) * page_size, limit=page_size)
-    next_url, previous_url = page_links(request.url, page=page, page_size=page_size, total=total)
-    return {
-        "count": total,
-        "next": next_url,
-        "previous": previous_url,
-        "results": [memory_to_wire(r, fields=parsed.fields) for r in records],
-    }
+    found = page_of(
+        request.url,
+        records,
+        page=page,
+        page_size=page_size,
+        total=total,
+        wire=lambda record: memory_to_wire(record, fields=parsed.fields),
+    )
+    return found.response(total)
 
 
-@router.get("/v1/memories/{memory_id}/", **responds(wire.Memory))
+@router.get("/v1/memories/{memory_id}/", **responds(wire.Memory), dependencies=[Reads])
 async def get_memory(memory_id: str, data: DataDep) -> dict[str, Any]:
     async with data.reading() as tables:
         record = await tables.memories.get(parse_uuid(memory_id, "memory_id"))
@@ -75,7 +78,7 @@ async def get_memory(memory_id: str, data: DataDep) -> dict[str, Any]:
     return memory_to_wire(record)
 
 
-@router.get("/v1/memories/{memory_id}/history/", **responds(wire.History))
+@router.get("/v1/memories/{memory_id}/history/", **responds(wire.History), dependencies=[Reads])
 async def memory_history(memory_id: str, data: DataDep) -> list[dict[str, Any]]:
     async with data.reading() as tables:
         entries = await tables.history.of_memory(parse_uuid(memory_id, "memory_id"))

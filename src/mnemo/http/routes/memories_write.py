@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import json
 import uuid
 from typing import Any
 
@@ -17,19 +16,22 @@ from mnemo.domain.selection import parse_selection
 from mnemo.errors import BadRequest, NotFound
 from mnemo.filters import IdsCondition
 from mnemo.http import wire
+from mnemo.http.access import Writes
 from mnemo.http.deps import DataDep, ServicesDep, idempotency_key, parse_uuid, remember_response, replay_or_claim
+from mnemo.http.json_body import loads
 from mnemo.http.openapi import responds
 from mnemo.http.routes.memories_read import MEMORY_NOT_FOUND
+from mnemo.http.routing import ApiRoute
 from mnemo.pipeline.commands import add_command
 from mnemo.services import Services
 from mnemo.storage import MemoryPatch, ProjectTables
 
-router = APIRouter(tags=["memories"])
+router = APIRouter(tags=["memories"], route_class=ApiRoute)
 
 QUEUED = "Memory processing has been queued for background execution"
 
 
-@router.post("/v3/memories/add/", **responds(wire.AddResponse))
+@router.post("/v3/memories/add/", **responds(wire.AddResponse), dependencies=[Writes])
 async def add_memories(request: Request, body: AddBody, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
     command = add_command(body, svc.limits)
     payload = body.as_sent()  # what the event keeps and the worker re-reads (pipeline.commands.parse_add)
@@ -60,7 +62,7 @@ async def add_memories(request: Request, body: AddBody, data: DataDep, svc: Serv
     return response
 
 
-@router.put("/v1/memories/{memory_id}/", **responds(wire.Memory))
+@router.put("/v1/memories/{memory_id}/", **responds(wire.Memory), dependencies=[Writes])
 async def update_memory(memory_id: str, update: UpdateBody, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
     target = parse_uuid(memory_id, "memory_id")
     if not ({"text", "metadata", "timestamp", "expiration_date"} & update.model_fields_set):
@@ -111,7 +113,7 @@ async def _locked(tables: ProjectTables, memory_id: uuid.UUID) -> MemoryRecord:
     return record
 
 
-@router.delete("/v1/memories/{memory_id}/", **responds(wire.MemoryDeleted))
+@router.delete("/v1/memories/{memory_id}/", **responds(wire.MemoryDeleted), dependencies=[Writes])
 async def delete_memory(memory_id: str, request: Request, data: DataDep) -> dict[str, Any]:
     target = parse_uuid(memory_id, "memory_id")
     cascade = request.query_params.get("delete_linked", "").lower() == "true"
@@ -126,7 +128,7 @@ async def delete_memory(memory_id: str, request: Request, data: DataDep) -> dict
     return body
 
 
-@router.delete("/v1/memories/", **responds(wire.MemoriesDeleted))
+@router.delete("/v1/memories/", **responds(wire.MemoriesDeleted), dependencies=[Writes])
 async def delete_all_memories(request: Request, data: DataDep) -> dict[str, Any]:
     raw = _delete_all_filter(request)
     selection = parse_selection(raw)
@@ -171,7 +173,7 @@ def _delete_all_filter(request: Request) -> dict[str, Any]:
 
 def _query_dict(raw: str, name: str) -> dict[str, Any]:
     """A dict sent in the query string: JSON, or the Python repr the official client produces."""
-    for parse in (json.loads, ast.literal_eval):
+    for parse in (loads, ast.literal_eval):
         try:
             value = parse(raw)
         except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -181,7 +183,7 @@ def _query_dict(raw: str, name: str) -> dict[str, Any]:
     raise BadRequest(f"{name} in the query string must be a JSON object; got {raw[:100]!r}.")
 
 
-@router.put("/v1/batch/", **responds(wire.Message))
+@router.put("/v1/batch/", **responds(wire.Message), dependencies=[Writes])
 async def batch_update(batch: BatchUpdateBody, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
     changes = [
         (
@@ -195,7 +197,7 @@ async def batch_update(batch: BatchUpdateBody, data: DataDep, svc: ServicesDep) 
     return {"message": f"Successfully updated {len(changes)} memories"}
 
 
-@router.delete("/v1/batch/", **responds(wire.Message))
+@router.delete("/v1/batch/", **responds(wire.Message), dependencies=[Writes])
 async def batch_delete(batch: BatchDeleteBody, data: DataDep) -> dict[str, Any]:
     ids = [parse_uuid(item.memory_id, "memory_id") for item in batch.memories]
     async with data.transaction() as tables:

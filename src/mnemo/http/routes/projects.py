@@ -10,14 +10,16 @@ from mnemo.domain.projects import LLMSetting, ProjectSettings
 from mnemo.domain.requests import LLMChoiceBody, ProjectUpdateBody
 from mnemo.errors import BadRequest, NotFound
 from mnemo.http import wire
+from mnemo.http.access import Reads, Writes
 from mnemo.http.deps import DataDep, PrincipalDep, ServicesDep
 from mnemo.http.openapi import responds
+from mnemo.http.routing import ApiRoute
 from mnemo.pipeline.commands import parse_categories
 from mnemo.pipeline.llm_extractor import DEFAULT_CATEGORIES
 from mnemo.providers.llm.profiles import LLMChoice, LLMProfile, unknown_profile
 from mnemo.storage import Principal
 
-router = APIRouter(tags=["projects"])
+router = APIRouter(tags=["projects"], route_class=ApiRoute)
 
 PATH = "/api/v1/orgs/organizations/{org_id}/projects/{project_id}/"
 #: The project settings PATCH sets as given (null included).
@@ -41,7 +43,7 @@ def _llm_choice(body: LLMChoiceBody | None, profiles: dict[str, LLMProfile]) -> 
     return LLMSetting(profile=body.profile, model=body.model)
 
 
-@router.get(PATH, **responds(wire.Project))
+@router.get(PATH, **responds(wire.Project), dependencies=[Reads])
 async def get_project(
     org_id: str, project_id: str, caller: PrincipalDep, data: DataDep, svc: ServicesDep
 ) -> dict[str, Any]:
@@ -69,7 +71,7 @@ async def get_project(
     }
 
 
-@router.patch(PATH, **responds(wire.Message))
+@router.patch(PATH, **responds(wire.Message), dependencies=[Writes])
 async def update_project(
     org_id: str, project_id: str, update: ProjectUpdateBody, caller: PrincipalDep, data: DataDep, svc: ServicesDep
 ) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mnemo.observability import metrics
 from mnemo.providers.embedding.base import Embedder, EmbedderUnavailable, Vectors
 
 logger = logging.getLogger(__name__)
@@ -96,15 +98,18 @@ class EmbeddingBatcher:
             if not batch:
                 continue
             texts = [text for request in batch for text in request.texts]
+            started = time.perf_counter()
             try:
                 vectors = await loop.run_in_executor(self._executor, self.embedder.embed, texts)
             except Exception as exc:  # the embedder's failure belongs to every waiting caller
+                metrics.embedding_batch(len(texts), time.perf_counter() - started, ok=False)
                 logger.exception("embedding a batch of %d texts failed", len(texts))
                 error = exc if isinstance(exc, EmbedderUnavailable) else EmbedderUnavailable(str(exc))
                 for request in batch:
                     if not request.future.done():
                         request.future.set_exception(error)
                 continue
+            metrics.embedding_batch(len(texts), time.perf_counter() - started, ok=True)
             start = 0
             for request in batch:
                 end = start + len(request.texts)
