@@ -7,13 +7,27 @@ Each signal is first mapped to [0, 1]:
 - entity: share of the query's entities (names, places, titles) the memory names;
 - time: 1 when a date the query refers to overlaps the memory's observation date or a date it
   mentions, else 0.
-The score is the weighted mean of the signals that apply to the query: keyword needs a query with
+The fused score is the weighted mean of the signals that apply to the query: keyword needs a query with
 content words, entity a query naming an entity, time a query with a time expression.
+
+BM25's IDF counts a scope as at least :data:`IDF_FLOOR_DOCUMENTS` memories and discounts words most of
+the scope shares (see :func:`bm25_scores`). Before the keyword leg, a question is given the words of the
+statements that answer its form (see :func:`keyword_query`: "where ... live" also looks for "moved", "do
+for a living" for "work", not "living"), and for such a question a memory whose subject is someone else
+("My mother lives in ...") gives way to one about the person unless the question names a relative
+(:func:`about_someone_else`).
+
+The score a search returns is the fused score *calibrated* (:func:`calibrate`): a monotone
+piecewise-linear map fitted on LoCoMo so that 0.3, the threshold Mem0's clients send by default,
+separates memories that answer a question from memories of another person's scope (see README, "How
+search scores"). It keeps the order of the fused score.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -27,6 +41,12 @@ BM25_B = 0.75
 #: The typical number of distinct lexemes in a memory, BM25's average document length. A constant:
 #: memories are short facts, and measuring it would read every row of the scope on every search.
 AVERAGE_LEXEMES = 12.0
+#: IDF is computed as if the scope held at least this many memories: in a scope of three memories every
+#: word is "common", and a real match would weigh next to nothing against meaning.
+IDF_FLOOR_DOCUMENTS = 200
+#: From this many memories up, a word every memory of the scope has (the speaker's name, "user") adds
+#: nothing; below it the discount shrinks in proportion (one memory alone keeps 90% of its words' weight).
+SHARED_TERM_SCOPE = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +57,8 @@ class RankingWeights:
     time: float = 0.15
     #: BM25 score at which the keyword signal reaches 0.5.
     keyword_half: float = 10.0
+    #: The fused score of a memory about someone else when the question is not (see about_someone_else).
+    someone_else: float = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +83,20 @@ def bm25_scores(documents: int, terms: int, matches: Sequence[tuple[Key, int, Se
 
     Term frequency counts as 1: memories are a sentence or a turn, where a word rarely repeats, and
     presence can be tested with the full-text index instead of unpacking every matching document.
-    Document frequencies are counted within ``matches``, so IDF is per scope.
+    Document frequencies are counted within ``matches``, so IDF is per scope, with two corrections: the
+    scope counts as at least :data:`IDF_FLOOR_DOCUMENTS` memories, and a word shared by a large part of
+    the scope is discounted by that share (so a word every memory has, such as the speaker's name, ranks
+    nothing).
     """
     frequency = [0] * terms
     for _, _, hits in matches:
         for term in hits:
             frequency[term] += 1
-    idf = [math.log(1 + (documents - n + 0.5) / (n + 0.5)) for n in frequency]
+    floor = max(documents, IDF_FLOOR_DOCUMENTS)
+    shared = min(1.0, max(documents, 1) / SHARED_TERM_SCOPE)
+    idf = [
+        math.log(1 + (floor - n + 0.5) / (n + 0.5)) * (1 - shared * min(1.0, n / max(documents, 1))) for n in frequency
+    ]
     scores: dict[Key, float] = {}
     for key, length, hits in matches:
         norm = BM25_K1 * (1 - BM25_B + BM25_B * length / AVERAGE_LEXEMES)
@@ -77,6 +106,72 @@ def bm25_scores(documents: int, terms: int, matches: Sequence[tuple[Key, int, Se
 
 def keyword_signal(bm25: float, weights: RankingWeights) -> float:
     return bm25 / (bm25 + weights.keyword_half) if bm25 > 0 else 0.0
+
+
+#: Question forms and the words of the statements that answer them (keyword leg only): a pattern of the
+#: question (lower case), the words it drops, the words it adds.
+_EXPANSIONS: tuple[tuple[re.Pattern[str], re.Pattern[str] | None, str], ...] = (
+    (re.compile(r"\bfor a living\b"), re.compile(r"\bfor a living\b"), "work"),
+    (re.compile(r"\b(job|occupation|profession|career|work for|do for work)\b"), None, "work"),
+    (
+        re.compile(r"\b(where|which city|what city|which town|which country)\b.*\b(live|living|based|stay)\b"),
+        None,
+        "live moved relocated based rent flat apartment house home",
+    ),
+    (
+        re.compile(r"\bpets?\b"),
+        None,
+        "pet dog puppy cat kitten rabbit parrot bird hamster tortoise turtle fish lizard dragon snake horse",
+    ),
+    (re.compile(r"\b(birthday|born)\b"), None, "birthday born"),
+    (re.compile(r"\b(wedding|marry|married|marrying)\b"), None, "wedding married"),
+    (re.compile(r"\b(children|kids|child)\b"), None, "children kids son daughter sons daughters twins"),
+    (
+        re.compile(r"\b(holiday|holidays|vacation|trip|travel|travelling|traveling)\b"),
+        None,
+        "holiday vacation trip travel flying visit",
+    ),
+)
+_RELATIVES = (
+    r"mother|mom|mum|father|dad|parents?|brother|sister|siblings?|son|daughter|sons|daughters|kids?|children|"
+    r"child|husband|wife|ex-wife|ex-husband|ex|partner|boyfriend|girlfriend|fianc[eé]e?|grandmother|grandma|"
+    r"grandfather|grandpa|grandparents|grandchildren|aunt|uncle|cousin|niece|nephew|friend|friends|"
+    r"roommates?|colleague|boss|neighbou?r|family|in-laws"
+)
+#: A relative as the subject: the memory's or a sentence's first words ("My mother lives in ...", not
+#: "I live in Leeds with my partner").
+_ABOUT_RELATIVE = re.compile(
+    rf"(?:^|[.!?;]\s+)(?:\w+[,!]\s+)?(my|our|his|her|their)\s+(?:\w+\s+)?({_RELATIVES})\b", re.IGNORECASE
+)
+_NAMES_RELATIVE = re.compile(rf"\b({_RELATIVES})\b", re.IGNORECASE)
+
+
+def keyword_query(query: str) -> str:
+    """The text the keyword leg searches for ``query``: the question, less the phrases that would match
+    the wrong statements ("for a living" stems like "lives"), plus the words of the statements that
+    answer its form ("where does she live" ↔ "I moved to ...")."""
+    lowered = query.lower()
+    text, added = lowered, []
+    for pattern, drop, words in _EXPANSIONS:
+        if not pattern.search(lowered):
+            continue
+        if drop is not None:
+            text = drop.sub(" ", text)
+        if "live" in words and _NAMES_RELATIVE.search(lowered):
+            continue  # "where does her mother live": the relative's home, not a move
+        added.append(words)
+    return " ".join([text, *added]) if added else query
+
+
+def about_someone_else(query: str, memory: str) -> bool:
+    """True when ``memory`` is about a relative or friend ("My mother lives in ...") and ``query`` is one of
+    the personal question forms of :func:`keyword_query` ("Which city does Nadia live in?") that does not
+    ask about one."""
+    return (
+        bool(_ABOUT_RELATIVE.search(memory))
+        and not _NAMES_RELATIVE.search(query)
+        and any(pattern.search(query.lower()) for pattern, _, _ in _EXPANSIONS)
+    )
 
 
 def time_signal(query_spans: Sequence[tuple[date, date]], memory_days: Sequence[tuple[date, date]]) -> float:
@@ -100,3 +195,16 @@ def fuse(signals: Signals, shape: QueryShape, weights: RankingWeights) -> float:
         total += weights.time * signals.time
         weight += weights.time
     return max(0.0, min(1.0, total / weight))
+
+
+#: Knots (fused score, calibrated score) of :func:`calibrate`, fitted on LoCoMo (``bench/calibration.py``):
+#: the fused score above which at most 10% of another scope's top-10 results fall maps to 0.3.
+CALIBRATION: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.33, 0.3), (0.6, 0.7), (1.0, 1.0))
+
+
+def calibrate(fused: float, knots: Sequence[tuple[float, float]] = CALIBRATION) -> float:
+    """The returned score: ``fused`` through the piecewise-linear, increasing map ``knots``."""
+    for (x0, y0), (x1, y1) in itertools.pairwise(knots):
+        if fused <= x1:
+            return y0 + (y1 - y0) * (max(fused, x0) - x0) / (x1 - x0)
+    return knots[-1][1]

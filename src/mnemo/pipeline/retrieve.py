@@ -26,8 +26,11 @@ from mnemo.domain.scoring import (
     QueryShape,
     RankingWeights,
     Signals,
+    about_someone_else,
     bm25_scores,
+    calibrate,
     fuse,
+    keyword_query,
     keyword_signal,
     time_signal,
 )
@@ -41,8 +44,10 @@ from mnemo.storage import Candidate, ProjectData, ReadOptions
 @dataclass(frozen=True, slots=True)
 class Scored:
     candidate: Candidate
+    #: The calibrated score (what the API returns); ``fused`` is the weighted mean of the signals.
     score: float
     signals: Signals
+    fused: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +105,7 @@ class Retriever:
         """BM25 of every keyword match in scope, and the rows of the best ones (with their similarity):
         fetched here, while the nearest-neighbour leg still runs, rather than after it."""
         async with leg.data.reading() as tables:
-            matches = await tables.search.keyword_matches(query, leg.selection, leg.options)
+            matches = await tables.search.keyword_matches(keyword_query(query), leg.selection, leg.options)
             bm25 = bm25_scores(matches.documents, matches.terms, matches.matches)
             if not bm25:
                 return bm25, []
@@ -126,8 +131,11 @@ class Retriever:
                 entity=overlap(query_entities, candidate.entities),
                 time=time_signal(query_spans, [(observed, observed), *candidate.dates]) if query_spans else 0.0,
             )
-            scored.append(Scored(candidate, fuse(signals, shape, self.weights), signals))
-        scored.sort(key=lambda item: (-item.score, -item.candidate.similarity, str(item.candidate.record.id)))
+            fused = fuse(signals, shape, self.weights)
+            if about_someone_else(query, candidate.record.memory):
+                fused *= self.weights.someone_else
+            scored.append(Scored(candidate, calibrate(fused), signals, fused))
+        scored.sort(key=lambda item: (-item.fused, -item.candidate.similarity, str(item.candidate.record.id)))
         return scored
 
 
