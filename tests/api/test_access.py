@@ -60,6 +60,7 @@ def test_read_only_key_reads_but_cannot_write(limited: MnemoServer) -> None:
     key = created.stdout.strip().splitlines()[-1]
     user = f"ro-{uuid.uuid4().hex[:6]}"
     with limited.client(key) as client:
+        assert client.get("/v1/ping/").json()["read_only"] is True
         assert client.post("/v3/memories/", json={"filters": {"user_id": user}}).status_code == 200
         assert client.post("/v3/memories/search/", json={"query": "x", "filters": {"user_id": user}}).status_code == 200
         response = client.post("/v3/memories/add/", json={"messages": "hi", "user_id": user})

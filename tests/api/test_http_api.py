@@ -43,6 +43,7 @@ def test_ping_shape(server: MnemoServer) -> None:
     assert isinstance(body["org_id"], str) and body["org_id"]
     assert isinstance(body["project_id"], str) and body["project_id"]
     assert body["user_email"] is None
+    assert body["read_only"] is False
 
 
 def test_paths_without_trailing_slash_are_not_redirected(server: MnemoServer) -> None:

@@ -293,6 +293,8 @@ class Ping(_Wire):
     org_id: str
     project_id: str
     user_email: str | None
+    #: mnemo addition: whether the key may only read (the hosted API does not say)
+    read_only: bool
 
 
 class ProjectLLMShown(_Wire):

@@ -94,21 +94,10 @@ class MnemoApi:
         raise ApiError(response.status_code, detail, body, kept)
 
     async def read_only(self) -> bool:
-        """Whether the key may only read. Also checks it: a missing, unknown or revoked key (401) or a
-        rate-limited one (429) raises :class:`ApiError`, as any call would.
-
-        The API says which keys are read-only only by refusing their writes (403 before anything else is
-        looked at), so this asks for a write that can never change anything: deleting the memory ``-``, which
-        is not a memory id (a read-write key gets the API's 400 for that).
-        """
-        try:
-            await self.call("DELETE", "/v1/memories/-/")
-        except ApiError as exc:
-            if exc.status == 403:
-                return True
-            if exc.status is None or exc.status in (401, 429) or exc.status >= 500:
-                raise
-        return False
+        """Whether the key may only read, as ``GET /v1/ping/`` says. Also checks it: a missing, unknown or revoked
+        key (401) or a rate-limited one (429) raises :class:`ApiError`, as any call would."""
+        body = await self.call("GET", "/v1/ping/")
+        return bool(body.get("read_only")) if isinstance(body, dict) else False
 
 
 class AccessCache:

@@ -2,7 +2,7 @@
 
 The API key is the session: it is kept in an HttpOnly, SameSite=Strict cookie scoped to ``/ui`` and sent
 to the API with every call; signing out deletes it. Whether the key may write is found once, at sign-in,
-by a write that cannot change anything (see :func:`probe_writable`), and kept in a second cookie that only
+by asking the API (``GET /v1/ping/`` says ``read_only``), and kept in a second cookie that only
 decides which controls are drawn: the API checks the key on every call anyway.
 
 Cross-site request forgery: every ``POST`` of the dashboard must carry an ``Origin`` (or, failing that, a
@@ -18,15 +18,11 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from mnemo.ui.api import Api, ApiError
+from mnemo.ui.api import Api
 
 KEY_COOKIE = "mnemo_key"
 ACCESS_COOKIE = "mnemo_access"
 COOKIE_PATH = "/ui"
-
-#: Retrying an event that cannot exist: a read-only key gets 403 before anything is looked up, a key that
-#: may write gets 404. Nothing changes either way.
-_PROBE = "/v1/event/00000000-0000-0000-0000-000000000000/retry/"
 
 
 class SignInRequired(Exception):
@@ -50,15 +46,9 @@ def key_hint(key: str) -> str:
 
 
 async def probe_writable(api: Api) -> bool:
-    try:
-        await api.post(_PROBE)
-    except ApiError as error:
-        if error.status == 403:
-            return False
-        if error.status == 404:
-            return True
-        raise
-    return True
+    """Whether the key may write (``GET /v1/ping/`` says ``read_only``); the API's 401 leaves as :class:`ApiError`."""
+    body = await api.get("/v1/ping/")
+    return not (isinstance(body, dict) and body.get("read_only"))
 
 
 async def current_session(request: Request) -> Session:
