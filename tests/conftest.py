@@ -2,13 +2,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
 
+from mnemo.providers.embedding.batcher import EmbeddingBatcher
+from mnemo.storage import Database
 from testkit.server import MnemoServer, start_server
 
 if TYPE_CHECKING:
@@ -143,3 +146,46 @@ def minilm(model_dir: Path) -> MiniLMOnnxEmbedder:
     from mnemo.providers.embedding.minilm_onnx import MiniLMOnnxEmbedder
 
     return MiniLMOnnxEmbedder(model_dir, precision="int8", max_batch=1)
+
+
+# --- the direct (no server) tests of storage, worker and pipeline -------------------------------------------
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@asynccontextmanager
+async def _opened(url: str, *, max_size: int) -> AsyncIterator[Database]:
+    database = Database(url, min_size=1, max_size=max_size)
+    await database.open()
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+async def module_db(module_migrated_database_url: str) -> AsyncIterator[Database]:
+    """A pool on the module's migrated database: tests that keep to projects of their own."""
+    async with _opened(module_migrated_database_url, max_size=4) as database:
+        yield database
+
+
+@pytest.fixture
+async def fresh_db(migrated_database_url: str) -> AsyncIterator[Database]:
+    """A pool on a database of this test alone: tests that claim jobs across projects."""
+    async with _opened(migrated_database_url, max_size=8) as database:
+        yield database
+
+
+@pytest.fixture
+async def batcher(minilm: MiniLMOnnxEmbedder) -> AsyncIterator[EmbeddingBatcher]:
+    """A running embedding batcher over the session's local model."""
+    running = EmbeddingBatcher(minilm)
+    running.start()
+    try:
+        yield running
+    finally:
+        await running.close()

@@ -7,8 +7,6 @@ database per test instead (``tests/storage/test_queue.py``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from mnemo.storage import AccountStore, Database, ProjectData
@@ -16,18 +14,8 @@ from tests.storage.support import new_project
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def db(module_migrated_database_url: str) -> AsyncIterator[Database]:
-    database = Database(module_migrated_database_url, min_size=1, max_size=4)
-    await database.open()
-    try:
-        yield database
-    finally:
-        await database.close()
+def db(module_db: Database) -> Database:
+    return module_db
 
 
 @pytest.fixture

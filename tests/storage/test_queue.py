@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import psycopg
@@ -25,14 +24,9 @@ LONG = timedelta(seconds=60)
 
 
 @pytest.fixture
-async def db(migrated_database_url: str) -> AsyncIterator[Database]:
+def db(fresh_db: Database) -> Database:
     """A fresh database per test (overrides the module-wide one): claims see every project's jobs."""
-    database = Database(migrated_database_url, min_size=1, max_size=8)
-    await database.open()
-    try:
-        yield database
-    finally:
-        await database.close()
+    return fresh_db
 
 
 def queue(db: Database, worker: str, lease: timedelta = LONG) -> JobQueue:
