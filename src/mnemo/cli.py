@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 from pydantic import SecretStr
@@ -130,9 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from mnemo.server import serve
 
-            if settings.database_url is not None:  # the lock guards the embedded database only
-                return _run(serve(settings))
-            with DataDirLock(settings.data_dir.expanduser()):
+            with _embedded_lock(settings):
                 return _run(serve(settings))
         if args.command == "worker":
             from mnemo.server import run_workers_only
@@ -152,14 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mnemo.admin import events_command
 
         return _run(events_command(settings, args))
-    except (
-        DataDirInUse,
-        DataDirVersionMismatch,
-        EmbeddedStartFailed,
-        VectorSpaceMismatch,
-        NoDatabase,
-        ConfigError,
-    ) as exc:
+    except _ONE_LINE_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except MnemoError as exc:  # e.g. the database refused the connection
@@ -178,10 +169,14 @@ def _mcp(settings: Settings, args: argparse.Namespace) -> int:
     if args.url is not None:
         return _run(serve_stdio(lambda: remote_api(args.url, key), default_user_id=user))
     local = settings.model_copy(update={"api_key": SecretStr(key)})
-    if settings.database_url is not None:  # the lock guards the embedded database only, as for serve
+    with _embedded_lock(settings):
         return _run(serve_stdio(lambda: _local_api(local, key), default_user_id=user))
-    with DataDirLock(settings.data_dir.expanduser()):
-        return _run(serve_stdio(lambda: _local_api(local, key), default_user_id=user))
+
+
+def _embedded_lock(settings: Settings) -> AbstractContextManager[object]:
+    """The data-dir lock of a process that runs the service: it guards the embedded database only, so a process
+    on an external database (``--database-url``) takes none."""
+    return nullcontext() if settings.database_url is not None else DataDirLock(settings.data_dir.expanduser())
 
 
 @asynccontextmanager
