@@ -26,6 +26,7 @@ from pydantic import (
 
 from mnemo.domain.memories import Scope
 from mnemo.errors import BadRequest
+from mnemo.filters import unstorable
 
 #: How deeply a request body may nest objects and lists.
 MAX_JSON_DEPTH = 32
@@ -126,12 +127,11 @@ def check_storable(value: Any, where: str, depth: int) -> None:
 
 
 def _check_text(text: str, where: str) -> None:
-    if "\x00" in text:
+    problem = unstorable(text)
+    if problem == "nul":
         raise ValueError(f"{where} contains a NUL character, which cannot be stored.")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{where} contains an unpaired UTF-16 surrogate, which is not valid text.") from None
+    if problem == "surrogate":
+        raise ValueError(f"{where} contains an unpaired UTF-16 surrogate, which is not valid text.")
 
 
 class MessageIn(_Body):

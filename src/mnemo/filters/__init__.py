@@ -67,6 +67,7 @@ from mnemo.filters.ast import (
 )
 from mnemo.filters.evaluate import evaluate, json_equal
 from mnemo.filters.parser import has_positive_scope, parse_filter
+from mnemo.filters.values import unstorable
 
 __all__ = [
     "ALLOWED_KEYS",
@@ -103,4 +104,5 @@ __all__ = [
     "has_positive_scope",
     "json_equal",
     "parse_filter",
+    "unstorable",
 ]

@@ -7,6 +7,7 @@ import json
 import math
 import re
 from datetime import UTC, date, datetime
+from typing import Literal
 from uuid import UUID
 
 from mnemo.filters.ast import MAX_DEPTH, MAX_LIST_ITEMS, FilterError, JsonValue
@@ -33,14 +34,25 @@ def type_name(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def storable(where: str, text: str) -> str:
-    """``text``, if PostgreSQL can store it: no NUL character, no lone surrogate."""
+def unstorable(text: str) -> Literal["nul", "surrogate"] | None:
+    """Why PostgreSQL could not store ``text`` (a NUL character, a lone surrogate), or None: the one rule, for
+    filters and request bodies alike."""
     if "\x00" in text:
-        raise FilterError(f"{where}: strings must not contain the NUL character (\\u0000).")
+        return "nul"
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise FilterError(f"{where}: strings must be valid Unicode (no lone surrogates).") from None
+        return "surrogate"
+    return None
+
+
+def storable(where: str, text: str) -> str:
+    """``text``, if PostgreSQL can store it: no NUL character, no lone surrogate."""
+    problem = unstorable(text)
+    if problem == "nul":
+        raise FilterError(f"{where}: strings must not contain the NUL character (\\u0000).")
+    if problem == "surrogate":
+        raise FilterError(f"{where}: strings must be valid Unicode (no lone surrogates).")
     return text
 
 
