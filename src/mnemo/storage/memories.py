@@ -57,6 +57,18 @@ class KeptMemory:
     state: str = "active"
 
 
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """A memory as one INSERT writes it."""
+
+    id: uuid.UUID
+    memory: NewMemory
+    event_id: uuid.UUID | None
+    replaced_by: uuid.UUID | None
+    state: str
+    updated_at: datetime
+
+
 class MemoryStore:
     __slots__ = ("_conn", "_events", "_exports", "_guard", "_history", "_idempotency")
 
@@ -90,97 +102,63 @@ class MemoryStore:
 
         Returns only the memories actually inserted, in input order.
         """
-        if not memories:
-            return []
-        statement = self._guard.sql(
-            "INSERT INTO memories (project_id, id, user_id, agent_id, app_id, run_id, memory, hash,"
-            " metadata, categories, immutable, expiration_date, attributed_to, actor_name, event_id,"
-            " embedding, entities, dates, created_at, updated_at)"
-            " VALUES ({project}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT DO NOTHING RETURNING " + MEMORY_COLUMNS,
-        )
-        inserted: list[MemoryRecord] = []
-        async with self._conn.cursor() as cur:
-            await cur.executemany(
-                statement,
-                [
-                    (
-                        uuid.uuid4(),
-                        m.scope.user_id,
-                        m.scope.agent_id,
-                        m.scope.app_id,
-                        m.scope.run_id,
-                        m.text,
-                        m.index.hash,
-                        Jsonb(m.metadata) if m.metadata is not None else None,
-                        list(m.categories),
-                        m.immutable,
-                        m.expiration_date,
-                        m.attributed_to,
-                        m.actor_name,
-                        event_id,
-                        m.embedding,
-                        list(m.index.entities),
-                        multirange(m.index.dates),
-                        m.created_at,
-                        m.created_at,
-                    )
-                    for m in memories
-                ],
-                returning=True,
-            )
-            while True:
-                row = await cur.fetchone()
-                if row is not None:
-                    inserted.append(record_from_row(row))
-                if not cur.nextset():
-                    break
-        await self._history.record([(r, "ADD", None, r.memory) for r in inserted], input_messages=input_messages)
-        return inserted
+        rows = [_Row(uuid.uuid4(), m, event_id, None, "active", m.created_at) for m in memories]
+        return await self._insert(rows, input_messages=input_messages)
 
     async def insert_kept(self, memories: Sequence[KeptMemory]) -> list[MemoryRecord]:
         """Insert memories with their own ids and times (an ADD history entry each); one whose id the project
         holds, or whose text its scope and speaker already have, is skipped. Returns those inserted."""
-        if not memories:
+        rows = [_Row(kept.id, kept.memory, None, kept.replaced_by, kept.state, kept.updated_at) for kept in memories]
+        return await self._insert(rows, input_messages=None)
+
+    async def _insert(self, rows: Sequence[_Row], *, input_messages: list[dict[str, Any]] | None) -> list[MemoryRecord]:
+        """One INSERT ... ON CONFLICT DO NOTHING per row (a conflict: the id, or the text in its scope and speaker,
+        is already there), and an ADD history entry for each row inserted, in input order."""
+        if not rows:
             return []
         statement = self._guard.sql(
-            "INSERT INTO memories (project_id, id, user_id, agent_id, app_id, run_id, memory, hash, metadata,"
-            " categories, immutable, expiration_date, attributed_to, actor_name, replaced_by, state, embedding,"
-            " entities, dates, created_at, updated_at) VALUES ({project}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-            " %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING " + MEMORY_COLUMNS
+            "INSERT INTO memories (project_id, id, user_id, agent_id, app_id, run_id, memory, hash,"
+            " metadata, categories, immutable, expiration_date, attributed_to, actor_name, event_id, replaced_by,"
+            " state, embedding, entities, dates, created_at, updated_at)"
+            " VALUES ({project}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING RETURNING " + MEMORY_COLUMNS,
         )
-        rows = [
+        values = [
             (
-                kept.id,
-                *kept.memory.scope.as_dict().values(),
-                kept.memory.text,
-                kept.memory.index.hash,
-                Jsonb(kept.memory.metadata) if kept.memory.metadata is not None else None,
-                list(kept.memory.categories),
-                kept.memory.immutable,
-                kept.memory.expiration_date,
-                kept.memory.attributed_to,
-                kept.memory.actor_name,
-                kept.replaced_by,
-                kept.state,
-                kept.memory.embedding,
-                list(kept.memory.index.entities),
-                multirange(kept.memory.index.dates),
-                kept.memory.created_at,
-                kept.updated_at,
+                row.id,
+                row.memory.scope.user_id,
+                row.memory.scope.agent_id,
+                row.memory.scope.app_id,
+                row.memory.scope.run_id,
+                row.memory.text,
+                row.memory.index.hash,
+                Jsonb(row.memory.metadata) if row.memory.metadata is not None else None,
+                list(row.memory.categories),
+                row.memory.immutable,
+                row.memory.expiration_date,
+                row.memory.attributed_to,
+                row.memory.actor_name,
+                row.event_id,
+                row.replaced_by,
+                row.state,
+                row.memory.embedding,
+                list(row.memory.index.entities),
+                multirange(row.memory.index.dates),
+                row.memory.created_at,
+                row.updated_at,
             )
-            for kept in memories
+            for row in rows
         ]
         inserted: list[MemoryRecord] = []
         async with self._conn.cursor() as cur:
-            await cur.executemany(statement, rows, returning=True)
+            await cur.executemany(statement, values, returning=True)
             while True:
-                row = await cur.fetchone()
-                if row is not None:
-                    inserted.append(record_from_row(row))
+                found = await cur.fetchone()
+                if found is not None:
+                    inserted.append(record_from_row(found))
                 if not cur.nextset():
                     break
-        await self._history.record([(r, "ADD", None, r.memory) for r in inserted])
+        await self._history.record([(r, "ADD", None, r.memory) for r in inserted], input_messages=input_messages)
         return inserted
 
     async def existing_ids(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
