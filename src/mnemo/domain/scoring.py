@@ -163,15 +163,22 @@ def keyword_query(query: str) -> str:
     return " ".join([text, *added]) if added else query
 
 
+def asks_about_the_person(query: str) -> bool:
+    """True when ``query`` is one of the personal question forms of :func:`keyword_query` ("Which city does
+    Nadia live in?") and names no relative or friend: then memories about someone else answer it less."""
+    lowered = query.lower()
+    return not _NAMES_RELATIVE.search(query) and any(pattern.search(lowered) for pattern, _, _ in _EXPANSIONS)
+
+
+def about_a_relative(memory: str) -> bool:
+    """True when ``memory`` is about a relative or friend ("My mother lives in ...")."""
+    return bool(_ABOUT_RELATIVE.search(memory))
+
+
 def about_someone_else(query: str, memory: str) -> bool:
-    """True when ``memory`` is about a relative or friend ("My mother lives in ...") and ``query`` is one of
-    the personal question forms of :func:`keyword_query` ("Which city does Nadia live in?") that does not
-    ask about one."""
-    return (
-        bool(_ABOUT_RELATIVE.search(memory))
-        and not _NAMES_RELATIVE.search(query)
-        and any(pattern.search(query.lower()) for pattern, _, _ in _EXPANSIONS)
-    )
+    """True when ``memory`` is about a relative or friend and ``query`` asks about the person
+    (:func:`asks_about_the_person`). A search decides the query's half once, then each memory's."""
+    return asks_about_the_person(query) and about_a_relative(memory)
 
 
 def time_signal(query_spans: Sequence[tuple[date, date]], memory_days: Sequence[tuple[date, date]]) -> float:

@@ -26,7 +26,8 @@ from mnemo.domain.scoring import (
     QueryShape,
     RankingWeights,
     Signals,
-    about_someone_else,
+    about_a_relative,
+    asks_about_the_person,
     bm25_scores,
     calibrate,
     fuse,
@@ -122,6 +123,7 @@ class Retriever:
             has_entities=bool(query_entities),
             has_time=bool(query_spans),
         )
+        personal = asks_about_the_person(query)
         scored = []
         for candidate in candidates:
             observed = candidate.record.created_at.date()
@@ -132,7 +134,7 @@ class Retriever:
                 time=time_signal(query_spans, [(observed, observed), *candidate.dates]) if query_spans else 0.0,
             )
             fused = fuse(signals, shape, self.weights)
-            if about_someone_else(query, candidate.record.memory):
+            if personal and about_a_relative(candidate.record.memory):
                 fused *= self.weights.someone_else
             scored.append(Scored(candidate, calibrate(fused), signals, fused))
         scored.sort(key=lambda item: (-item.fused, -item.candidate.similarity, str(item.candidate.record.id)))

@@ -63,8 +63,7 @@ async def assess(
     and its oldest job has not waited too long. Returns whether ready, and the report."""
     try:
         async with asyncio.timeout(_ANSWER_WITHIN_SECONDS):
-            await db.ping()
-            missing = await pending_migrations(db)
+            missing = await pending_migrations(db)  # a query: it also proves the database answers
             queue = await queue_stats(db, worker_timeout=worker_timeout)
     except MnemoError as exc:
         return report(Check("database", False, exc.detail), [], None)
