@@ -13,31 +13,10 @@ from typing import Any
 
 import httpx
 import psycopg
-from pydantic import TypeAdapter
 
 from mnemo.http import wire
 from testkit.server import MnemoServer, wait_event
-
-
-class _Checked:
-    """Calls routes, validates each answer against its model, and remembers which operations it covered."""
-
-    def __init__(self, client: httpx.Client) -> None:
-        self.client = client
-        self.covered: set[tuple[str, str]] = set()
-
-    def call(
-        self, model: Any, method: str, template: str, path: str | None = None, *, status: int = 200, **options: Any
-    ) -> Any:
-        response = self.client.request(method, path or template, **options)
-        assert response.status_code == status, (method, path or template, response.text)
-        _validate(model, response.content)
-        self.covered.add((method.lower(), template))
-        return response.json()
-
-
-def _validate(model: Any, content: bytes | str) -> None:
-    TypeAdapter(model).validate_json(content, strict=True)
+from tests.api.wire_areas import Checked, area_checks, validate
 
 
 def _documented_operations(schema: dict[str, Any]) -> set[tuple[str, str]]:
@@ -47,7 +26,7 @@ def _documented_operations(schema: dict[str, Any]) -> set[tuple[str, str]]:
 def test_every_documented_route_answers_as_documented(server: MnemoServer, module_database_url: str) -> None:
     user, agent = f"wire-{uuid.uuid4().hex[:8]}", f"agent-{uuid.uuid4().hex[:6]}"
     with server.client() as client:
-        api = _Checked(client)
+        api = Checked(client)
         ping = api.call(wire.Ping, "GET", "/v1/ping/")
         api.call(wire.Health, "GET", "/healthz")
         api.call(wire.Readiness, "GET", "/readyz")
@@ -92,14 +71,14 @@ def test_every_documented_route_answers_as_documented(server: MnemoServer, modul
         query = {"query": "Where did I move?", "filters": {"user_id": user}, "threshold": 0}
         found = api.call(wire.SearchResponse, "POST", search, json=query)
         assert found["results"] and "rerank" not in found
-        _validate(list[wire.SearchHit], json.dumps(found["results"]))
+        validate(list[wire.SearchHit], json.dumps(found["results"]))
         partial = api.call(wire.SearchResponse, "POST", search, json={**query, "fields": ["memory", "score"]})
         assert {key for item in partial["results"] for key in item} == {"id", "memory", "score"}
         reranked = api.call(wire.SearchResponse, "POST", search, json={**query, "rerank": True})
         assert reranked["rerank"]["applied"] is False
         page = api.call(wire.MemoryPage, "POST", listing, json={"filters": {"user_id": user}}, params={"page_size": 2})
         assert page["count"] == 3 and page["next"] is not None
-        _validate(list[wire.Memory], json.dumps(page["results"]))
+        validate(list[wire.Memory], json.dumps(page["results"]))
         partial = api.call(wire.MemoryPage, "POST", listing, json={"filters": {"user_id": user}, "fields": ["hash"]})
         assert {key for item in partial["results"] for key in item} == {"id", "hash"}
 
@@ -135,6 +114,9 @@ def test_every_documented_route_answers_as_documented(server: MnemoServer, modul
         client.post(add, json={"messages": "I swim on Sundays.", "agent_id": agent, "infer": False})
         entity = "/v2/entities/{entity_type}/{entity_name}/"
         api.call(wire.EntityDeleted, "DELETE", entity, entity.format(entity_type="agent", entity_name=agent))
+
+        for check in area_checks():
+            check(api, ping)
 
         schema = client.get("/openapi.json").json()
     assert _documented_operations(schema) == api.covered
