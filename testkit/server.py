@@ -144,3 +144,19 @@ def wait_event(server: MnemoServer, event_id: str, *, key: str | None = None, ti
                 return body
             time.sleep(0.05)
     raise TimeoutError(f"event {event_id} did not finish in {timeout}s")
+
+
+def start_worker(
+    database_url: str, log_path: Path, *, model_dir: Path | None = None, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``mnemo worker`` on ``database_url`` in a subprocess, its output in ``log_path`` (stop it with
+    ``send_signal``/``kill``)."""
+    env = mnemo_env(model_dir=model_dir, extra=extra_env)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "mnemo", "worker", "--database-url", database_url],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )

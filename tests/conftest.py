@@ -87,8 +87,13 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(
     module_database_url: str, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[MnemoServer]:
-    """A running ``mnemo serve`` shared by the tests of one module."""
-    running = start_server(tmp_path_factory.mktemp("serve"), database_url=module_database_url, model_dir=model_dir)
+    """A running ``mnemo serve`` shared by the tests of one module (webhooks may target loopback)."""
+    running = start_server(
+        tmp_path_factory.mktemp("serve"),
+        database_url=module_database_url,
+        model_dir=model_dir,
+        extra_env={"MNEMO_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"},
+    )
     try:
         yield running
     finally:

@@ -25,7 +25,9 @@ from mnemo.providers.llm.profiles import LLMChoice, LLMProfile, ProjectLLM, Unkn
 from mnemo.services import Services
 from mnemo.settings import Settings
 from mnemo.storage import AccountStore, Database, JobQueue, claim_vector_space, migrate
-from mnemo.worker.runner import Worker, worker_id
+from mnemo.storage.deliveries import DeliveryQueue
+from mnemo.worker.runner import Worker, local_worker_alive, worker_id
+from mnemo.worker.webhooks import Deliverer
 
 logger = logging.getLogger(__name__)
 
@@ -208,6 +210,13 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
 def build_worker(services: Services) -> Worker:
     settings = services.settings
     queue = JobQueue(services.db, worker_id(), lease=timedelta(seconds=settings.job_lease_seconds))
+    # A delivery attempt is bounded by the timeout: its lease outlasts it, so only a dead worker's lapses.
+    deliveries = DeliveryQueue(
+        services.db,
+        queue.worker_id,
+        lease=timedelta(seconds=settings.webhook_timeout_seconds + 30),
+        max_attempts=settings.webhook_max_attempts,
+    )
     return Worker(
         services.db,
         services.ingestor,
@@ -217,6 +226,14 @@ def build_worker(services: Services) -> Worker:
         limits=services.limits,
         payload_retention=(
             timedelta(days=settings.event_payload_retention_days) if settings.event_payload_retention_days else None
+        ),
+        deliverer=Deliverer(
+            deliveries,
+            hosts=settings.webhook_hosts(),
+            timeout=settings.webhook_timeout_seconds,
+            retry_base_seconds=settings.webhook_retry_base_seconds,
+            poll_seconds=settings.job_poll_seconds,
+            is_alive=local_worker_alive,
         ),
     )
 

@@ -13,11 +13,12 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 from mnemo.domain.scoring import RankingWeights
+from mnemo.domain.webhooks import HostAllowlist
 from mnemo.providers.llm.profiles import DEFAULT_PROFILE, LLMProfile, LLMProvider, ProfileName
 
 EmbedderKind = Literal["minilm-onnx", "openai"]
@@ -108,6 +109,17 @@ class Settings(BaseSettings):
     worker_health_port: int | None = Field(default=None, ge=1, le=65535)
     #: Forget the payloads (messages) of events finished more than this many days ago; 0 keeps them.
     event_payload_retention_days: int = Field(default=0, ge=0)
+
+    # Webhooks (README "Webhooks"): workers deliver them.
+    #: Hosts webhooks may target, comma-separated: names, *.domain, IP addresses or networks (127.0.0.1,
+    #: 10.0.0.0/8), or * (any host with a public address). Empty: no webhook can be created or delivered.
+    webhook_allowed_hosts: str = ""
+    #: One delivery attempt (resolving the host, connecting, sending, the answer's status) ends after this long.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    #: Attempts of a delivery before it ends FAILED (non-2xx answers, timeouts and connection errors are retried).
+    webhook_max_attempts: int = Field(default=10, ge=1, le=100)
+    #: Backoff between attempts: attempt n waits up to base * 2**n seconds (jittered), at most an hour.
+    webhook_retry_base_seconds: float = Field(default=2.0, gt=0)
 
     # Database pool.
     pool_min_size: int = 2
@@ -202,6 +214,15 @@ class Settings(BaseSettings):
             structured_output=self.llm_structured_output,
         )
         return {DEFAULT_PROFILE: default, **self.llm_profiles}
+
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _valid_hosts(cls, value: str) -> str:
+        HostAllowlist.parse(value)
+        return value
+
+    def webhook_hosts(self) -> HostAllowlist:
+        return HostAllowlist.parse(self.webhook_allowed_hosts)
 
     @property
     def model_cache_dir(self) -> Path:

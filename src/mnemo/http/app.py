@@ -14,6 +14,7 @@ from mnemo.http.observe import install_observability
 from mnemo.http.openapi import install_openapi
 from mnemo.http.ratelimit import RateLimiter
 from mnemo.http.routes import account, entities, events, exports, health, memories_read, memories_write, projects
+from mnemo.http.routes import webhooks as webhook_routes
 from mnemo.mcp import install as install_mcp
 from mnemo.services import Services
 from mnemo.ui import install_ui
@@ -54,6 +55,7 @@ def create_app(services: Services) -> FastAPI:
     install_error_handlers(app)
     for module in (health, account, memories_write, memories_read, events, entities, projects, exports):
         app.include_router(module.router)
+    app.include_router(webhook_routes.router)
     install_openapi(app)
     install_mcp(app, default_user_id=services.settings.mcp_default_user_id)
     install_ui(app)

@@ -138,6 +138,12 @@ POOL_WAITING = Gauge(
     "mnemo_db_pool_requests_waiting", "Callers waiting for a connection of the pool.", registry=REGISTRY
 )
 POOL_MAX = Gauge("mnemo_db_pool_max_connections", "The pool's maximum size.", registry=REGISTRY)
+WEBHOOK_DELIVERIES = Counter(
+    "mnemo_webhook_deliveries_total",
+    "Webhook delivery attempts that ended in this process: delivered, retried (will run again) or failed (for good).",
+    ["outcome"],
+    registry=REGISTRY,
+)
 
 
 class _Switch:
@@ -191,6 +197,11 @@ def job_finished(outcome: JobOutcome, seconds: float) -> None:
     if _Switch.enabled:
         EVENTS_FINISHED.labels(outcome).inc()
         JOB_DURATION.labels(outcome).observe(seconds)
+
+
+def webhook_delivery(outcome: Literal["delivered", "retried", "failed"]) -> None:
+    if _Switch.enabled:
+        WEBHOOK_DELIVERIES.labels(outcome).inc()
 
 
 def extraction_done(extractor: Literal["offline", "llm"], *, ok: bool, seconds: float) -> None:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, LiteralString
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -179,6 +179,16 @@ class EventStore:
         await self._conn.execute(statement, (Jsonb(results), Jsonb(metadata), job.event_id))
 
 
+async def dead_holders(
+    conn: Conn, table: LiteralString, held: LiteralString, worker_id: str, is_alive: Callable[[str], bool]
+) -> list[str]:
+    """The workers other than ``worker_id`` holding rows of ``table`` (those matching ``held``) that
+    ``is_alive`` says are dead: their claims can be handed back without waiting for the leases to run out."""
+    statement = sql.SQL("SELECT DISTINCT locked_by FROM {} WHERE " + held + " AND locked_by <> %s")
+    rows = await (await conn.execute(statement.format(sql.Identifier(table)), (worker_id,))).fetchall()
+    return [row["locked_by"] for row in rows if row["locked_by"] and not is_alive(row["locked_by"])]
+
+
 class JobQueue:
     """The queue across every project: claiming, leases, and recording failed attempts."""
 
@@ -297,13 +307,7 @@ class JobQueue:
         """Hand back RUNNING jobs whose worker is known dead (``is_alive(worker_id)`` is False) at once,
         instead of waiting for their leases to run out. Returns how many were released."""
         async with self.db.transaction() as conn:
-            rows = await (
-                await conn.execute(
-                    "SELECT DISTINCT locked_by FROM events WHERE status = 'RUNNING' AND locked_by <> %s",
-                    (self.worker_id,),
-                )
-            ).fetchall()
-            dead = [row["locked_by"] for row in rows if row["locked_by"] and not is_alive(row["locked_by"])]
+            dead = await dead_holders(conn, "events", "status = 'RUNNING'", self.worker_id, is_alive)
             if not dead:
                 return 0
             cur = await conn.execute(

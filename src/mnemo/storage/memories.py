@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 from mnemo.domain.memories import ENTITY_KINDS, MemoryRecord
 from mnemo.filters import Node
 from mnemo.storage.database import Conn
+from mnemo.storage.deliveries import DeliveryLog
 from mnemo.storage.events import EventStore
 from mnemo.storage.exports import ExportStore
 from mnemo.storage.filter_sql import compile_filter
@@ -70,7 +71,7 @@ class _Row:
 
 
 class MemoryStore:
-    __slots__ = ("_conn", "_events", "_exports", "_guard", "_history", "_idempotency")
+    __slots__ = ("_conn", "_deliveries", "_events", "_exports", "_guard", "_history", "_idempotency")
 
     def __init__(
         self,
@@ -81,6 +82,7 @@ class MemoryStore:
         exports: ExportStore,
         events: EventStore,
         idempotency: IdempotencyStore,
+        deliveries: DeliveryLog,
     ) -> None:
         self._conn = conn
         self._guard = guard
@@ -88,6 +90,7 @@ class MemoryStore:
         self._exports = exports
         self._events = events
         self._idempotency = idempotency
+        self._deliveries = deliveries
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -159,6 +162,7 @@ class MemoryStore:
                 if not cur.nextset():
                     break
         await self._history.record([(r, "ADD", None, r.memory) for r in inserted], input_messages=input_messages)
+        await self._deliveries.changed(inserted, "ADD")
         return inserted
 
     async def existing_ids(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
@@ -197,6 +201,7 @@ class MemoryStore:
         assert row is not None, "update of a memory the caller did not lock"
         updated = record_from_row(row)
         await self._history.record([(updated, "UPDATE", current.memory, updated.memory)])
+        await self._deliveries.changed([updated], "UPDATE")
         return updated
 
     async def supersede(self, old_ids: Sequence[uuid.UUID], new_id: uuid.UUID) -> int:
@@ -218,6 +223,7 @@ class MemoryStore:
         rows = await (await self._conn.execute(statement, (new_id, list(old_ids), new_id, new_id))).fetchall()
         changed = [record_from_row(row) for row in rows]
         await self._history.record([(r, "UPDATE", r.memory, r.memory) for r in changed])
+        await self._deliveries.changed(changed, "UPDATE")
         return len(changed)
 
     async def delete(self, selection: Node) -> list[uuid.UUID]:
@@ -237,6 +243,7 @@ class MemoryStore:
         await self._events.redact(event_ids, deleted)
         await self._idempotency.redact(event_ids, deleted)
         await self._exports.drop_containing(deleted)
+        await self._deliveries.deleted(rows)
         await self._restore_replaced(deleted)
         return deleted
 
@@ -252,6 +259,7 @@ class MemoryStore:
         rows = await (await self._conn.execute(statement, (list(deleted),))).fetchall()
         restored = [record_from_row(row) for row in rows]
         await self._history.record([(r, "UPDATE", r.memory, r.memory) for r in restored])
+        await self._deliveries.changed(restored, "UPDATE")
 
     # --- reads -------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from psycopg.types.json import Jsonb
 
 from mnemo.domain.projects import ProjectSettings
 from mnemo.storage.database import Conn, Database
+from mnemo.storage.deliveries import DeliveryLog
 from mnemo.storage.events import EventStore
 from mnemo.storage.exports import ExportStore
 from mnemo.storage.history import HistoryStore
@@ -23,6 +24,7 @@ from mnemo.storage.memories import MemoryStore
 from mnemo.storage.records import ProjectRecord
 from mnemo.storage.search import SearchStore
 from mnemo.storage.tenant import TenantGuard
+from mnemo.storage.webhooks import WebhookStore
 
 _PROJECT_COLUMNS = "id, org_id, name, description, settings, is_default, created_at, updated_at"
 
@@ -54,15 +56,33 @@ class ProjectStore:
 class ProjectTables:
     """The repositories of one project, bound to one connection."""
 
-    __slots__ = ("events", "exports", "history", "idempotency", "memories", "project", "search")
+    __slots__ = (
+        "deliveries",
+        "events",
+        "exports",
+        "history",
+        "idempotency",
+        "memories",
+        "project",
+        "search",
+        "webhooks",
+    )
 
     def __init__(self, conn: Conn, guard: TenantGuard) -> None:
         self.history = HistoryStore(conn, guard)
         self.exports = ExportStore(conn, guard)
         self.events = EventStore(conn, guard)
         self.idempotency = IdempotencyStore(conn, guard)
+        self.deliveries = DeliveryLog(conn, guard)
+        self.webhooks = WebhookStore(conn, guard)
         self.memories = MemoryStore(
-            conn, guard, history=self.history, exports=self.exports, events=self.events, idempotency=self.idempotency
+            conn,
+            guard,
+            history=self.history,
+            exports=self.exports,
+            events=self.events,
+            idempotency=self.idempotency,
+            deliveries=self.deliveries,
         )
         self.search = SearchStore(conn, guard)
         self.project = ProjectStore(conn, guard)

@@ -22,6 +22,8 @@ from mnemo.pipeline.commands import AddLimits, parse_add
 from mnemo.pipeline.ingest import Ingestor
 from mnemo.storage import Database, Job, JobQueue, LostClaim, ProjectData
 from mnemo.worker.retry import GiveUp, RetryPolicy
+from mnemo.worker.wakeup import InFlight, relay, sleep_until
+from mnemo.worker.webhooks import Deliverer
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class Worker:
         limits: AddLimits,
         retry: RetryPolicy | None = None,
         payload_retention: timedelta | None = None,
+        deliverer: Deliverer | None = None,
     ) -> None:
         self.db = db
         self.ingestor = ingestor
@@ -69,9 +72,11 @@ class Worker:
         self.retry = retry or RetryPolicy()
         #: Events finished longer ago than this lose their payloads (None: kept).
         self.payload_retention = payload_retention
+        #: Delivers webhooks beside the jobs (None: this worker does not).
+        self.deliverer = deliverer
         self._next_purge = 0.0
-        self._running: dict[asyncio.Task[None], Job] = {}
         self._wakeup = asyncio.Event()
+        self._running = InFlight[Job](self._wakeup)
         self.jobs_done = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -82,12 +87,18 @@ class Worker:
         await self.queue.register()
         listener = asyncio.create_task(self._listen(stop), name="mnemo-worker-listen")
         heartbeat = asyncio.create_task(self._heartbeat(stop), name="mnemo-worker-heartbeat")
+        deliveries = asyncio.create_task(self.deliverer.run(stop), name="mnemo-webhooks") if self.deliverer else None
         try:
             while not stop.is_set():
                 await self._fill()
                 await self._wait(stop)
         finally:
             await self._drain()
+            if deliveries is not None:
+                if not stop.is_set():
+                    deliveries.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await deliveries
             for task in (listener, heartbeat):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -101,7 +112,7 @@ class Worker:
             await self._fill()
             if not self._running:
                 return
-            await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
+            await self._running.any_ends()
 
     async def _fill(self) -> None:
         free = self.concurrency - len(self._running)
@@ -113,34 +124,19 @@ class Worker:
             logger.warning("claiming jobs failed; will retry: %s", exc.detail)
             return
         for job in jobs:
-            task = asyncio.create_task(self._process(job), name=f"mnemo-job-{job.event_id}")
-            self._running[task] = job
-            task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._running.pop(task, None)
-        self._wakeup.set()
+            self._running.start(self._process(job), job, name=f"mnemo-job-{job.event_id}")
 
     async def _wait(self, stop: asyncio.Event) -> None:
         self._wakeup.clear()
-        stopping = asyncio.create_task(stop.wait())
-        woken = asyncio.create_task(self._wakeup.wait())
-        try:
-            await asyncio.wait({stopping, woken}, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopping.cancel()
-            woken.cancel()
+        await sleep_until(stop, self._wakeup, self.poll_seconds)
 
     async def _drain(self) -> None:
         if not self._running:
             return
         logger.info("waiting for %d running job(s) to finish", len(self._running))
-        _done, pending = await asyncio.wait(self._running, timeout=30)
-        if pending:
-            jobs = [self._running[t] for t in pending]
-            for task in pending:
-                task.cancel()
-            await self.queue.release(jobs)
+        unfinished = await self._running.cancel_after(30)
+        if unfinished:
+            await self.queue.release(unfinished)
 
     async def _process(self, job: Job) -> None:
         with bound(WorkContext(project=job.project_id, event_id=str(job.event_id))):
@@ -185,20 +181,14 @@ class Worker:
             logger.exception("could not record the failure of job %s; its lease will expire", job.event_id)
 
     async def _listen(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                async for _ in self.queue.notifications():
-                    self._wakeup.set()
-            except MnemoError:
-                logger.warning("lost the notification connection; polling until it is back")
-                await asyncio.sleep(self.poll_seconds)
+        await relay(self.queue.notifications, self._wakeup, stop, self.poll_seconds)
 
     async def _heartbeat(self, stop: asyncio.Event) -> None:
         interval = max(self.queue.lease.total_seconds() / 3, 0.5)
         while not stop.is_set():
             await asyncio.sleep(interval)
             try:
-                strays = await self.queue.extend(list(self._running.values()))
+                strays = await self.queue.extend(self._running.items())
             except MnemoError:
                 logger.warning("heartbeat failed; leases may lapse")
                 continue
