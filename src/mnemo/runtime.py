@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from mnemo.domain.projects import ProjectSettings
 from mnemo.embedded_db import EmbeddedPostgres, require_existing
 from mnemo.pipeline.commands import AddLimits
+from mnemo.pipeline.digests import MemoryDigests
 from mnemo.pipeline.extraction import ExtractionFailed, Extractor
 from mnemo.pipeline.ingest import Ingestor
 from mnemo.pipeline.llm_extractor import LLMExtractor, PromptTemplate
@@ -201,6 +202,7 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
             retriever=Retriever(batcher, settings.ranking_weights()),
             reranker=ProjectReranker(llms),
             limits=limits,
+            digests=MemoryDigests(llms),
         )
     finally:
         await llms.aclose()

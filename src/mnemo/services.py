@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mnemo.pipeline.commands import AddLimits
+from mnemo.pipeline.digests import MemoryDigests
 from mnemo.pipeline.ingest import Ingestor
 from mnemo.pipeline.rerank import ProjectReranker
 from mnemo.pipeline.retrieve import Retriever
@@ -23,3 +24,4 @@ class Services:
     retriever: Retriever
     reranker: ProjectReranker
     limits: AddLimits
+    digests: MemoryDigests

@@ -62,6 +62,7 @@ def _services(accounts: object = None) -> Services:
         retriever=none,
         reranker=none,
         limits=none,
+        digests=none,
     )
 
 

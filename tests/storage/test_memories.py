@@ -1,4 +1,4 @@
-"""The memory repository: insert (exact dedup), get, page, update, supersede, delete, chains, entities."""
+"""The memory repository: insert (exact dedup), get, page, update, supersede, delete, chains."""
 
 from __future__ import annotations
 
@@ -423,31 +423,6 @@ async def test_a_rolled_back_delete_keeps_everything(project: ProjectData) -> No
     assert await current(project, keep) is not None
     async with project.reading() as tables:
         assert [h.event for h in await tables.history.of_memory(keep)] == ["ADD"]
-
-
-# --- entities ---------------------------------------------------------------------------------------
-
-
-async def test_entities_lists_each_owner_with_its_memory_count_newest_first(project: ProjectData) -> None:
-    await insert(
-        project,
-        memory("One.", created_at=minutes(0)),
-        memory("Two.", created_at=minutes(1)),
-        memory("Three.", scope=Scope(user_id="alice", agent_id="helper", run_id="r1"), created_at=minutes(2)),
-        memory("Four.", scope=BOB, created_at=minutes(5)),
-        memory("Five.", scope=Scope(app_id="shop"), created_at=minutes(3)),
-    )
-    async with project.reading() as tables:
-        entities = await tables.memories.entities()
-    assert [(e.kind, e.name, e.total_memories) for e in entities] == [
-        ("user", "bob", 1),
-        ("app", "shop", 1),
-        ("agent", "helper", 1),
-        ("run", "r1", 1),
-        ("user", "alice", 3),
-    ]
-    alice = entities[-1]
-    assert (alice.created_at, alice.updated_at) == (minutes(0), minutes(2))
 
 
 async def test_deleting_a_correction_makes_what_it_corrected_current_again(project: ProjectData) -> None:

@@ -14,6 +14,8 @@ from mnemo.http.observe import install_observability
 from mnemo.http.openapi import install_openapi
 from mnemo.http.ratelimit import RateLimiter
 from mnemo.http.routes import account, entities, events, exports, health, memories_read, memories_write, projects
+from mnemo.http.routes import profiles as profile_routes
+from mnemo.http.routes import summary as summary_routes
 from mnemo.http.routes import webhooks as webhook_routes
 from mnemo.mcp import install as install_mcp
 from mnemo.services import Services
@@ -53,9 +55,12 @@ def create_app(services: Services) -> FastAPI:
     )
     app.add_middleware(LastResort)
     install_error_handlers(app)
+    # Profiles before entities: GET /v2/entities/{type}/{name:path}/ would take .../user/{id}/profile/ too.
+    app.include_router(profile_routes.router)
     for module in (health, account, memories_write, memories_read, events, entities, projects, exports):
         app.include_router(module.router)
     app.include_router(webhook_routes.router)
+    app.include_router(summary_routes.router)
     install_openapi(app)
     install_mcp(app, default_user_id=services.settings.mcp_default_user_id)
     install_ui(app)

@@ -37,6 +37,7 @@ from mnemo.domain.scoring import (
 )
 from mnemo.domain.selection import parse_selection, selection_filter
 from mnemo.filters import Node
+from mnemo.pipeline.feedback import feedback_weights
 from mnemo.providers.embedding.base import Vectors
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 from mnemo.storage import Candidate, ProjectData, ReadOptions
@@ -91,7 +92,8 @@ class Retriever:
             if request.reference_date is None
             else parse_moment(request.reference_date, "reference_date")
         )
-        ranked = self.rank(request.query, candidates, bm25, reference=reference)
+        feedback = await feedback_weights(data, [c.record.id for c in candidates])
+        ranked = self.rank(request.query, candidates, bm25, reference=reference, feedback=feedback)
         kept = [item for item in ranked if item.score >= request.threshold][: request.top_k]
         return [_to_wire(item, request.fields) for item in kept]
 
@@ -114,8 +116,15 @@ class Retriever:
             return bm25, await tables.search.candidates_by_id(best, await vector)
 
     def rank(
-        self, query: str, candidates: list[Candidate], bm25: Mapping[uuid.UUID, float], *, reference: datetime
+        self,
+        query: str,
+        candidates: list[Candidate],
+        bm25: Mapping[uuid.UUID, float],
+        *,
+        reference: datetime,
+        feedback: Mapping[uuid.UUID, float] | None = None,
     ) -> list[Scored]:
+        """``feedback``: the weight of each memory whose feedback changes its score (0: left out)."""
         query_entities = extract_entities(query)
         query_spans = [(span.start, span.end) for span in find_dates(query, reference)]
         shape = QueryShape(
@@ -126,6 +135,9 @@ class Retriever:
         personal = asks_about_the_person(query)
         scored = []
         for candidate in candidates:
+            weight = feedback.get(candidate.record.id, 1.0) if feedback else 1.0
+            if weight == 0.0:
+                continue
             observed = candidate.record.created_at.date()
             signals = Signals(
                 semantic=candidate.similarity,
@@ -136,6 +148,7 @@ class Retriever:
             fused = fuse(signals, shape, self.weights)
             if personal and about_a_relative(candidate.record.memory):
                 fused *= self.weights.someone_else
+            fused *= weight
             scored.append(Scored(candidate, calibrate(fused), signals, fused))
         scored.sort(key=lambda item: (-item.fused, -item.candidate.similarity, str(item.candidate.record.id)))
         return scored

@@ -17,7 +17,6 @@ from mnemo.storage.migrate import migrate
 from mnemo.storage.project import ProjectData, ProjectTables
 from mnemo.storage.records import (
     Candidate,
-    EntitySummary,
     EventRecord,
     HistoryEntry,
     KeywordMatches,
@@ -33,7 +32,6 @@ __all__ = [
     "ApiKeyInfo",
     "Candidate",
     "Database",
-    "EntitySummary",
     "EventRecord",
     "HistoryEntry",
     "Job",

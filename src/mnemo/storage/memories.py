@@ -16,7 +16,7 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from mnemo.domain.memories import ENTITY_KINDS, MemoryRecord
+from mnemo.domain.memories import MemoryRecord
 from mnemo.filters import Node
 from mnemo.storage.database import Conn
 from mnemo.storage.deliveries import DeliveryLog
@@ -27,7 +27,6 @@ from mnemo.storage.history import HistoryStore
 from mnemo.storage.idempotency import IdempotencyStore
 from mnemo.storage.records import (
     MEMORY_COLUMNS,
-    EntitySummary,
     MemoryPatch,
     NewMemory,
     ReadOptions,
@@ -304,19 +303,3 @@ class MemoryStore:
         )
         rows = await (await self._conn.execute(statement, (memory_id,))).fetchall()
         return [row["id"] for row in rows]
-
-    async def entities(self) -> list[EntitySummary]:
-        """Every user, agent, app and run that owns at least one memory, newest first."""
-        parts = [
-            self._guard.sql(
-                "SELECT {kind} AS kind, {column} AS name, min(created_at) AS created_at,"
-                " max(updated_at) AS updated_at, count(*) AS total_memories FROM memories"
-                " WHERE {tenant} AND {column} IS NOT NULL GROUP BY {column}",
-                kind=sql.Literal(kind),
-                column=sql.Identifier(f"{kind}_id"),
-            )
-            for kind in ENTITY_KINDS
-        ]
-        statement = sql.SQL(" UNION ALL ").join(parts) + sql.SQL(" ORDER BY created_at DESC, name")
-        rows = await (await self._conn.execute(statement)).fetchall()
-        return [EntitySummary(**row) for row in rows]

@@ -16,11 +16,14 @@ from psycopg.types.json import Jsonb
 from mnemo.domain.projects import ProjectSettings
 from mnemo.storage.database import Conn, Database
 from mnemo.storage.deliveries import DeliveryLog
+from mnemo.storage.entities import EntityStore
 from mnemo.storage.events import EventStore
 from mnemo.storage.exports import ExportStore
+from mnemo.storage.feedback import FeedbackStore
 from mnemo.storage.history import HistoryStore
 from mnemo.storage.idempotency import IdempotencyStore
 from mnemo.storage.memories import MemoryStore
+from mnemo.storage.profiles import ProfileStore
 from mnemo.storage.records import ProjectRecord
 from mnemo.storage.search import SearchStore
 from mnemo.storage.tenant import TenantGuard
@@ -58,11 +61,14 @@ class ProjectTables:
 
     __slots__ = (
         "deliveries",
+        "entities",
         "events",
         "exports",
+        "feedback",
         "history",
         "idempotency",
         "memories",
+        "profiles",
         "project",
         "search",
         "webhooks",
@@ -86,6 +92,9 @@ class ProjectTables:
         )
         self.search = SearchStore(conn, guard)
         self.project = ProjectStore(conn, guard)
+        self.entities = EntityStore(conn, guard)
+        self.feedback = FeedbackStore(conn, guard)
+        self.profiles = ProfileStore(conn, guard)
 
 
 class ProjectData:

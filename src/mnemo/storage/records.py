@@ -125,17 +125,6 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class EntitySummary:
-    """A user, agent, app or run that owns memories."""
-
-    kind: str
-    name: str
-    created_at: datetime
-    updated_at: datetime
-    total_memories: int
-
-
-@dataclass(frozen=True, slots=True)
 class EventRecord:
     id: uuid.UUID
     event_type: EventType
