@@ -179,6 +179,12 @@ def test_a_receiver_that_keeps_failing_ends_the_delivery_failed_after_the_attemp
     assert (delivery["status"], delivery["attempts"], delivery["response_status"]) == ("FAILED", 3, 500)
     assert delivery["last_error"] == "the receiver answered HTTP 500"
     assert len(receiver.received) == 3
+    metrics = api.get("/metrics").text
+    counted = {
+        line.split()[0]: float(line.split()[1]) for line in metrics.splitlines() if line.startswith("mnemo_webhook")
+    }
+    assert counted['mnemo_webhook_deliveries_total{outcome="failed"}'] >= 1
+    assert counted['mnemo_webhook_deliveries_total{outcome="retried"}'] >= 2
     api.delete(f"/api/v1/webhooks/{hook['webhook_id']}/")
 
 

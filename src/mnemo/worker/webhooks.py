@@ -83,7 +83,10 @@ class Deliverer:
         else:
             if released:
                 logger.info("took back %d webhook deliveries of worker processes that died on this host", released)
-        async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
+        # No kept-alive connections: requests go to pinned addresses, and a connection made for one name must
+        # never carry a request for another name on the same address.
+        limits = httpx.Limits(max_keepalive_connections=0)
+        async with httpx.AsyncClient(follow_redirects=False, trust_env=False, limits=limits) as client:
             listener = asyncio.create_task(
                 relay(self.queue.notifications, self._wakeup, stop, self.poll_seconds), name="mnemo-webhooks-listen"
             )
