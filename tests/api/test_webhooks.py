@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from mnemo.domain.webhooks import verify
-from testkit.server import MnemoServer, start_server
+from testkit.server import MnemoServer, run_cli, start_server
 from tests.api.webhook_support import Receiver, add, create, project_id, settled
 
 #: Fast retries, so a test waits tenths of seconds for a backoff, not minutes.
@@ -213,4 +213,23 @@ def test_the_delivery_log_is_paged_and_only_the_projects_own(api: httpx.Client, 
     assert page["count"] == 3 and len(page["results"]) == 2 and page["next"] is not None
     assert api.get(f"/api/v1/webhooks/{uuid.uuid4()}/deliveries/").status_code == 404
     assert api.get("/api/v1/webhooks/not-an-id/deliveries/").status_code == 404
+    api.delete(f"/api/v1/webhooks/{hook['webhook_id']}/")
+
+
+def test_a_read_only_key_lists_webhooks_without_their_secret_and_may_not_change_them(
+    api: httpx.Client, server: MnemoServer, module_database_url: str, receiver: Receiver
+) -> None:
+    hook = create(api, receiver.url)
+    env = {**server.env, "MNEMO_DATABASE_URL": module_database_url}
+    made = run_cli(["keys", "create", "--read-only", "--name", "reader"], env=env)
+    assert made.returncode == 0, made.stderr
+    reader_key = made.stdout.strip().splitlines()[-1]
+    with server.client(reader_key) as reader:
+        (shown,) = [
+            h for h in reader.get(f"/api/v1/webhooks/projects/{project_id(api)}/").json() if h["url"] == receiver.url
+        ]
+        assert shown["webhook_id"] == hook["webhook_id"] and shown["secret"] is None
+        assert reader.get(f"/api/v1/webhooks/{hook['webhook_id']}/deliveries/").status_code == 200
+        assert reader.put(f"/api/v1/webhooks/{hook['webhook_id']}/", json={"name": "x"}).status_code == 403
+        assert reader.delete(f"/api/v1/webhooks/{hook['webhook_id']}/").status_code == 403
     api.delete(f"/api/v1/webhooks/{hook['webhook_id']}/")
