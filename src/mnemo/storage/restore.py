@@ -63,6 +63,10 @@ def _preamble(replace: bool) -> bytes:
         f"    IF has_rows THEN RAISE EXCEPTION '{_REFUSED} %', t; END IF;\n  END LOOP;\n"
         "  FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' LOOP\n"
         "    EXECUTE format('DROP TABLE IF EXISTS public.%I CASCADE', t);\n  END LOOP;\n"
+        # The schema's own functions (its triggers'), not those of extensions (pgvector's): the archive makes them.
+        "  FOR t IN SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace"
+        " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') LOOP\n"
+        "    EXECUTE 'DROP FUNCTION IF EXISTS ' || t || ' CASCADE';\n  END LOOP;\n"
         "END $mnemo$;\n"
     ).encode()
 
