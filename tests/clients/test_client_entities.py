@@ -94,13 +94,19 @@ def test_feedback_hides_very_negative_and_demotes_negative_in_search(client: Any
     answer = client.feedback(lives, "very_negative", "I moved away")
     assert answer == {"id": lives, "feedback": "VERY_NEGATIVE", "feedback_reason": "I moved away"}
     assert set(scores()) == {moved}, "a VERY_NEGATIVE memory is left out of search"
-    assert client.get(lives)["memory"] == "I live in Berlin.", "get still shows it"
+    shown = client.get(lives)
+    assert (shown["memory"], shown["feedback"], shown["feedback_reason"]) == (
+        "I live in Berlin.",
+        "VERY_NEGATIVE",
+        "I moved away",
+    ), "get still shows it, with its feedback"
 
     client.feedback(lives, "NEGATIVE")
     demoted = scores()
     assert demoted[lives] < before[lives] and demoted[moved] == pytest.approx(before[moved])
     client.feedback(lives)  # null clears it
     assert scores()[lives] == pytest.approx(before[lives])
+    assert (client.get(lives)["feedback"], client.get(moved)["feedback"]) == (None, None)
 
     with pytest.raises(MemoryNotFoundError):
         client.feedback(str(uuid.uuid4()), "POSITIVE")

@@ -73,9 +73,11 @@ async def list_memories(
 async def get_memory(memory_id: str, data: DataDep) -> dict[str, Any]:
     async with data.reading() as tables:
         record = await tables.memories.get(parse_uuid(memory_id, "memory_id"))
+        given = (await tables.feedback.of([record.id])).get(record.id) if record is not None else None
     if record is None:
         raise NotFound(MEMORY_NOT_FOUND)
-    return memory_to_wire(record)
+    feedback = {"feedback": given.feedback if given else None, "feedback_reason": given.reason if given else None}
+    return memory_to_wire(record, extra=feedback)
 
 
 @router.get("/v1/memories/{memory_id}/history/", **responds(wire.History), dependencies=[Reads])

@@ -68,6 +68,10 @@ class Memory(_MemoryBase):
 
     session_id: str | None = Field(description="the run id")
     structured_attributes: StructuredAttributes
+    feedback: Literal["POSITIVE", "NEGATIVE", "VERY_NEGATIVE"] | None = Field(
+        default=None, description="get only: the memory's latest feedback (POST /v1/feedback/)"
+    )
+    feedback_reason: str | None = Field(default=None, description="get only: the reason given with it")
 
 
 class ScoreBreakdown(_Wire):
