@@ -77,7 +77,7 @@ async def create_job(request: Request, body: ProfileJobBody, data: DataDep, svc:
         settings = await tables.profiles.settings()
         if not settings.enabled:
             raise BadRequest(NOT_ENABLED)
-        if body.entity_id is not None:
+        if body.operation == "trigger" and body.entity_id is not None:
             if await tables.profiles.profile(body.entity_id) is None:
                 raise NotFound(_unknown_user(body.entity_id))
             users = [body.entity_id]
