@@ -15,12 +15,15 @@ from mnemo.pipeline.digests import MemoryDigests
 from mnemo.pipeline.extraction import ExtractionFailed, Extractor
 from mnemo.pipeline.ingest import Ingestor
 from mnemo.pipeline.llm_extractor import LLMExtractor, PromptTemplate
+from mnemo.pipeline.media import MediaReader
 from mnemo.pipeline.offline_extractor import OfflineExtractor
 from mnemo.pipeline.rerank import ProjectReranker
 from mnemo.pipeline.retrieve import Retriever
+from mnemo.providers.documents import DocumentFetcher
 from mnemo.providers.embedding.base import Embedder
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 from mnemo.providers.llm import AnthropicLLM, OpenAICompatLLM, RetryPolicy
+from mnemo.providers.llm.base import LLM
 from mnemo.providers.llm.metered import metered
 from mnemo.providers.llm.profiles import LLMChoice, LLMProfile, ProjectLLM, UnknownProfile, unknown_profile
 from mnemo.services import Services
@@ -134,6 +137,14 @@ class ProfileLLMs:
             llm = llm.with_model(choice.model)
         return ProjectLLM(choice, llm)
 
+    def vision_llm(self, project_settings: ProjectSettings) -> LLM | None:
+        """The project's LLM when its profile declares ``vision`` (it then describes images), else None."""
+        try:
+            picked = self.for_project(project_settings)
+        except UnknownProfile:
+            return None
+        return picked.llm if self.profiles[picked.choice.profile].vision else None
+
     async def aclose(self) -> None:
         for llm in self.llms.values():
             if llm is not None:
@@ -196,6 +207,14 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
                 batcher,
                 ProfileExtractors(settings, llms),
                 limits=limits,
+                media=MediaReader(
+                    DocumentFetcher(
+                        settings.document_allowed_hosts.split(","),
+                        max_bytes=settings.document_max_bytes,
+                        timeout_seconds=settings.document_fetch_timeout_seconds,
+                    ),
+                    vision=llms,
+                ),
                 same_meaning=settings.same_meaning_threshold,
                 context_messages=settings.embedding_context_messages,
             ),

@@ -157,6 +157,8 @@ class Settings(BaseSettings):
     llm_max_concurrency: int = _DEFAULT_LLM.max_concurrency
     llm_json_mode: bool = _DEFAULT_LLM.json_mode
     llm_structured_output: bool = _DEFAULT_LLM.structured_output
+    #: The model reads images: an add's image parts are described by it (else they are skipped, the event says so).
+    llm_vision: bool = _DEFAULT_LLM.vision
     #: When the LLM stays unreachable through a job's last attempt: "offline" extracts with the
     #: offline extractor instead (the event says so), "fail" marks the event FAILED.
     llm_fallback: Literal["offline", "fail"] = "offline"
@@ -167,6 +169,13 @@ class Settings(BaseSettings):
     #: An extracted fact at least this similar (cosine) to a memory of its scope is not stored again
     #: (the event counts it in ``same_meaning_skipped``); 1.0 turns this off (exact duplicates only).
     same_meaning_threshold: float = 0.92
+
+    # Documents in messages (pdf_url, mdx_url, txt_url parts): data: URLs are always read; http(s) URLs only on
+    # these hosts, comma-separated ("host" or "host:port"; empty: no remote fetching, since a server fetching any
+    # URL is an SSRF hole).
+    document_allowed_hosts: str = ""
+    document_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    document_fetch_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # Limits on input.
     max_body_bytes: int = 2 * 1024 * 1024
@@ -212,6 +221,7 @@ class Settings(BaseSettings):
             max_concurrency=self.llm_max_concurrency,
             json_mode=self.llm_json_mode,
             structured_output=self.llm_structured_output,
+            vision=self.llm_vision,
         )
         return {DEFAULT_PROFILE: default, **self.llm_profiles}
 

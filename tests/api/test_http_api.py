@@ -103,7 +103,7 @@ def test_entity_ids_accepted_inside_filters(server: MnemoServer) -> None:
         response = client.post("/v3/memories/add/", json=body)
         assert response.status_code == 200, response.text
         (memory,) = client.post("/v3/memories/", json={"filters": {"user_id": user}}).json()["results"]
-    assert memory["session_id"] == "r1"
+    assert memory["session_id"] == memory["run_id"] == "r1", "the run id under both names"
 
 
 def test_event_lifecycle_and_listing(server: MnemoServer) -> None:

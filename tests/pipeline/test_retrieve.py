@@ -78,7 +78,8 @@ async def test_the_memory_that_answers_the_query_ranks_first(alice: ProjectData,
     assert first["score_breakdown"]["bm25"] > 0, "it shares 'dog' with the query"
     assert results[-1]["score_breakdown"]["bm25"] == 0
     assert (first["user_id"], first["run_id"], first["lifecycle_state"]) == ("alice", None, "active")
-    assert "session_id" not in first and "structured_attributes" not in first
+    assert first["session_id"] is None, "the run id under both of the hosted API's names"
+    assert "structured_attributes" not in first
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from mnemo.domain.entities import extract_entities
@@ -15,7 +15,6 @@ from mnemo.filters import ENTITY_FIELDS as ENTITY_FIELDS
 
 #: The kinds of entity a memory belongs to; ``<kind>_id`` is the field (:data:`ENTITY_FIELDS`).
 ENTITY_KINDS: tuple[str, ...] = tuple(field.removesuffix("_id") for field in ENTITY_FIELDS)
-RunKey = Literal["session_id", "run_id"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,19 +124,24 @@ def structured_attributes(moment: datetime) -> dict[str, Any]:
 def memory_to_wire(
     record: MemoryRecord,
     *,
-    run_key: RunKey = "session_id",
+    structured: bool = True,
     score: float | None = None,
     extra: dict[str, Any] | None = None,
     fields: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The JSON object clients receive for one memory; ``fields`` keeps only the named keys."""
+    """The JSON object clients receive for one memory; ``fields`` keeps only the named keys.
+
+    The run id is sent under both names the hosted API uses (``session_id`` in get and get-all, ``run_id`` in
+    search), so a client reading either finds it wherever it reads. ``structured`` adds
+    ``structured_attributes`` (get and get-all have them, search results do not)."""
     body: dict[str, Any] = {
         "id": str(record.id),
         "memory": record.memory,
         "user_id": record.scope.user_id,
         "agent_id": record.scope.agent_id,
         "app_id": record.scope.app_id,
-        run_key: record.scope.run_id,
+        "run_id": record.scope.run_id,
+        "session_id": record.scope.run_id,
         "hash": record.hash,
         "metadata": record.metadata,
         "categories": record.categories,
@@ -151,7 +155,7 @@ def memory_to_wire(
         "lifecycle_state": record.state,
         "synthesized": False,
     }
-    if run_key == "session_id":
+    if structured:
         body["structured_attributes"] = structured_attributes(record.created_at)
     if score is not None:
         body["score"] = score

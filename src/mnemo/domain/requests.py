@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -20,10 +20,13 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from mnemo.domain.content import content_parts
+from mnemo.domain.dates import check_timezone
 from mnemo.domain.memories import Scope
 from mnemo.errors import BadRequest
 from mnemo.filters import unstorable
@@ -136,8 +139,16 @@ def _check_text(text: str, where: str) -> None:
 
 class MessageIn(_Body):
     role: Literal["user", "assistant", "system"]
-    content: str
+    #: a string, one content part or a list of them (``mnemo.domain.content`` says which parts are read)
+    content: str | dict[str, Any] | list[str | dict[str, Any]]
     name: SpeakerName | None = None
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _parts(cls, value: object) -> object:
+        """One message naming the malformed part (rather than one per member of the union)."""
+        content_parts(value)
+        return value
 
 
 class AddBody(RequestBody):
@@ -156,11 +167,18 @@ class AddBody(RequestBody):
     #: unix seconds; an int stays an int in the stored payload
     timestamp: int | float | None = None
     immutable: bool = False
+    #: the day (or moment) the messages were written, read in ``timezone``: see mnemo.domain.dates.observation
+    observation_date: date | None = None
+    observation_datetime: datetime | None = None
+    timezone: Annotated[str, AfterValidator(check_timezone)] | None = None
+    #: free-text hints of what to extract and what to leave out (the LLM reads them; offline: a word rule)
+    includes: Annotated[str, StringConstraints(max_length=2_000)] | None = None
+    excludes: Annotated[str, StringConstraints(max_length=2_000)] | None = None
 
-    @field_validator("expiration_date", mode="before")
+    @field_validator("expiration_date", "observation_date", mode="before")
     @classmethod
-    def _plain_date(cls, value: object) -> object:
-        return _require_plain_date(value, "expiration_date")
+    def _plain_date(cls, value: object, info: ValidationInfo) -> object:
+        return _require_plain_date(value, str(info.field_name))
 
     @field_validator("timestamp", mode="before")
     @classmethod

@@ -14,6 +14,7 @@ from mnemo.http.observe import install_observability
 from mnemo.http.openapi import install_openapi
 from mnemo.http.ratelimit import RateLimiter
 from mnemo.http.routes import account, entities, events, exports, health, memories_read, memories_write, projects
+from mnemo.http.routes import legacy as legacy_routes
 from mnemo.http.routes import profiles as profile_routes
 from mnemo.http.routes import summary as summary_routes
 from mnemo.http.routes import webhooks as webhook_routes
@@ -60,6 +61,7 @@ def create_app(services: Services) -> FastAPI:
     for module in (health, account, memories_write, memories_read, events, entities, projects, exports):
         app.include_router(module.router)
     app.include_router(webhook_routes.router)
+    app.include_router(legacy_routes.router)
     app.include_router(summary_routes.router)
     install_openapi(app)
     install_mcp(app, default_user_id=services.settings.mcp_default_user_id)

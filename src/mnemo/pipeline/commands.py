@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
-from mnemo.domain.dates import parse_moment
+from mnemo.domain.content import content_parts, text_of
+from mnemo.domain.dates import observation
 from mnemo.domain.memories import ENTITY_FIELDS, Scope
 from mnemo.domain.requests import AddBody, MessageIn, name_problem, parse_body, write_id_problem
 from mnemo.errors import BadRequest, PayloadTooLarge
@@ -28,11 +29,21 @@ class AddCommand:
     metadata: dict[str, Any] | None
     infer: bool
     expiration_date: date | None
+    #: when the messages were written (relative dates resolve against it; its zone gives the calendar day)
     observed_at: datetime
+    #: the ``created_at`` of what the add stores (``timestamp``, else ``observed_at``)
+    created_at: datetime
     immutable: bool
     custom_instructions: str | None
     agent_custom_instructions: str | None
     custom_categories: tuple[Category, ...]
+    includes: str | None = None
+    excludes: str | None = None
+
+    @property
+    def has_media(self) -> bool:
+        """True when a message carries parts beyond text (images, documents): read by a worker."""
+        return any(message.media for message in self.messages)
 
 
 def parse_add(body: object, limits: AddLimits) -> AddCommand:
@@ -45,17 +56,26 @@ def add_command(parsed: AddBody, limits: AddLimits) -> AddCommand:
     """The command of a parsed add body; raises BadRequest (PayloadTooLarge) for what the model cannot check."""
     messages = _messages(parsed.messages, limits)
     scope = _scope(parsed)
+    observed_at, created_at = observation(
+        timestamp=parsed.timestamp,
+        observation_date=parsed.observation_date,
+        observation_datetime=parsed.observation_datetime,
+        timezone=parsed.timezone,
+    )
     return AddCommand(
         messages=messages,
         scope=scope,
         metadata=parsed.metadata,
         infer=parsed.infer,
         expiration_date=parsed.expiration_date,
-        observed_at=_observed_at(parsed.timestamp),
+        observed_at=observed_at,
+        created_at=created_at,
         immutable=parsed.immutable,
         custom_instructions=parsed.custom_instructions,
         agent_custom_instructions=parsed.agent_custom_instructions,
         custom_categories=parse_categories(parsed.custom_categories),
+        includes=parsed.includes,
+        excludes=parsed.excludes,
     )
 
 
@@ -66,12 +86,17 @@ def _messages(raw: list[MessageIn] | MessageIn | str, limits: AddLimits) -> tupl
         raise BadRequest("messages must contain at least one message.")
     if len(items) > limits.max_messages:
         raise PayloadTooLarge(f"Too many messages: {len(items)} (at most {limits.max_messages} per add).")
+    messages = []
     for index, item in enumerate(items):
-        if len(item.content) > limits.max_message_chars:
+        parts = content_parts(item.content)
+        text = text_of(parts)
+        if len(text) > limits.max_message_chars:
             raise PayloadTooLarge(
-                f"messages.{index}.content has {len(item.content)} characters (at most {limits.max_message_chars})."
+                f"messages.{index}.content has {len(text)} characters (at most {limits.max_message_chars})."
             )
-    return tuple(Message(role=m.role, content=m.content, name=m.name) for m in items)
+        media = tuple(part for part in parts if part.is_media)
+        messages.append(Message(role=item.role, content=text, name=item.name, media=media))
+    return tuple(messages)
 
 
 def _scope(body: AddBody) -> Scope:
@@ -112,10 +137,6 @@ def _entity_ids_in_filters(filters: dict[str, Any]) -> dict[str, str]:
                 f"filters.{key} is not accepted on add: only user_id, agent_id, app_id, run_id (or an AND of them)."
             )
     return found
-
-
-def _observed_at(timestamp: float | None) -> datetime:
-    return datetime.now(UTC) if timestamp is None else parse_moment(timestamp, "timestamp")
 
 
 def parse_categories(raw: list[dict[str, str]] | list[str] | dict[str, str] | None) -> tuple[Category, ...]:

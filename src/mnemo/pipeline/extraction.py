@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+from mnemo.domain.content import Part
 from mnemo.errors import Unavailable
 
 Role = Literal["user", "assistant", "system"]
@@ -15,11 +16,13 @@ Speaker = Literal["user", "assistant"]
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One conversation message as received by the add endpoint."""
+    """One conversation message as received by the add endpoint: ``content`` is its text (its text parts);
+    ``media`` its other parts (images, documents), which ``mnemo.pipeline.media`` reads."""
 
     role: Role
     content: str
     name: str | None = None
+    media: tuple[Part, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,9 @@ class ExtractionRequest:
     categories: Sequence[Category] = ()
     #: True when the add names an agent but no user: facts are about the agent's own perspective.
     agent_perspective: bool = False
+    #: free-text hints (the add's ``includes``/``excludes``): extract only facts about the first, none about the second
+    includes: str | None = None
+    excludes: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

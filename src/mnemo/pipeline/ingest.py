@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 from mnemo.domain.entities import key_terms
@@ -32,7 +32,9 @@ from mnemo.pipeline.extraction import (
     Extractor,
     Fact,
     Message,
+    Speaker,
 )
+from mnemo.pipeline.media import MediaReader, ReadMedia
 from mnemo.pipeline.offline_extractor import OfflineExtractor
 from mnemo.pipeline.supersede import ClaimLinks, claim_links, supersede_by_claims
 from mnemo.providers.embedding.base import Vectors
@@ -90,11 +92,14 @@ class Ingestor:
         extractors: ExtractorChoice,
         *,
         limits: AddLimits,
+        media: MediaReader | None = None,
         same_meaning: float = 0.92,
         context_messages: int = 2,
     ) -> None:
         self.batcher = batcher
         self.extractors = extractors
+        #: Reads the parts of messages beyond text (documents, images) in the worker.
+        self.media = media or MediaReader()
         #: What a stored add payload is re-read with: the limits it was accepted under.
         self.limits = limits
         #: An extracted fact this similar (cosine) to a memory of its scope is already known: not stored.
@@ -152,11 +157,19 @@ class Ingestor:
     ) -> JobPlan:
         """infer=true, outside any transaction: extract facts, embed them, drop those already known, and
         link the ones that replace existing memories. On the ``last_attempt``, an unreachable extractor
-        gives way to the project's fallback."""
+        gives way to the project's fallback.
+
+        A verbatim add (infer=false) comes here only when its messages carry documents or images: they are read
+        here, and the messages and document chunks are stored verbatim (:meth:`_verbatim_plan`)."""
+        project = await data.settings()
+        media = await self.media.read(command.messages, project) if command.has_media else None
+        if media is not None:
+            command = replace(command, messages=media.messages)
+        if not command.infer:
+            return await self._verbatim_plan(data, command, event_id, media)
         started = time.perf_counter()
         existing = await self._similar_memories(data, command)
         refs = {str(index): record.id for index, record in enumerate(existing)}
-        project = await data.settings()
         extractor, fallback = self.extractors.for_project(project)
         request = ExtractionRequest(
             messages=command.messages,
@@ -167,6 +180,8 @@ class Ingestor:
             agent_custom_instructions=command.agent_custom_instructions or project.agent_custom_instructions or None,
             categories=command.custom_categories or parse_categories(project.custom_categories),
             agent_perspective=bool(command.scope.agent_id and not command.scope.user_id),
+            includes=command.includes,
+            excludes=command.excludes,
         )
         extraction, used, extractor_name = await self._extract(request, extractor, fallback, last_attempt=last_attempt)
         extracted_ms = (time.perf_counter() - started) * 1000
@@ -183,6 +198,7 @@ class Ingestor:
             )
             drafted.append((fact, memory))
         kept = [(fact, memory) for fact, memory in drafted if not await self._known(data, memory)]
+        kept += await self._chunk_memories(command, media)
         memories = [memory for _, memory in kept]
         # The LLM links the memories a fact replaces; the offline extractor's facts are linked by their claims.
         links = await claim_links(data, memories) if isinstance(used, OfflineExtractor) else {}
@@ -199,6 +215,8 @@ class Ingestor:
                 "completion_tokens": extraction.usage.completion_tokens,
                 "latency_ms": round(extraction.usage.latency_ms, 2),
             }
+        if media is not None:
+            metadata["media"] = media.report
         return JobPlan(
             event_id=event_id,
             input_messages=_input_messages(command.messages),
@@ -208,6 +226,35 @@ class Ingestor:
             links=links,
             metadata=metadata,
         )
+
+    async def _verbatim_plan(
+        self, data: ProjectData, command: AddCommand, event_id: uuid.UUID, media: ReadMedia | None
+    ) -> JobPlan:
+        """infer=false with documents or images, in the worker: each message (its images described) and each
+        document chunk becomes one memory verbatim."""
+        memories = await self.prepare_verbatim(data, command)
+        kept = [(Fact(m.text, _speaker(m.attributed_to)), m) for m in memories]
+        kept += await self._chunk_memories(command, media)
+        return JobPlan(
+            event_id=event_id,
+            input_messages=_input_messages(command.messages),
+            facts=[fact for fact, _ in kept],
+            memories=[memory for _, memory in kept],
+            refs={},
+            links={},
+            metadata={"extractor": "verbatim", "media": media.report if media else []},
+        )
+
+    async def _chunk_memories(self, command: AddCommand, media: ReadMedia | None) -> list[tuple[Fact, NewMemory]]:
+        """One memory per document chunk, under its speaker's scope, embedded on its own."""
+        drafted = []
+        for chunk in media.chunks if media else []:
+            fact = Fact(chunk.text, _speaker(chunk.role))
+            (memory,) = await self._new_memories(
+                command, _scope_for(fact, command.scope), [(chunk.text, fact.attributed_to, chunk.name)]
+            )
+            drafted.append((fact, memory))
+        return drafted
 
     async def write_job(self, tables: ProjectTables, plan: JobPlan) -> Outcome:
         """Inside the transaction that finishes the job: insert the new memories and supersede the ones they
@@ -316,7 +363,7 @@ class Ingestor:
                 index=index_fields(text, speaker=name, observed_at=command.observed_at),
                 embedding=vector,
                 metadata=command.metadata,
-                created_at=command.observed_at,
+                created_at=command.created_at,
                 immutable=command.immutable,
                 expiration_date=command.expiration_date,
                 attributed_to=role,
@@ -357,6 +404,10 @@ def _scope_for(fact: Fact, scope: Scope) -> Scope:
             return Scope(None, scope.agent_id, scope.app_id, scope.run_id)
         return Scope(scope.user_id, None, scope.app_id, scope.run_id)
     return scope
+
+
+def _speaker(role: str | None) -> Speaker:
+    return "assistant" if role == "assistant" else "user"
 
 
 def _speaker_names(messages: Sequence[Message]) -> dict[str, str]:

@@ -114,7 +114,7 @@ def render_prompt(template: PromptTemplate, request: ExtractionRequest, *, today
         "user",
         observation_date=_day(request.observed_at.date()),
         current_date=_day(today),
-        custom_instructions=_instructions(template, request),
+        custom_instructions=_focused(_instructions(template, request), request, none=none),
         categories="\n".join(_category_line(c) for c in categories),
         recent_messages=_conversation(request.recent_messages, limit=RECENT_MESSAGE_CHARS) or none,
         existing_memories=_json_lines(memories),
@@ -154,6 +154,18 @@ def _instructions(template: PromptTemplate, request: ExtractionRequest) -> str:
     if agent:
         return template.render("for_assistant_facts", instructions=agent)
     return template.render("for_all_facts", instructions=custom) if custom else template.render("none")
+
+
+def _focused(instructions: str, request: ExtractionRequest, *, none: str) -> str:
+    """The custom instructions with the add's ``includes``/``excludes`` hints after them (they replace "none")."""
+    hints = []
+    if request.includes and request.includes.strip():
+        hints.append(f"Extract only facts about: {' '.join(request.includes.split())}.")
+    if request.excludes and request.excludes.strip():
+        hints.append(f"Do not extract facts about: {' '.join(request.excludes.split())}.")
+    if not hints:
+        return instructions
+    return "\n".join(hints) if instructions == none else f"{instructions}\n\n" + "\n".join(hints)
 
 
 def _conversation(messages: Sequence[Message], *, limit: int | None) -> str:

@@ -178,9 +178,37 @@ class OfflineExtractor:
         default one); an add with nothing informative gives none."""
         catalogue = tuple(request.categories) or DEFAULT_CATEGORIES
         if sum(len(message.content) for message in request.messages) <= _INLINE_CHARS:
-            return ExtractionResult(facts=_categorised(request.messages, request.observed_at, catalogue))
-        facts = await asyncio.to_thread(_categorised, request.messages, request.observed_at, catalogue)
-        return ExtractionResult(facts=facts)
+            facts = _categorised(request.messages, request.observed_at, catalogue)
+        else:
+            facts = await asyncio.to_thread(_categorised, request.messages, request.observed_at, catalogue)
+        return ExtractionResult(facts=focused(facts, includes=request.includes, excludes=request.excludes))
+
+
+def focused(facts: Sequence[Fact], *, includes: str | None, excludes: str | None) -> list[Fact]:
+    """The offline reading of ``includes``/``excludes``: a fact is about a hint when it shares a content word
+    with it (stemmed: "cars" matches "car") or the hint names one of its categories ("food", "travel"). With
+    ``includes`` only facts about it are kept; facts about ``excludes`` are dropped."""
+    wanted, unwanted = _Hint.of(includes), _Hint.of(excludes)
+    return [
+        fact
+        for fact in facts
+        if (wanted is None or wanted.about(fact)) and (unwanted is None or not unwanted.about(fact))
+    ]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Hint:
+    words: frozenset[str]
+    names: frozenset[str]
+
+    @classmethod
+    def of(cls, hint: str | None) -> _Hint | None:
+        if not hint or not hint.strip():
+            return None
+        return cls(content_words(hint), frozenset(re.findall(r"\w+", hint.lower())))
+
+    def about(self, fact: Fact) -> bool:
+        return bool(content_words(fact.text) & self.words) or any(name in self.names for name in fact.categories)
 
 
 def _categorised(messages: Sequence[Message], observed_at: datetime, catalogue: Sequence[Category]) -> list[Fact]:

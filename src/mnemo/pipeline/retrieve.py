@@ -168,7 +168,7 @@ def _to_wire(item: Scored, fields: list[str] | None) -> dict[str, Any]:
     }
     return memory_to_wire(
         item.candidate.record,
-        run_key="run_id",
+        structured=False,
         score=round(item.score, 6),
         extra={"score_breakdown": breakdown},
         fields=fields,

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
 
-from mnemo.domain.memories import memory_to_wire
+from mnemo.domain.memories import MemoryRecord, memory_to_wire
 from mnemo.domain.requests import MAX_PAGE, ListBody, SearchBody
 from mnemo.domain.selection import parse_selection, selection_filter
 from mnemo.errors import NotFound
@@ -16,7 +16,8 @@ from mnemo.http.capped import encoded_within, json_object, page_of
 from mnemo.http.deps import DataDep, ServicesDep, parse_uuid, query_int
 from mnemo.http.openapi import responds
 from mnemo.http.routing import ApiRoute
-from mnemo.storage import ReadOptions
+from mnemo.services import Services
+from mnemo.storage import ProjectData, ReadOptions
 
 router = APIRouter(tags=["memories"], route_class=ApiRoute)
 
@@ -24,40 +25,29 @@ MEMORY_NOT_FOUND = "Memory not found!"
 
 
 @router.post("/v3/memories/search/", **responds(wire.SearchResponse), dependencies=[Reads])
-@router.post("/v2/memories/search/", include_in_schema=False, **responds(wire.SearchResponse), dependencies=[Reads])
 async def search_memories(body: SearchBody, data: DataDep, svc: ServicesDep) -> Response:
+    head, results = await searched(body, data, svc)
+    return json_object(head, encoded_within(results))
+
+
+async def searched(body: SearchBody, data: ProjectData, svc: Services) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The results of a search, re-ranked when it asks, and what the answer says beside them (``rerank``)."""
     results = await svc.retriever.search(data, body)
     if not body.rerank:
-        return json_object({}, encoded_within(results))
+        return {}, results
     outcome = await svc.reranker.rerank(await data.settings(), body.query, results)
-    rerank = {"applied": outcome.applied, "by": outcome.by, "detail": outcome.detail}
-    return json_object({"rerank": rerank}, encoded_within(outcome.results))
+    return {"rerank": {"applied": outcome.applied, "by": outcome.by, "detail": outcome.detail}}, outcome.results
 
 
 @router.post("/v3/memories/", **responds(wire.MemoryPage), dependencies=[Reads])
-@router.post("/v2/memories/", include_in_schema=False, **responds(wire.MemoryPage), dependencies=[Reads])
 async def list_memories(
     request: Request,
     parsed: Annotated[ListBody, Body(default_factory=ListBody, description="may be empty, as the client sends it")],
     data: DataDep,
     svc: ServicesDep,
 ) -> Response:
-    limit = svc.settings.max_page_size
-    page = query_int(request, "page", parsed.page or 1, low=1, high=MAX_PAGE)
-    page_size = query_int(request, "page_size", parsed.page_size or 100, low=1, high=limit)
-    raw = selection_filter(
-        parsed.filters,
-        scope=parsed.top_level_scope(),
-        categories=parsed.categories,
-        metadata=parsed.metadata,
-        start_date=parsed.start_date,
-        end_date=parsed.end_date,
-        keywords=parsed.keywords,
-    )
-    selection = parse_selection(raw)
-    options = ReadOptions(show_expired=parsed.show_expired, latest_only=parsed.latest_only)
-    async with data.reading() as tables:
-        total, records = await tables.memories.page(selection, options, offset=(page - 1) * page_size, limit=page_size)
+    page, page_size = page_and_size(request, parsed, svc)
+    total, records = await read_page(data, parsed, page=page, page_size=page_size)
     found = page_of(
         request.url,
         records,
@@ -67,6 +57,31 @@ async def list_memories(
         wire=lambda record: memory_to_wire(record, fields=parsed.fields),
     )
     return found.response(total)
+
+
+def page_and_size(request: Request, parsed: ListBody, svc: Services) -> tuple[int, int]:
+    """The page asked for: ``page``/``page_size`` from the query string, else the body, else 1 and 100."""
+    page = query_int(request, "page", parsed.page or 1, low=1, high=MAX_PAGE)
+    page_size = query_int(request, "page_size", parsed.page_size or 100, low=1, high=svc.settings.max_page_size)
+    return page, page_size
+
+
+async def read_page(
+    data: ProjectData, parsed: ListBody, *, page: int, page_size: int
+) -> tuple[int, list[MemoryRecord]]:
+    """How many memories the get-all selects in all, and those of the page."""
+    raw = selection_filter(
+        parsed.filters,
+        scope=parsed.top_level_scope(),
+        categories=parsed.categories,
+        metadata=parsed.metadata,
+        start_date=parsed.start_date,
+        end_date=parsed.end_date,
+        keywords=parsed.keywords,
+    )
+    options = ReadOptions(show_expired=parsed.show_expired, latest_only=parsed.latest_only)
+    async with data.reading() as tables:
+        return await tables.memories.page(parse_selection(raw), options, offset=(page - 1) * page_size, limit=page_size)
 
 
 @router.get("/v1/memories/{memory_id}/", **responds(wire.Memory), dependencies=[Reads])
@@ -97,6 +112,7 @@ async def memory_history(memory_id: str, data: DataDep) -> list[dict[str, Any]]:
             "user_id": entry.scope.user_id,
             "agent_id": entry.scope.agent_id,
             "app_id": entry.scope.app_id,
+            "run_id": entry.scope.run_id,
             "session_id": entry.scope.run_id,
             "categories": entry.categories,
             "metadata": entry.metadata,

@@ -24,7 +24,7 @@ from mnemo.http.routes.memories_read import MEMORY_NOT_FOUND
 from mnemo.http.routing import ApiRoute
 from mnemo.pipeline.commands import add_command
 from mnemo.services import Services
-from mnemo.storage import MemoryPatch, ProjectTables
+from mnemo.storage import MemoryPatch, ProjectData, ProjectTables
 
 router = APIRouter(tags=["memories"], route_class=ApiRoute)
 
@@ -33,15 +33,22 @@ QUEUED = "Memory processing has been queued for background execution"
 
 @router.post("/v3/memories/add/", **responds(wire.AddResponse), dependencies=[Writes])
 async def add_memories(request: Request, body: AddBody, data: DataDep, svc: ServicesDep) -> dict[str, Any]:
+    return await accept_add(request, body, data, svc)
+
+
+async def accept_add(request: Request, body: AddBody, data: ProjectData, svc: Services) -> dict[str, Any]:
+    """Store a verbatim add (infer=false) now, or queue the add for a worker: an inferred one, and a verbatim one
+    whose messages carry documents or images (read in the worker, never in the request). The v3 answer."""
     command = add_command(body, svc.limits)
     payload = body.as_sent()  # what the event keeps and the worker re-reads (pipeline.commands.parse_add)
-    memories = await svc.ingestor.prepare_verbatim(data, command) if not command.infer else []
+    now = not command.infer and not command.has_media
+    memories = await svc.ingestor.prepare_verbatim(data, command) if now else []
     key = idempotency_key(request)
     async with data.transaction() as tables:
         replay = await replay_or_claim(tables, key, "add", payload)
         if replay is not None:
             return replay
-        if command.infer:
+        if not now:
             event_id = await tables.events.create(
                 event_type=EventType.ADD,
                 status=EventStatus.PENDING,
@@ -158,9 +165,9 @@ def _delete_all_filter(request: Request) -> dict[str, Any]:
             continue
         (any_of if value == "*" else exact).append({f"{kind}_id": value})
     if query.get("filters"):
-        exact.append(_query_dict(query["filters"], "filters"))
+        exact.append(query_dict(query["filters"], "filters"))
     if query.get("metadata"):
-        exact.append({"metadata": _query_dict(query["metadata"], "metadata")})
+        exact.append({"metadata": query_dict(query["metadata"], "metadata")})
     if any_of:
         exact.append(any_of[0] if len(any_of) == 1 else {"OR": any_of})
     if not exact:
@@ -171,7 +178,7 @@ def _delete_all_filter(request: Request) -> dict[str, Any]:
     return exact[0] if len(exact) == 1 else {"AND": exact}
 
 
-def _query_dict(raw: str, name: str) -> dict[str, Any]:
+def query_dict(raw: str, name: str) -> dict[str, Any]:
     """A dict sent in the query string: JSON, or the Python repr the official client produces."""
     for parse in (loads, ast.literal_eval):
         try:

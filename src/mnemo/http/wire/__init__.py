@@ -49,6 +49,8 @@ class _MemoryBase(_Wire):
     user_id: str | None
     agent_id: str | None
     app_id: str | None
+    run_id: str | None = Field(description="the run id (search names it so)")
+    session_id: str | None = Field(description="the run id again (get and get-all name it so)")
     hash: str = Field(description="md5 of the memory's text")
     metadata: dict[str, Any] | None
     categories: list[str]
@@ -64,9 +66,8 @@ class _MemoryBase(_Wire):
 
 
 class Memory(_MemoryBase):
-    """One memory, as get, update and get-all return it (the run id under ``session_id``)."""
+    """One memory, as get, update and get-all return it."""
 
-    session_id: str | None = Field(description="the run id")
     structured_attributes: StructuredAttributes
     feedback: Literal["POSITIVE", "NEGATIVE", "VERY_NEGATIVE"] | None = Field(
         default=None, description="get only: the memory's latest feedback (POST /v1/feedback/)"
@@ -84,9 +85,8 @@ class ScoreBreakdown(_Wire):
 
 
 class SearchHit(_MemoryBase):
-    """One search result (the run id under ``run_id``, as the hosted API has it)."""
+    """One search result."""
 
-    run_id: str | None
     score: float = Field(description="the fused score, in [0, 1]; results come best first")
     score_breakdown: ScoreBreakdown
 
@@ -145,6 +145,7 @@ class HistoryEntry(_Wire):
     user_id: str | None
     agent_id: str | None
     app_id: str | None
+    run_id: str | None
     session_id: str | None
     categories: list[str]
     metadata: dict[str, Any] | None

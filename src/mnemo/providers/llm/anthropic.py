@@ -63,7 +63,7 @@ class AnthropicLLM(EndpointModel):
         body: dict[str, Any] = {
             "model": self._model,
             "system": system,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": [{"role": m.role, "content": _content(m)} for m in messages],
             "max_tokens": self._max_tokens,
         }
         if self._temperature is not None:
@@ -80,6 +80,21 @@ class AnthropicLLM(EndpointModel):
             latency_ms=(time.perf_counter() - started) * 1000,
             finish_reason=stop_reason if isinstance(stop_reason, str) else None,
         )
+
+
+def _content(message: ChatMessage) -> str | list[dict[str, Any]]:
+    """A message's text, or its content blocks when it shows images (a data: URL is sent as base64)."""
+    if not message.images:
+        return message.content
+    blocks: list[dict[str, Any]] = [{"type": "image", "source": _image_source(url)} for url in message.images]
+    return [*blocks, {"type": "text", "text": message.content}]
+
+
+def _image_source(url: str) -> dict[str, str]:
+    if url.startswith("data:") and ";base64," in url:
+        media_type, _, data = url[5:].partition(";base64,")
+        return {"type": "base64", "media_type": media_type or "image/png", "data": data}
+    return {"type": "url", "url": url}
 
 
 def _reply_text(data: dict[str, Any], provider: str) -> str:

@@ -37,10 +37,12 @@ _DETAIL_CHARS = 300
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """One turn of the conversation sent to the LLM (the system prompt travels separately)."""
+    """One turn of the conversation sent to the LLM (the system prompt travels separately). ``images`` are
+    http(s) or ``data:`` URLs shown to a model that reads images, before the text."""
 
     role: ChatRole
     content: str
+    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

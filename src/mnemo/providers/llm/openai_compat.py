@@ -89,7 +89,7 @@ class OpenAICompatLLM(EndpointModel):
         body: dict[str, Any] = {
             "model": self._model,
             "messages": [{"role": "system", "content": system}]
-            + [{"role": m.role, "content": m.content} for m in messages],
+            + [{"role": m.role, "content": _content(m)} for m in messages],
         }
         if self._temperature is not None:
             body["temperature"] = self._temperature
@@ -111,6 +111,14 @@ class OpenAICompatLLM(EndpointModel):
         if self._json_mode:
             return {"type": "json_object"}
         return None
+
+
+def _content(message: ChatMessage) -> str | list[dict[str, Any]]:
+    """A message's text, or its content parts when it shows images."""
+    if not message.images:
+        return message.content
+    images = [{"type": "image_url", "image_url": {"url": url}} for url in message.images]
+    return [*images, {"type": "text", "text": message.content}]
 
 
 def _schema_name(schema: dict[str, Any]) -> str:

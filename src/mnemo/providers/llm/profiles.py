@@ -48,6 +48,8 @@ class LLMProfile(BaseModel):
     max_concurrency: int = 4
     json_mode: bool = True
     structured_output: bool = False
+    #: the model reads images (an add's image parts are then described by it)
+    vision: bool = False
 
 
 @dataclass(frozen=True, slots=True)
