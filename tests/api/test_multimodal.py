@@ -56,6 +56,11 @@ DOCUMENTS: dict[str, tuple[str, bytes]] = {
 
 class _Documents(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        if self.path == "/moved.txt":  # to an allowed document: still not followed
+            self.send_response(302)
+            self.send_header("Location", "/notes.txt")
+            self.end_headers()
+            return
         found = DOCUMENTS.get(self.path)
         if found is None:
             self.send_error(404)
@@ -152,18 +157,20 @@ def test_what_cannot_be_used_is_skipped_and_never_costs_the_rest(media_server: M
         _doc("txt_url", f"http://127.0.0.1:{documents}/big.txt"),  # over MNEMO_DOCUMENT_MAX_BYTES
         _doc("pdf_url", f"http://127.0.0.1:{documents}/broken.pdf"),
         _doc("txt_url", f"http://127.0.0.1:{documents}/missing.txt"),
+        _doc("txt_url", f"http://127.0.0.1:{documents}/moved.txt"),
         {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},  # no vision LLM
         {"type": "audio_url", "audio_url": {"url": "https://example.com/a.mp3"}},
     ]
     event = add_and_wait(media_server, user, parts, infer=False, queued=True)
     reasons = [(item["type"], item["status"], item.get("reason", "")) for item in event["metadata"]["media"]]
-    assert [status for _, status, _ in reasons] == ["skipped"] * 7
+    assert [status for _, status, _ in reasons] == ["skipped"] * 8
     assert "not allowed" in reasons[0][2] and "169.254.169.254" in reasons[1][2]
     assert "larger than 60000 bytes" in reasons[2][2]
     assert "not a readable PDF" in reasons[3][2]
     assert "404" in reasons[4][2]
-    assert "vision" in reasons[5][2]
-    assert reasons[6][0] == "audio_url" and "not read" in reasons[6][2]
+    assert "302" in reasons[5][2] and "redirects are not followed" in reasons[5][2]
+    assert "vision" in reasons[6][2]
+    assert reasons[7][0] == "audio_url" and "not read" in reasons[7][2]
     assert texts_of(media_server, user) == ["I planted garlic today."]
 
 

@@ -3,7 +3,8 @@
 A ``data:`` URL is decoded (always allowed: its bytes came with the request). An ``http(s)://`` URL is fetched
 only when its host is on the deployment's allow list (``document_allowed_hosts``): a server that fetches any
 URL it is handed reaches whatever its network reaches (an SSRF hole), so remote fetching is off by default.
-Redirects are not followed, the body is read up to ``max_bytes`` and the whole fetch is bounded in time.
+Redirects are not followed (nor proxies from the environment), the body is read up to ``max_bytes`` and the
+whole fetch is bounded in time.
 What cannot be read raises :class:`DocumentRefused` with the reason the add's event records.
 """
 
@@ -56,7 +57,7 @@ class DocumentFetcher:
 
     async def _get(self, url: str) -> Fetched:
         async with (
-            httpx.AsyncClient(follow_redirects=False, timeout=self.timeout_seconds) as client,
+            httpx.AsyncClient(follow_redirects=False, timeout=self.timeout_seconds, trust_env=False) as client,
             client.stream("GET", url) as response,
         ):
             if response.status_code != 200:
