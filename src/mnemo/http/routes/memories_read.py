@@ -91,7 +91,8 @@ async def get_memory(memory_id: str, data: DataDep) -> dict[str, Any]:
         given = (await tables.feedback.of([record.id])).get(record.id) if record is not None else None
     if record is None:
         raise NotFound(MEMORY_NOT_FOUND)
-    feedback = {"feedback": given.feedback if given else None, "feedback_reason": given.reason if given else None}
+    # Only a memory with feedback shows it: without, get answers what get-all and exports do.
+    feedback = {"feedback": given.feedback, "feedback_reason": given.reason} if given else None
     return memory_to_wire(record, extra=feedback)
 
 

@@ -70,7 +70,7 @@ class Memory(_MemoryBase):
 
     structured_attributes: StructuredAttributes
     feedback: Literal["POSITIVE", "NEGATIVE", "VERY_NEGATIVE"] | None = Field(
-        default=None, description="get only: the memory's latest feedback (POST /v1/feedback/)"
+        default=None, description="get, when the memory has feedback: the latest (POST /v1/feedback/)"
     )
     feedback_reason: str | None = Field(default=None, description="get only: the reason given with it")
 
