@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from testkit.scripted_llm import ScriptedLLM, openai_reply
-from testkit.server import MnemoServer, start_server
+from testkit.server import MnemoServer, start_server, wait_event
 from tests.api.adding import add_and_wait, texts_of
 
 #: a 1×1 PNG
@@ -128,3 +128,15 @@ def test_an_image_the_llm_cannot_describe_is_skipped(llm: ScriptedLLM, vision_se
     (report,) = event["metadata"]["media"]
     assert report["status"] == "skipped" and "could not describe" in report["reason"]
     assert texts_of(vision_server, user) == ["The user paints watercolours."]
+
+
+def test_a_v1_add_waiting_for_a_failed_extraction_says_it_failed(llm: ScriptedLLM, vision_server: MnemoServer) -> None:
+    llm.clear()
+    llm.script(openai_reply("no JSON here"), openai_reply("still none"))
+    body = {"messages": "I love ramen.", "user_id": _user(), "async_mode": False}
+    with vision_server.client() as client:
+        answer = client.post("/v1/memories/", json=body, timeout=130)
+    assert answer.status_code == 200, answer.text
+    (item,) = answer.json()
+    assert item["status"] == "FAILED" and item["message"].startswith("The add failed:"), item
+    assert wait_event(vision_server, item["event_id"])["status"] == "FAILED"
