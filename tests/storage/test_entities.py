@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
@@ -129,3 +130,17 @@ async def test_profile_settings_default_on_and_jobs_record_their_counts(project:
         assert found is not None and (found.status, found.failed, found.error) == ("failed", 2, "boom")
         assert found.entity_ids == ["alice", "bob"] and found.completed_at is not None
         assert await tables.profiles.job(uuid.uuid4()) is None
+
+
+async def test_profiles_and_jobs_stay_in_their_project(project: ProjectData, other_project: ProjectData) -> None:
+    await insert(project, memory("Mine."))
+    await insert(other_project, memory("Theirs."))
+    async with other_project.transaction() as tables:
+        assert await tables.profiles.write("alice", {"facts": {"theirs": "yes"}}, by="offline", error=None)
+        theirs = await tables.profiles.create_job("trigger", "user", ["alice"])
+        await tables.profiles.save_settings(dataclasses.replace(await tables.profiles.settings(), enabled=False))
+    async with project.reading() as tables:
+        mine = await tables.profiles.profile("alice")
+        assert mine is not None and mine.profile is None
+        assert await tables.profiles.job(theirs) is None
+        assert (await tables.profiles.settings()).enabled is True
