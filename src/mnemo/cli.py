@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--project", help="project id (created if new; default: the default project)")
     create.add_argument("--name", help="a label for the key")
     create.add_argument("--read-only", action="store_true", help="the key may only read")
+    create.add_argument(
+        "--member", metavar="EMAIL", help="issue the key to this project member: it carries the member's role"
+    )
     listing = key_commands.add_parser("list", help="list keys (never the keys themselves)")
     _add_common(listing)
     revoke = key_commands.add_parser("revoke", help="revoke a key by its id")

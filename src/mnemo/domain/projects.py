@@ -35,8 +35,15 @@ class ProjectSettings(BaseModel):
     multilingual: bool = False
     #: None: the profile ``default``
     llm: LLMSetting | None = None
+    #: Stored and shown, without behaviour of their own in mnemo (README, "Hosted request fields"):
+    decay: bool = False
+    memory_depth: str | None = None
+    usecase_setting: str | int | float | None = None
+    #: None: "v3", the one pipeline mnemo runs
+    version: str | None = None
+    enable_graph: bool = False
 
-    @field_validator("multilingual", mode="before")
+    @field_validator("multilingual", "decay", "enable_graph", mode="before")
     @classmethod
     def _null_is_off(cls, value: object) -> object:
         return False if value is None else value

@@ -336,16 +336,6 @@ class LLMChoiceBody(BaseModel):
     model: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
 
 
-class ProjectUpdateBody(RequestBody):
-    name: ProjectName | None = None
-    description: str | None = None
-    custom_instructions: str | None = None
-    agent_custom_instructions: str | None = None
-    custom_categories: list[dict[str, str]] | list[str] | None = None
-    multilingual: bool | None = None
-    llm: LLMChoiceBody | None = None
-
-
 class ExportCreateBody(_TopLevelScope):
     export_schema: dict[str, Any] | str | None = Field(default=None, alias="schema")
     filters: dict[str, Any] | None = None

@@ -15,6 +15,8 @@ from mnemo.http.openapi import install_openapi
 from mnemo.http.ratelimit import RateLimiter
 from mnemo.http.routes import account, entities, events, exports, health, memories_read, memories_write, projects
 from mnemo.http.routes import legacy as legacy_routes
+from mnemo.http.routes import members as member_routes
+from mnemo.http.routes import orgs as org_routes
 from mnemo.http.routes import profiles as profile_routes
 from mnemo.http.routes import summary as summary_routes
 from mnemo.http.routes import webhooks as webhook_routes
@@ -63,6 +65,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(webhook_routes.router)
     app.include_router(legacy_routes.router)
     app.include_router(summary_routes.router)
+    app.include_router(member_routes.router)
+    app.include_router(org_routes.router)
     install_openapi(app)
     install_mcp(app, default_user_id=services.settings.mcp_default_user_id)
     install_ui(app)

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from mnemo.domain.members import MemberRole
 from mnemo.storage.database import Conn, Database
 
 KEY_PREFIX = "m0"
@@ -17,12 +18,15 @@ KEY_PREFIX = "m0"
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the project an API key belongs to."""
+    """Who is calling: the project an API key belongs to, and the member it was issued to (None: the project's
+    own key). ``read_only`` is the key's flag or the member's READER role, as it stands at this request."""
 
     key_id: uuid.UUID
     project_id: str
     org_id: str
     read_only: bool
+    member_email: str | None = None
+    role: MemberRole | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,14 @@ class ApiKeyInfo:
     read_only: bool
     created_at: datetime
     revoked_at: datetime | None
+    member_email: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    id: str
+    name: str
+    created_at: datetime
 
 
 def hash_key(key: str) -> bytes:
@@ -74,6 +86,28 @@ class AccountStore:
                 return str(row["id"])
             return new_id
 
+    async def create_project(self, org_id: str, name: str, description: str | None) -> str:
+        """A new, empty project of the organisation; its id."""
+        project_id = f"proj_{secrets.token_hex(8)}"
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO projects (id, org_id, name, description) VALUES (%s, %s, %s, %s)",
+                (project_id, org_id, name, description),
+            )
+        return project_id
+
+    async def project_exists(self, project_id: str) -> bool:
+        async with self.db.connection() as conn:
+            row = await (await conn.execute("SELECT 1 FROM projects WHERE id = %s", (project_id,))).fetchone()
+        return row is not None
+
+    async def organization(self, org_id: str) -> Organization | None:
+        async with self.db.connection() as conn:
+            row = await (
+                await conn.execute("SELECT id, name, created_at FROM organizations WHERE id = %s", (org_id,))
+            ).fetchone()
+        return Organization(**row) if row else None
+
     async def _default_org(self, conn: Conn) -> str:
         row = await (await conn.execute("SELECT id FROM organizations ORDER BY created_at LIMIT 1")).fetchone()
         if row is not None:
@@ -98,6 +132,28 @@ class AccountStore:
                 (uuid.uuid4(), project_id, name, hash_key(key), key[:8], read_only),
             )
 
+    async def create_member_key(
+        self, project_id: str, email: str, *, name: str | None = None, read_only: bool = False
+    ) -> tuple[str, MemberRole] | None:
+        """A new key issued to the member ``email`` of the project, and the member's role now; None when the
+        project has no such member (no key is made)."""
+        key = new_key()
+        async with self.db.transaction() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT role FROM project_members WHERE project_id = %s AND email = %s FOR SHARE",
+                    (project_id, email),
+                )
+            ).fetchone()
+            if row is None:
+                return None
+            await conn.execute(
+                "INSERT INTO api_keys (id, project_id, name, key_hash, prefix, read_only, member_email)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (uuid.uuid4(), project_id, name, hash_key(key), key[:8], read_only, email),
+            )
+        return key, MemberRole(row["role"])
+
     async def count_keys(self) -> int:
         async with self.db.connection() as conn:
             row = await (await conn.execute("SELECT count(*) AS n FROM api_keys")).fetchone()
@@ -107,7 +163,7 @@ class AccountStore:
         async with self.db.connection() as conn:
             rows = await (
                 await conn.execute(
-                    "SELECT id, project_id, name, prefix, read_only, created_at, revoked_at"
+                    "SELECT id, project_id, name, prefix, read_only, created_at, revoked_at, member_email"
                     " FROM api_keys ORDER BY created_at"
                 )
             ).fetchall()
@@ -121,17 +177,21 @@ class AccountStore:
             return cur.rowcount == 1
 
     async def authenticate(self, key: str) -> Principal | None:
-        """The principal of a valid, unrevoked key, else None."""
+        """The principal of a valid, unrevoked key (of a member who still is one), else None."""
         digest = hash_key(key)
         async with self.db.connection() as conn:
             row = await (
                 await conn.execute(
-                    "SELECT k.id, k.key_hash, k.project_id, k.read_only, p.org_id FROM api_keys k"
-                    " JOIN projects p ON p.id = k.project_id"
-                    " WHERE k.key_hash = %s AND k.revoked_at IS NULL",
+                    "SELECT k.id, k.key_hash, k.project_id, k.read_only, k.member_email, m.role, p.org_id"
+                    " FROM api_keys k JOIN projects p ON p.id = k.project_id"
+                    " LEFT JOIN project_members m ON m.project_id = k.project_id AND m.email = k.member_email"
+                    " WHERE k.key_hash = %s AND k.revoked_at IS NULL"
+                    " AND (k.member_email IS NULL OR m.role IS NOT NULL)",
                     (digest,),
                 )
             ).fetchone()
         if row is None or not hmac.compare_digest(bytes(row["key_hash"]), digest):
             return None
-        return Principal(row["id"], row["project_id"], row["org_id"], row["read_only"])
+        role = MemberRole(row["role"]) if row["role"] is not None else None
+        read_only = bool(row["read_only"]) or role is MemberRole.READER
+        return Principal(row["id"], row["project_id"], row["org_id"], read_only, row["member_email"], role)

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from psycopg.types.json import Jsonb
 
 from mnemo.domain.projects import ProjectSettings
+from mnemo.errors import NotFound
 from mnemo.storage.database import Conn, Database
 from mnemo.storage.deliveries import DeliveryLog
 from mnemo.storage.entities import EntityStore
@@ -22,6 +23,7 @@ from mnemo.storage.exports import ExportStore
 from mnemo.storage.feedback import FeedbackStore
 from mnemo.storage.history import HistoryStore
 from mnemo.storage.idempotency import IdempotencyStore
+from mnemo.storage.members import MemberStore
 from mnemo.storage.memories import MemoryStore
 from mnemo.storage.profiles import ProfileStore
 from mnemo.storage.records import ProjectRecord
@@ -44,7 +46,8 @@ class ProjectStore:
     async def get(self) -> ProjectRecord:
         statement = self._guard.sql("SELECT " + _PROJECT_COLUMNS + " FROM projects WHERE id = {project}")
         row = await (await self._conn.execute(statement)).fetchone()
-        assert row is not None, "a guard exists only for a project that exists"
+        if row is None:  # deleted since the caller's key (or the job's event) was read
+            raise NotFound(f"Project {self._guard.project_id} no longer exists.")
         return ProjectRecord(**{**row, "settings": ProjectSettings.model_validate(row["settings"] or {})})
 
     async def update(self, *, name: str | None, description: str | None, settings: ProjectSettings) -> None:
@@ -54,6 +57,11 @@ class ProjectStore:
             " settings = settings || %s, updated_at = now() WHERE id = {project}"
         )
         await self._conn.execute(statement, (name, description, Jsonb(settings.stored())))
+
+    async def delete(self) -> None:
+        """Delete the project and, by the foreign keys' ON DELETE CASCADE, everything it owns: memories, history,
+        events and jobs, exports, webhooks and deliveries, entities, feedback, profiles, members and API keys."""
+        await self._conn.execute(self._guard.sql("DELETE FROM projects WHERE id = {project}"))
 
 
 class ProjectTables:
@@ -67,6 +75,7 @@ class ProjectTables:
         "feedback",
         "history",
         "idempotency",
+        "members",
         "memories",
         "profiles",
         "project",
@@ -95,6 +104,7 @@ class ProjectTables:
         self.entities = EntityStore(conn, guard)
         self.feedback = FeedbackStore(conn, guard)
         self.profiles = ProfileStore(conn, guard)
+        self.members = MemberStore(conn, guard)
 
 
 class ProjectData:

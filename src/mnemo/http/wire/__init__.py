@@ -315,15 +315,19 @@ class Project(_Wire):
     description: str | None
     created_at: datetime
     updated_at: datetime
-    members: list[dict[str, Any]]
+    members: list[dict[str, Any]] = Field(description="[{username, email, role}], as the members route lists them")
+    user_role: Literal["READER", "OWNER"] = Field(description="the caller's role (OWNER for a key of no member)")
     custom_instructions: str | None
     agent_custom_instructions: str | None
     custom_categories: list[dict[str, str]] = Field(description="[{name: description}]; the 15 defaults when unset")
     multilingual: bool
     llm: ProjectLLMShown
     is_default: bool
-    enable_graph: bool
-    version: str
+    enable_graph: bool = Field(description="stored and shown; mnemo has no graph store")
+    version: str = Field(description='"v3" unless set; stored and shown')
+    decay: bool = Field(description="stored and shown; search does not decay with age")
+    memory_depth: str | None = Field(description="stored and shown")
+    usecase_setting: str | int | float | None = Field(description="stored and shown")
 
 
 class ExportCreated(_Wire):
