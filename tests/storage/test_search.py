@@ -121,3 +121,22 @@ async def test_candidates_by_id_returns_the_rows_that_exist_with_their_similarit
     async with project.reading() as tables:
         found = await tables.search.candidates_by_id([far, uuid.uuid4(), near], vec(1, 0))
     assert {c.record.id: round(c.similarity, 6) for c in found} == {near: 1.0, far: 0.0}
+
+
+async def test_nearest_also_fetches_the_given_rows_once_in_order_of_similarity(project: ProjectData) -> None:
+    north, northeast, east, south = await insert(
+        project,
+        memory("North.", vector=vec(1, 0)),
+        memory("Northeast.", vector=vec(0.8, 0.6)),
+        memory("East.", vector=vec(0, 1)),
+        memory("South.", vector=vec(-1, 0)),
+    )
+    (bobs,) = await insert(project, memory("Bob's north.", scope=BOB, vector=vec(1, 0)))
+    async with project.reading() as tables:
+        found = await tables.search.nearest(
+            vec(1, 0), ALICE_ONLY, ReadOptions(), limit=2, also=[south, northeast, uuid.uuid4()]
+        )
+        others = await tables.search.nearest(vec(1, 0), select({"user_id": "bob"}), ReadOptions(), limit=1, also=[east])
+    assert [c.record.id for c in found] == [north, northeast, south], "the nearest two, then what was asked for"
+    assert [c.similarity for c in found] == pytest.approx([1.0, 0.8, -1.0], abs=1e-6)
+    assert [c.record.id for c in others] == [bobs, east], "the given ids are taken as they are (already matched)"

@@ -19,7 +19,8 @@ from mnemo.services import Services
 from mnemo.storage import Principal, ProjectData, ProjectTables
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # async (like every dependency here): FastAPI runs a sync dependency in a worker thread, a hop per request
     found: Services = request.app.state.services
     return found
 
@@ -38,7 +39,7 @@ async def principal(request: Request) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def project_data(caller: PrincipalDep, svc: ServicesDep) -> ProjectData:
+async def project_data(caller: PrincipalDep, svc: ServicesDep) -> ProjectData:
     return ProjectData(svc.db, caller.project_id)
 
 

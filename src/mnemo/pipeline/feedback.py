@@ -6,14 +6,11 @@ import uuid
 from collections.abc import Sequence
 
 from mnemo.domain.feedback import SEARCH_WEIGHTS
-from mnemo.storage import ProjectData
+from mnemo.storage import Candidate
 
 
-async def feedback_weights(data: ProjectData, memory_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, float]:
-    """The search weight of those of ``memory_ids`` whose feedback changes their score (one indexed lookup)."""
-    if not memory_ids:
-        return {}
-    async with data.reading() as tables:
-        given = await tables.feedback.of(memory_ids)
-    weights = {memory_id: SEARCH_WEIGHTS[found.feedback] for memory_id, found in given.items() if found.feedback}
+def feedback_weights(candidates: Sequence[Candidate]) -> dict[uuid.UUID, float]:
+    """The search weight of those of ``candidates`` whose feedback changes their score (the feedback is read
+    with each candidate's row, so this asks the database nothing)."""
+    weights = {c.record.id: SEARCH_WEIGHTS[c.feedback] for c in candidates if c.feedback}
     return {memory_id: weight for memory_id, weight in weights.items() if weight != 1.0}

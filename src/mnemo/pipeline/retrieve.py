@@ -1,10 +1,9 @@
 """Search: gather candidates by meaning and by keywords, score every signal, fuse, rank.
 
-The two candidate legs run at once on two pooled connections: the keyword leg (BM25 inputs from
-the full-text index) starts while the query is still being embedded, the nearest-neighbour leg
-as soon as its vector is ready. The keyword leg then fetches the rows of its best matches (with
-their similarity) while the nearest-neighbour scan still runs, so every candidate carries both its
-similarity and its BM25 score without another round trip after the scan.
+The keyword leg (BM25 inputs from the full-text index) runs while the query is being embedded; then
+one statement scans for the nearest neighbours and fetches them together with the best keyword
+matches (each row once, with its similarity and its feedback), so every candidate carries both its
+similarity and its BM25 score: two statements per search, one of them while the model runs.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ from mnemo.domain.scoring import (
 from mnemo.domain.selection import parse_selection, selection_filter
 from mnemo.filters import Node
 from mnemo.pipeline.feedback import feedback_weights
-from mnemo.providers.embedding.base import Vectors
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 from mnemo.storage import Candidate, ProjectData, ReadOptions
 
@@ -78,42 +76,32 @@ class Retriever:
         options = ReadOptions(show_expired=request.show_expired, latest_only=request.latest_only)
         leg = _Leg(data, parse_selection(raw), options, pool=max(self.min_pool, 3 * request.top_k))
         vector = asyncio.ensure_future(self.batcher.embed_one(request.query))
-        nearest_leg = asyncio.ensure_future(self._nearest(leg, vector))
-        keyword_leg = asyncio.ensure_future(self._keyword_candidates(leg, request.query, vector))
+        keyword_leg = asyncio.ensure_future(self._keyword_matches(leg, request.query))
         try:
-            nearest, (bm25, best_matches) = await asyncio.gather(nearest_leg, keyword_leg)
+            query_vector, (bm25, best) = await asyncio.gather(vector, keyword_leg)
         finally:  # on failure, stop whatever is still running (and release its connection)
-            for task in (vector, nearest_leg, keyword_leg):
+            for task in (vector, keyword_leg):
                 task.cancel()
-        seen = {c.record.id for c in nearest}
-        candidates = nearest + [c for c in best_matches if c.record.id not in seen]
+        async with data.reading() as tables:
+            candidates = await tables.search.nearest(
+                query_vector, leg.selection, leg.options, limit=leg.pool, also=best
+            )
         reference = (
             datetime.now(UTC)
             if request.reference_date is None
             else parse_moment(request.reference_date, "reference_date")
         )
-        feedback = await feedback_weights(data, [c.record.id for c in candidates])
+        feedback = feedback_weights(candidates)
         ranked = self.rank(request.query, candidates, bm25, reference=reference, feedback=feedback)
         kept = [item for item in ranked if item.score >= request.threshold][: request.top_k]
         return [_to_wire(item, request.fields) for item in kept]
 
-    async def _nearest(self, leg: _Leg, vector: asyncio.Future[Vectors]) -> list[Candidate]:
-        query_vector = await vector
-        async with leg.data.reading() as tables:
-            return await tables.search.nearest(query_vector, leg.selection, leg.options, limit=leg.pool)
-
-    async def _keyword_candidates(
-        self, leg: _Leg, query: str, vector: asyncio.Future[Vectors]
-    ) -> tuple[dict[uuid.UUID, float], list[Candidate]]:
-        """BM25 of every keyword match in scope, and the rows of the best ones (with their similarity):
-        fetched here, while the nearest-neighbour leg still runs, rather than after it."""
+    async def _keyword_matches(self, leg: _Leg, query: str) -> tuple[dict[uuid.UUID, float], list[uuid.UUID]]:
+        """BM25 of every keyword match in scope, and the ids of the best ``leg.pool`` of them."""
         async with leg.data.reading() as tables:
             matches = await tables.search.keyword_matches(keyword_query(query), leg.selection, leg.options)
-            bm25 = bm25_scores(matches.documents, matches.terms, matches.matches)
-            if not bm25:
-                return bm25, []
-            best = [key for key, _ in heapq.nlargest(leg.pool, bm25.items(), key=_by_score)]
-            return bm25, await tables.search.candidates_by_id(best, await vector)
+        bm25 = bm25_scores(matches.documents, matches.terms, matches.matches)
+        return bm25, [key for key, _ in heapq.nlargest(leg.pool, bm25.items(), key=_by_score)]
 
     def rank(
         self,

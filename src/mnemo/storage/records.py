@@ -95,6 +95,8 @@ class Candidate:
     similarity: float
     entities: list[str]
     dates: list[tuple[date, date]]
+    #: the latest feedback given on the memory (``memory_feedback``), read with it in the same statement
+    feedback: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +179,7 @@ def candidate_from_row(row: dict[str, Any]) -> Candidate:
         similarity=float(row["similarity"]),
         entities=list(row["entities"] or []),
         dates=[_closed(span) for span in (row["dates"] or []) if span.lower and span.upper],
+        feedback=row.get("feedback"),
     )
 
 

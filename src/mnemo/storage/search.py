@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import LiteralString
 
 from psycopg.rows import tuple_row
 
@@ -25,6 +26,11 @@ from mnemo.storage.records import (
 )
 from mnemo.storage.tenant import TenantGuard
 
+#: A candidate's feedback, read in its own statement (a separate lookup was one more round trip per search).
+_FEEDBACK: LiteralString = (
+    "(SELECT f.feedback FROM memory_feedback f WHERE f.{tenant} AND f.memory_id = m.id) AS feedback"
+)
+
 
 class SearchStore:
     __slots__ = ("_conn", "_guard")
@@ -33,22 +39,41 @@ class SearchStore:
         self._conn = conn
         self._guard = guard
 
-    async def nearest(self, vector: Vector, selection: Node, options: ReadOptions, *, limit: int) -> list[Candidate]:
-        """Memories ``selection`` matches, ordered by cosine similarity to ``vector`` (best first).
+    async def nearest(
+        self, vector: Vector, selection: Node, options: ReadOptions, *, limit: int, also: Sequence[uuid.UUID] = ()
+    ) -> list[Candidate]:
+        """Memories ``selection`` matches, ordered by cosine similarity to ``vector`` (best first), plus the
+        rows of ``also`` (ids already known to match, e.g. a search's best keyword matches) in the same order:
+        one statement, each row once.
 
         The exact scan sorts ids and distances only, then fetches the winners' rows: sorting whole
         rows (with their vectors) costs more than the distances themselves.
         """
         where, params = compile_filter(selection, alias="m")
+        near = (
+            "SELECT m.id, m.embedding <=> %s AS distance FROM memories m"
+            " WHERE {tenant} AND ({where}) AND {visible} ORDER BY 2 LIMIT %s"
+        )
+        if also:
+            near = (
+                "SELECT m.id, m.embedding <=> %s AS distance FROM memories m WHERE {tenant} AND m.id IN"
+                " (SELECT id FROM (" + near + ") nearest UNION SELECT unnest(%s::uuid[]))"
+            )
         statement = self._guard.sql(
-            "SELECT " + MEMORY_COLUMNS_M + ", 1 - near.distance AS similarity, m.entities, m.dates"
-            " FROM (SELECT m.id, m.embedding <=> %s AS distance FROM memories m"
-            "       WHERE {tenant} AND ({where}) AND {visible} ORDER BY 2 LIMIT %s) near"
-            " JOIN memories m ON m.id = near.id AND m.{tenant} ORDER BY near.distance, m.id",
+            "SELECT "
+            + MEMORY_COLUMNS_M
+            + ", 1 - near.distance AS similarity, m.entities, m.dates, "
+            + _FEEDBACK
+            + " FROM ("
+            + near
+            + ") near JOIN memories m ON m.id = near.id AND m.{tenant} ORDER BY near.distance, m.id",
             where=where,
             visible=visibility(options),
         )
-        rows = await (await self._conn.execute(statement, [vector, *params, limit])).fetchall()
+        values = [vector, *params, limit]
+        if also:
+            values = [vector, *values, list(also)]
+        rows = await (await self._conn.execute(statement, values)).fetchall()
         return [candidate_from_row(row) for row in rows]
 
     async def keyword_matches(self, query: str, selection: Node, options: ReadOptions) -> KeywordMatches:
@@ -86,8 +111,11 @@ class SearchStore:
     async def candidates_by_id(self, ids: Sequence[uuid.UUID], vector: Vector) -> list[Candidate]:
         """The rows of ``ids`` (those that exist) with their similarity to ``vector``."""
         statement = self._guard.sql(
-            "SELECT " + MEMORY_COLUMNS + ", 1 - (m.embedding <=> %s) AS similarity, m.entities, m.dates"
-            " FROM memories m WHERE {tenant} AND m.id = ANY(%s)"
+            "SELECT "
+            + MEMORY_COLUMNS
+            + ", 1 - (m.embedding <=> %s) AS similarity, m.entities, m.dates, "
+            + _FEEDBACK
+            + " FROM memories m WHERE {tenant} AND m.id = ANY(%s)"
         )
         rows = await (await self._conn.execute(statement, [vector, list(ids)])).fetchall()
         return [candidate_from_row(row) for row in rows]
