@@ -168,9 +168,10 @@ class Ingestor:
         if not command.infer:
             return await self._verbatim_plan(data, command, event_id, media)
         started = time.perf_counter()
-        existing = await self._similar_memories(data, command)
-        refs = {str(index): record.id for index, record in enumerate(existing)}
         extractor, fallback = self.extractors.for_project(project)
+        # The offline rules read no existing memories (and link none by ref): no embedding and no scan for them.
+        existing = [] if isinstance(extractor, OfflineExtractor) else await self._similar_memories(data, command)
+        refs = {str(index): record.id for index, record in enumerate(existing)}
         request = ExtractionRequest(
             messages=command.messages,
             observed_at=command.observed_at,
@@ -190,14 +191,15 @@ class Ingestor:
         # A fact in the conversation's own wording is embedded with the messages before the add's last one.
         before = [] if used.self_contained else [*request.recent_messages, *command.messages[:-1]]
         context = [index_text(m.content, m.name) for m in before if m.role != "system"]
+        drafts = [(fact.text, fact.attributed_to, speakers.get(fact.attributed_to)) for fact in facts]
+        vectors = await self._embedded(drafts, context)  # the add's facts in one batch
         drafted: list[tuple[Fact, NewMemory]] = []
-        for fact in facts:
-            draft = (fact.text, fact.attributed_to, speakers.get(fact.attributed_to))
-            (memory,) = await self._new_memories(
-                command, _scope_for(fact, command.scope), [draft], fact.categories, context=context
-            )
+        for i, (fact, draft) in enumerate(zip(facts, drafts, strict=True)):
+            scope = _scope_for(fact, command.scope)
+            (memory,) = self._drafted(command, scope, [draft], vectors[i : i + 1], fact.categories)
             drafted.append((fact, memory))
-        kept = [(fact, memory) for fact, memory in drafted if not await self._known(data, memory)]
+        known = await self._known_all(data, [memory for _, memory in drafted])
+        kept = [pair for pair, seen in zip(drafted, known, strict=True) if not seen]
         kept += await self._chunk_memories(command, media)
         memories = [memory for _, memory in kept]
         # The LLM links the memories a fact replaces; the offline extractor's facts are linked by their claims.
@@ -290,17 +292,23 @@ class Ingestor:
             logger.warning("extractor %s unavailable on the last attempt (%s); falling back", extractor.name, exc)
             return await _timed(fallback, request), fallback, f"{fallback.name} (fallback: {exc})"
 
-    async def _known(self, data: ProjectData, memory: NewMemory) -> bool:
-        """True when the scope already holds a memory of the same meaning: cosine ≥ the dedup bound and
-        the same numbers and names (embeddings barely tell "2 kids" from "3 kids")."""
-        if self.same_meaning >= 1.0:
-            return False
+    async def _known_all(self, data: ProjectData, memories: Sequence[NewMemory]) -> list[bool]:
+        """For each memory, True when its scope already holds a memory of the same meaning: cosine ≥ the
+        dedup bound and the same numbers and names (embeddings barely tell "2 kids" from "3 kids").
+        One connection for all of them."""
+        if self.same_meaning >= 1.0 or not memories:
+            return [False] * len(memories)
+        found = []
         async with data.reading() as tables:
-            hits = await tables.search.nearest(memory.embedding, within_scope(memory.scope), ReadOptions(), limit=1)
-        if not hits or hits[0].similarity < self.same_meaning:
-            return False
-        known = hits[0].record.memory
-        return key_terms(known) == key_terms(memory.text) and not claims.contradicts(memory.text, known)
+            for memory in memories:
+                hits = await tables.search.nearest(memory.embedding, within_scope(memory.scope), ReadOptions(), limit=1)
+                found.append(hits[0].record.memory if hits and hits[0].similarity >= self.same_meaning else None)
+        return [
+            known is not None
+            and key_terms(known) == key_terms(memory.text)
+            and not claims.contradicts(memory.text, known)
+            for memory, known in zip(memories, found, strict=True)
+        ]
 
     async def _recent_messages(
         self, data: ProjectData, command: AddCommand, *, before: uuid.UUID | None
@@ -340,9 +348,12 @@ class Ingestor:
         """Memories for ``drafts`` (text, role, speaker), each embedded with the last messages of ``context``."""
         if not drafts:
             return []
+        return self._drafted(command, scope, drafts, await self._embedded(drafts, context), categories)
+
+    async def _embedded(self, drafts: Sequence[tuple[str, str, str | None]], context: Sequence[str]) -> Vectors:
+        """The vectors of ``drafts`` (text, role, speaker), each embedded with the last messages of ``context``."""
         window = self._context_window(context)
-        vectors = await self.batcher.embed([embedding_text(index_text(text, name), window) for text, _, name in drafts])
-        return self._drafted(command, scope, drafts, vectors, categories)
+        return await self.batcher.embed([embedding_text(index_text(text, name), window) for text, _, name in drafts])
 
     def _context_window(self, messages: Sequence[str]) -> list[str]:
         """The last ``context_messages`` of ``messages`` (none when context is off: ``[-0:]`` is everything)."""
