@@ -8,7 +8,9 @@ including the partial memories ``fields`` asks for; an operation added without b
 from __future__ import annotations
 
 import json
+import re
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -130,3 +132,25 @@ def test_every_documented_route_names_its_success_model(server: MnemoServer) -> 
             assert len(success) == 1, (method, path, success)
             documented = operation["responses"][success[0]]["content"]["application/json"]["schema"]
             assert {"$ref", "items", "oneOf", "additionalProperties"} & set(documented), (method, path, documented)
+
+
+def _readme_routes() -> set[tuple[str, str]]:
+    """``(method, path)`` of every route README's API table lists, path parameters written ``{}``."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    table = readme.split("| method and path | status | |\n", 1)[1].split("\n\n", 1)[0]
+    routes, methods = set(), []
+    for row in table.splitlines()[1:]:
+        for cell in re.findall(r"`([^`]+)`", row.split(" | ", 1)[0]):
+            method, _, path = cell.partition(" ")
+            methods.append(method.lower())
+            if path:
+                routes |= {(m, re.sub(r"\{[^}]*\}", "{}", path)) for m in methods}
+                methods = []
+    return routes
+
+
+def test_readme_lists_every_route(server: MnemoServer) -> None:
+    schema = httpx.get(f"{server.url}/openapi.json").json()
+    served = {(method, re.sub(r"\{[^}]*\}", "{}", path)) for method, path in _documented_operations(schema)}
+    undocumented = {("get", "/metrics"), ("get", "/openapi.json")}  # served, outside the schema
+    assert _readme_routes() == served | undocumented
