@@ -28,7 +28,7 @@ from mnemo.providers.llm.metered import metered
 from mnemo.providers.llm.profiles import LLMChoice, LLMProfile, ProjectLLM, UnknownProfile, unknown_profile
 from mnemo.services import Services
 from mnemo.settings import Settings
-from mnemo.storage import AccountStore, Database, JobQueue, claim_vector_space, migrate
+from mnemo.storage import AccountStore, Database, JobQueue, claim_vector_space, ensure_vector_index, migrate
 from mnemo.storage.deliveries import DeliveryQueue
 from mnemo.worker.runner import Worker, local_worker_alive, worker_id
 from mnemo.worker.webhooks import Deliverer
@@ -189,6 +189,8 @@ class ProfileExtractors:
 async def open_services(settings: Settings, db: Database) -> AsyncIterator[Services]:
     embedder = build_embedder(settings)
     await claim_vector_space(db, embedder.vector_space, embedder.dimensions)
+    if settings.vector_index_min_memories:
+        await ensure_vector_index(db, embedder.dimensions)
     batcher = EmbeddingBatcher(embedder, max_batch=settings.embedder_max_batch)
     batcher.start()
     try:
@@ -218,7 +220,9 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
                 same_meaning=settings.same_meaning_threshold,
                 context_messages=settings.embedding_context_messages,
             ),
-            retriever=Retriever(batcher, settings.ranking_weights()),
+            retriever=Retriever(
+                batcher, settings.ranking_weights(), approximate_from=settings.vector_index_min_memories
+            ),
             reranker=ProjectReranker(llms),
             limits=limits,
             digests=MemoryDigests(llms),

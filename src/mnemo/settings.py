@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     #: A memory is embedded with up to this many messages that preceded it in its conversation (scope):
     #: a reply is then found by what it answers. The stored text stays the memory alone; 0 turns it off.
     embedding_context_messages: int = Field(default=2, ge=0, le=10)
+    #: Scopes of at least this many memories are searched through an HNSW index (built at start when set;
+    #: every insert then updates it). 0: no index, every search scans its scope exactly.
+    vector_index_min_memories: int = Field(default=0, ge=0)
 
     # Search ranking: weights of the fused signals (see mnemo.domain.scoring).
     rank_semantic_weight: float = _DEFAULT_WEIGHTS.semantic

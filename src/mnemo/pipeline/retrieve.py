@@ -61,10 +61,14 @@ class _Leg:
 
 
 class Retriever:
-    def __init__(self, batcher: EmbeddingBatcher, weights: RankingWeights, *, min_pool: int = 60) -> None:
+    def __init__(
+        self, batcher: EmbeddingBatcher, weights: RankingWeights, *, min_pool: int = 60, approximate_from: int = 0
+    ) -> None:
         self.batcher = batcher
         self.weights = weights
         self.min_pool = min_pool
+        #: A scope of at least this many memories is searched through the HNSW index (0: always exactly).
+        self.approximate_from = approximate_from
 
     async def search(self, data: ProjectData, request: SearchBody) -> list[dict[str, Any]]:
         raw = selection_filter(
@@ -78,13 +82,18 @@ class Retriever:
         vector = asyncio.ensure_future(self.batcher.embed_one(request.query))
         keyword_leg = asyncio.ensure_future(self._keyword_matches(leg, request.query))
         try:
-            query_vector, (bm25, best) = await asyncio.gather(vector, keyword_leg)
+            query_vector, (bm25, best, scope_size) = await asyncio.gather(vector, keyword_leg)
         finally:  # on failure, stop whatever is still running (and release its connection)
             for task in (vector, keyword_leg):
                 task.cancel()
         async with data.reading() as tables:
             candidates = await tables.search.nearest(
-                query_vector, leg.selection, leg.options, limit=leg.pool, also=best
+                query_vector,
+                leg.selection,
+                leg.options,
+                limit=leg.pool,
+                also=best,
+                approximate=0 < self.approximate_from <= scope_size,
             )
         reference = (
             datetime.now(UTC)
@@ -96,12 +105,13 @@ class Retriever:
         kept = [item for item in ranked if item.score >= request.threshold][: request.top_k]
         return [_to_wire(item, request.fields) for item in kept]
 
-    async def _keyword_matches(self, leg: _Leg, query: str) -> tuple[dict[uuid.UUID, float], list[uuid.UUID]]:
-        """BM25 of every keyword match in scope, and the ids of the best ``leg.pool`` of them."""
+    async def _keyword_matches(self, leg: _Leg, query: str) -> tuple[dict[uuid.UUID, float], list[uuid.UUID], int]:
+        """BM25 of every keyword match in scope, the ids of the best ``leg.pool`` of them, and the scope's size."""
         async with leg.data.reading() as tables:
             matches = await tables.search.keyword_matches(keyword_query(query), leg.selection, leg.options)
         bm25 = bm25_scores(matches.documents, matches.terms, matches.matches)
-        return bm25, [key for key, _ in heapq.nlargest(leg.pool, bm25.items(), key=_by_score)]
+        best = [key for key, _ in heapq.nlargest(leg.pool, bm25.items(), key=_by_score)]
+        return bm25, best, matches.documents
 
     def rank(
         self,

@@ -26,6 +26,7 @@ from mnemo.storage.records import (
     ReadOptions,
     Vector,
 )
+from mnemo.storage.vector_index import ensure_vector_index
 
 __all__ = [
     "AccountStore",
@@ -50,5 +51,6 @@ __all__ = [
     "Vector",
     "VectorSpaceMismatch",
     "claim_vector_space",
+    "ensure_vector_index",
     "migrate",
 ]

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from typing import LiteralString
 
+from psycopg import sql
 from psycopg.rows import tuple_row
 
 from mnemo.filters import Node
@@ -40,20 +41,34 @@ class SearchStore:
         self._guard = guard
 
     async def nearest(
-        self, vector: Vector, selection: Node, options: ReadOptions, *, limit: int, also: Sequence[uuid.UUID] = ()
+        self,
+        vector: Vector,
+        selection: Node,
+        options: ReadOptions,
+        *,
+        limit: int,
+        also: Sequence[uuid.UUID] = (),
+        approximate: bool = False,
     ) -> list[Candidate]:
         """Memories ``selection`` matches, ordered by cosine similarity to ``vector`` (best first), plus the
         rows of ``also`` (ids already known to match, e.g. a search's best keyword matches) in the same order:
         one statement, each row once.
 
         The exact scan sorts ids and distances only, then fetches the winners' rows: sorting whole
-        rows (with their vectors) costs more than the distances themselves.
+        rows (with their vectors) costs more than the distances themselves. ``approximate`` walks the HNSW
+        index instead (:mod:`mnemo.storage.vector_index`, which must exist), with pgvector's iterative scan so
+        that rows the selection filters out cannot leave the result short.
         """
         where, params = compile_filter(selection, alias="m")
         near = (
             "SELECT m.id, m.embedding <=> %s AS distance FROM memories m"
             " WHERE {tenant} AND ({where}) AND {visible} ORDER BY 2 LIMIT %s"
         )
+        if approximate:  # the index's own expression, so that the planner can walk it
+            near = (
+                "SELECT m.id, m.embedding::vector({dims}) <=> %s::vector({dims}) AS distance FROM memories m"
+                " WHERE {tenant} AND ({where}) AND {visible} ORDER BY 2 LIMIT %s"
+            )
         if also:
             near = (
                 "SELECT m.id, m.embedding <=> %s AS distance FROM memories m WHERE {tenant} AND m.id IN"
@@ -69,11 +84,23 @@ class SearchStore:
             + ") near JOIN memories m ON m.id = near.id AND m.{tenant} ORDER BY near.distance, m.id",
             where=where,
             visible=visibility(options),
+            dims=sql.Literal(len(vector)),
         )
         values = [vector, *params, limit]
         if also:
             values = [vector, *values, list(also)]
-        rows = await (await self._conn.execute(statement, values)).fetchall()
+        if not approximate:
+            rows = await (await self._conn.execute(statement, values)).fetchall()
+            return [candidate_from_row(row) for row in rows]
+        async with self._conn.transaction():
+            # relaxed_order: the index scan goes on past rows the filter drops until ``limit`` rows are found
+            # (in roughly ascending distance; the outer ORDER BY sorts them). No sort: the index it must be.
+            await self._conn.execute(
+                "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),"
+                " set_config('hnsw.ef_search', %s, true), set_config('enable_sort', 'off', true)",
+                (str(min(1000, max(100, limit))),),
+            )
+            rows = await (await self._conn.execute(statement, values)).fetchall()
         return [candidate_from_row(row) for row in rows]
 
     async def keyword_matches(self, query: str, selection: Node, options: ReadOptions) -> KeywordMatches:
