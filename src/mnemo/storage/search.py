@@ -33,6 +33,11 @@ _FEEDBACK: LiteralString = (
 )
 
 
+#: Candidates the HNSW walk keeps (pgvector's ``hnsw.ef_search``; at least the rows asked for): recall against time.
+#: 800: recall@10 0.95 against the exact scan at 100,000 memories in one scope, 7 ms (bench/large_scope.py).
+HNSW_EF_SEARCH = 800
+
+
 class SearchStore:
     __slots__ = ("_conn", "_guard")
 
@@ -98,7 +103,7 @@ class SearchStore:
             await self._conn.execute(
                 "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),"
                 " set_config('hnsw.ef_search', %s, true), set_config('enable_sort', 'off', true)",
-                (str(min(1000, max(100, limit))),),
+                (str(min(1000, max(HNSW_EF_SEARCH, limit))),),
             )
             rows = await (await self._conn.execute(statement, values)).fetchall()
         return [candidate_from_row(row) for row in rows]

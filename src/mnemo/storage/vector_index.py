@@ -38,6 +38,7 @@ async def ensure_vector_index(db: Database, dimensions: int) -> bool:
         await conn.execute(
             sql.SQL(
                 "CREATE INDEX {name} ON memories USING hnsw ((embedding::vector({dims})) vector_cosine_ops)"
+                " WITH (m = 16, ef_construction = 128)"
             ).format(name=sql.Identifier(INDEX_NAME), dims=sql.Literal(dimensions))
         )
     logger.info("HNSW index built in %.1f s", time.perf_counter() - started)

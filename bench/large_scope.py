@@ -1,0 +1,238 @@
+"""One user with a very large scope: exact scan against the HNSW index (issue 14 §3).
+
+The embedded PostgreSQL gets ``--memories`` memories of ONE user, written with COPY: texts from a pool of 3,000
+distinct facts (``bench/texts.py``) embedded by the real model, each row's vector its pool text's vector plus
+Gaussian noise (σ ``--noise`` per dimension, re-normalised): synthetic, clustered like real text. Then, with 200
+questions embedded by the real model:
+
+1. the nearest-neighbour statement of a search (``SearchStore.nearest``, pool 60) timed exactly, and 100
+   one-memory inserts timed (insert, history, commit), without the index;
+2. the HNSW index built (``mnemo.storage.ensure_vector_index``), timed;
+3. the same statement through the index (``approximate``): time, and recall@10 of its ids against the exact
+   top 10; 100 more inserts timed, now updating the index;
+4. end to end: two ``serve --no-workers`` on the database, one with ``MNEMO_VECTOR_INDEX_MIN_MEMORIES`` set
+   (approximate), one without (exact), the same 200 searches sent to both in turn (``top_k`` 10).
+
+    python -m bench.large_scope [--memories 100000] [--noise 0.02]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+
+from bench import texts
+from bench.common import MODEL_DIR, embedded_database, machine, percentiles, report
+from bench.search import embed_pool, embedder, pool_row_parts, project_of
+from mnemo.domain.memories import Scope, index_fields, text_hash
+from mnemo.domain.scoring import keyword_query
+from mnemo.domain.selection import parse_selection, selection_filter
+from mnemo.storage import Database, NewMemory, ProjectData, ReadOptions, Vector, ensure_vector_index
+from mnemo.storage import search as search_module
+from testkit.server import MnemoServer, start_server
+
+USER = "big"
+DEFAULT_EF = search_module.HNSW_EF_SEARCH
+EF_SEARCH = (100, 200, 400, 800)
+POOL = 60
+QUERIES = 200
+INSERTS = 100
+
+
+def copy_rows(url: str, project: str, count: int, noise: float) -> float:
+    pool_texts, pool_vectors = embed_pool(3000, seed=14)
+    rng = np.random.default_rng(14)
+    now = datetime.now(UTC)
+    columns = "project_id, id, user_id, memory, hash, attributed_to, embedding, entities, created_at, updated_at"
+    types = ["text", "uuid", "text", "text", "text", "text", "vector", "text[]", "timestamptz", "timestamptz"]
+    started = time.perf_counter()
+    with psycopg.connect(url) as conn:
+        register_vector(conn)
+        with conn.cursor() as cur, cur.copy(f"COPY memories ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
+            for start in range(0, count, 10_000):
+                picks = rng.integers(0, len(pool_texts), size=min(10_000, count - start))
+                vectors = pool_vectors[picks] + rng.normal(0, noise, (len(picks), pool_vectors.shape[1]))
+                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+                for n, (index, vector) in enumerate(zip(picks, vectors.astype(np.float32), strict=True)):
+                    text = f"{pool_texts[index]} (note {start + n})"  # one scope holds each text once
+                    created = now - timedelta(seconds=float(rng.uniform(0, 365 * 86400)))
+                    entities = pool_row_parts(pool_texts[index])[1]
+                    row = (project, uuid.uuid4(), USER, text, text_hash(text), "user", vector, entities)
+                    copy.write_row((*row, created, created))
+        conn.commit()
+    copy_seconds = time.perf_counter() - started
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE) memories")
+    return copy_seconds
+
+
+async def nearest_times(
+    db: Database, project: str, vectors: list[Vector], *, approximate: bool
+) -> tuple[list[float], list[list[tuple[uuid.UUID, float]]]]:
+    selection = parse_selection(selection_filter({"user_id": USER}))
+    times, tops = [], []
+    async with ProjectData(db, project).reading() as tables:
+        for vector in vectors:
+            started = time.perf_counter()
+            found = await tables.search.nearest(vector, selection, ReadOptions(), limit=POOL, approximate=approximate)
+            times.append((time.perf_counter() - started) * 1000)
+            tops.append([(c.record.id, c.similarity) for c in found[:10]])
+    return times, tops
+
+
+async def keyword_times(db: Database, project: str, queries: list[str]) -> list[float]:
+    """The search's other leg (BM25 inputs: the scope's size and every memory sharing a word with the query)."""
+    selection = parse_selection(selection_filter({"user_id": USER}))
+    times = []
+    async with ProjectData(db, project).reading() as tables:
+        for query in queries:
+            started = time.perf_counter()
+            await tables.search.keyword_matches(keyword_query(query), selection, ReadOptions())
+            times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def recall(approximate: list[list[Any]], exact: list[list[Any]]) -> dict[str, float]:
+    """recall@10 by id, and by similarity (an approximate hit as close as the exact 10th counts: copies of one pool
+    text are nearly equidistant, so which of them is returned is a tie)."""
+    by_id = [len({i for i, _ in a} & {i for i, _ in e}) / len(e) for a, e in zip(approximate, exact, strict=True)]
+    by_similarity = [
+        sum(1 for _, s in a if s >= e[-1][1] - 1e-6) / len(e) for a, e in zip(approximate, exact, strict=True)
+    ]
+    return {
+        "recall_at_10_by_id": round(sum(by_id) / len(by_id), 4),
+        "recall_at_10_by_similarity": round(sum(by_similarity) / len(by_similarity), 4),
+        "recall_at_10_by_id_worst": round(min(by_id), 2),
+    }
+
+
+async def insert_times(db: Database, project: str, rng: random.Random) -> list[float]:
+    facts = [texts.fact(rng) for _ in range(INSERTS)]
+    vectors = embedder().embed(facts)
+    now = datetime.now(UTC)
+    times = []
+    data = ProjectData(db, project)
+    for fact, vector in zip(facts, vectors, strict=True):
+        memory = NewMemory(
+            scope=Scope(user_id=USER),
+            text=fact,
+            index=index_fields(fact, speaker=None, observed_at=now),
+            embedding=vector,
+            metadata=None,
+            created_at=now,
+            attributed_to="user",
+        )
+        started = time.perf_counter()
+        async with data.transaction() as tables:
+            await tables.memories.insert([memory], event_id=None, input_messages=None)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+async def storage_phase(url: str, project: str, queries: list[str]) -> dict[str, Any]:
+    vectors = list(embedder().embed(queries))
+    db = Database(url, min_size=1, max_size=1)
+    await db.open()
+    try:
+        rng = random.Random(14)
+        inserts_before = await insert_times(db, project, rng)  # first: the exact top 10 must include these rows
+        exact, exact_tops = await nearest_times(db, project, vectors, approximate=False)
+        started = time.perf_counter()
+        await ensure_vector_index(db, len(vectors[0]))
+        build_seconds = time.perf_counter() - started
+        walks = {}
+        for ef in EF_SEARCH:
+            search_module.HNSW_EF_SEARCH = ef
+            times, tops = await nearest_times(db, project, vectors, approximate=True)
+            walks[ef] = {"nearest_hnsw_ms": percentiles(times[len(times) // 10 :]), **recall(tops, exact_tops)}
+        search_module.HNSW_EF_SEARCH = DEFAULT_EF
+        inserts_after = await insert_times(db, project, rng)
+        keyword = await keyword_times(db, project, queries)
+    finally:
+        await db.close()
+    skip = len(queries) // 10
+    return {
+        "nearest_exact_ms": percentiles(exact[skip:]),
+        "nearest_hnsw_by_ef_search": walks,
+        "keyword_leg_ms": percentiles(keyword[skip:]),
+        "index_build_seconds": round(build_seconds, 1),
+        "insert_ms_without_index": percentiles(inserts_before),
+        "insert_ms_with_index": percentiles(inserts_after),
+    }
+
+
+def api_phase(url: str, key: str, tmp: Any, queries: list[str], threshold: int) -> dict[str, Any]:
+    servers: dict[str, MnemoServer] = {}
+    try:
+        for name, env in (("hnsw", str(threshold)), ("exact", "0")):
+            servers[name] = start_server(
+                tmp / f"serve-{name}",
+                database_url=url,
+                model_dir=MODEL_DIR,
+                api_key=key,
+                extra_args=["--no-workers"],
+                extra_env={"MNEMO_VECTOR_INDEX_MIN_MEMORIES": env},
+            )
+        clients = {name: s.client() for name, s in servers.items()}
+        times: dict[str, list[float]] = {name: [] for name in servers}
+        for query in queries:
+            for name, client in clients.items():
+                body = {"query": query, "filters": {"user_id": USER}, "top_k": 10}
+                started = time.perf_counter()
+                client.post("/v3/memories/search/", json=body).raise_for_status()
+                times[name].append((time.perf_counter() - started) * 1000)
+        skip = len(queries) // 10
+        return {f"search_{name}_ms": percentiles(values[skip:]) for name, values in times.items()}
+    finally:
+        for server in servers.values():
+            server.stop(timeout=120)
+
+
+def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    host = machine()
+    rng = random.Random(7)
+    queries = [texts.question(rng) for _ in range(QUERIES)]
+    with embedded_database() as (url, tmp):
+        first = start_server(tmp / "serve-load", database_url=url, model_dir=MODEL_DIR, extra_args=["--no-workers"])
+        try:
+            project = project_of(first)
+            key = first.api_key
+        finally:
+            first.stop(timeout=120)
+        copy_seconds = copy_rows(url, project, args.memories, args.noise)
+        results: dict[str, Any] = {
+            "memories": args.memories,
+            "noise": args.noise,
+            "copy_seconds": round(copy_seconds, 1),
+        }
+        results.update(asyncio.run(storage_phase(url, project, queries)))
+        results.update(api_phase(url, key, tmp, queries, threshold=min(50_000, args.memories)))
+        with psycopg.connect(url, autocommit=True) as conn:
+            sizes = conn.execute(
+                "SELECT pg_relation_size('memories_embedding_hnsw'), pg_total_relation_size('memories')"
+            ).fetchone()
+        assert sizes is not None
+        results["hnsw_index_mb"] = round(sizes[0] / 2**20, 1)
+        results["memories_with_indexes_mb"] = round(sizes[1] / 2**20, 1)
+    return host, results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--memories", type=int, default=100_000)
+    parser.add_argument("--noise", type=float, default=0.02)
+    report("large-scope", *run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
