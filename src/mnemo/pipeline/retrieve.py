@@ -19,6 +19,7 @@ from typing import Any
 from mnemo.domain.dates import parse_moment
 from mnemo.domain.entities import extract_entities, overlap
 from mnemo.domain.memories import memory_to_wire
+from mnemo.domain.question_forms import question_form
 from mnemo.domain.relative_dates import find_dates
 from mnemo.domain.requests import SearchBody
 from mnemo.domain.scoring import (
@@ -125,8 +126,9 @@ class Retriever:
         """``feedback``: the weight of each memory whose feedback changes its score (0: left out)."""
         query_entities = extract_entities(query)
         query_spans = [(span.start, span.end) for span in find_dates(query, reference)]
+        form = question_form(query)
         shape = QueryShape(
-            has_terms=bool(bm25),
+            has_terms=bool(bm25) or form.applies,
             has_entities=bool(query_entities),
             has_time=bool(query_spans),
         )
@@ -139,14 +141,16 @@ class Retriever:
             observed = candidate.record.created_at.date()
             signals = Signals(
                 semantic=candidate.similarity,
-                keyword=keyword_signal(bm25.get(candidate.record.id, 0.0), self.weights),
+                keyword=form.keyword(
+                    candidate.record.memory, keyword_signal(bm25.get(candidate.record.id, 0.0), self.weights)
+                ),
                 entity=overlap(query_entities, candidate.entities),
                 time=time_signal(query_spans, [(observed, observed), *candidate.dates]) if query_spans else 0.0,
             )
             fused = fuse(signals, shape, self.weights)
             if personal and about_a_relative(candidate.record.memory):
                 fused *= self.weights.someone_else
-            fused *= weight
+            fused *= weight * form.factor(candidate.record.memory)
             scored.append(Scored(candidate, calibrate(fused), signals, fused))
         scored.sort(key=lambda item: (-item.fused, -item.candidate.similarity, str(item.candidate.record.id)))
         return scored
