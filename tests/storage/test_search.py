@@ -20,14 +20,19 @@ def by_id(matches: KeywordMatches) -> dict[uuid.UUID, tuple[int, list[int]]]:
     return {memory_id: (length, hits) for memory_id, length, hits in matches.matches}
 
 
-async def test_nearest_orders_by_cosine_similarity_within_the_selection(project: ProjectData) -> None:
-    north, northeast, east, south = await insert(
+async def compass(project: ProjectData) -> list[uuid.UUID]:
+    """Alice's North, Northeast, East and South (unit vectors at those angles)."""
+    return await insert(
         project,
         memory("North.", vector=vec(1, 0)),
         memory("Northeast.", vector=vec(0.8, 0.6)),
         memory("East.", vector=vec(0, 1)),
         memory("South.", vector=vec(-1, 0)),
     )
+
+
+async def test_nearest_orders_by_cosine_similarity_within_the_selection(project: ProjectData) -> None:
+    north, northeast, east, south = await compass(project)
     await insert(project, memory("Bob's north.", scope=BOB, vector=vec(1, 0)))
     async with project.reading() as tables:
         best_two = await tables.search.nearest(vec(1, 0), ALICE_ONLY, ReadOptions(), limit=2)
@@ -124,13 +129,7 @@ async def test_candidates_by_id_returns_the_rows_that_exist_with_their_similarit
 
 
 async def test_nearest_also_fetches_the_given_rows_once_in_order_of_similarity(project: ProjectData) -> None:
-    north, northeast, east, south = await insert(
-        project,
-        memory("North.", vector=vec(1, 0)),
-        memory("Northeast.", vector=vec(0.8, 0.6)),
-        memory("East.", vector=vec(0, 1)),
-        memory("South.", vector=vec(-1, 0)),
-    )
+    north, northeast, east, south = await compass(project)
     (bobs,) = await insert(project, memory("Bob's north.", scope=BOB, vector=vec(1, 0)))
     async with project.reading() as tables:
         found = await tables.search.nearest(
