@@ -9,6 +9,7 @@ import pytest
 
 from mnemo.domain.memories import Scope
 from mnemo.domain.question_forms import NO_FORM, OTHER_TENSE, TOPIC_KEYWORD, question_form
+from mnemo.domain.scoring import about_someone_else
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 from mnemo.storage import ProjectData
 from tests.pipeline.test_calibration import search
@@ -69,3 +70,11 @@ async def test_short_personal_questions_find_statements_that_share_no_word_with_
     await remember(project, batcher, OSCAR, scope=Scope(user_id="oscar"))
     ranked = await search(project, batcher, question, "oscar")
     assert ranked[0]["memory"] == answer, [(r["memory"], r["score"], r["score_breakdown"]) for r in ranked[:4]]
+
+
+def test_an_extracted_fact_about_the_users_relative_is_about_someone_else() -> None:
+    """The offline extractor writes "User's mom ...": for "What is her job?" that is not her job."""
+    assert about_someone_else("What is her job?", "User's mom is a librarian back in Ohio.")
+    assert about_someone_else("Where does Carlos live now?", "User’s ex-wife lives in Seville.")
+    assert not about_someone_else("What is her job?", "User is a nurse in the emergency department.")
+    assert not about_someone_else("What does her mother do?", "User's mom is a librarian back in Ohio.")

@@ -138,10 +138,10 @@ _RELATIVES = (
     r"grandfather|grandpa|grandparents|grandchildren|aunt|uncle|cousin|niece|nephew|friend|friends|"
     r"roommates?|colleague|boss|neighbou?r|family|in-laws"
 )
-#: A relative as the subject: the memory's or a sentence's first words ("My mother lives in ...", not
-#: "I live in Leeds with my partner").
+#: A relative as the subject: the memory's or a sentence's first words ("My mother lives in ...", the
+#: offline extractor's "User's mom is ...", not "I live in Leeds with my partner").
 _ABOUT_RELATIVE = re.compile(
-    rf"(?:^|[.!?;]\s+)(?:\w+[,!]\s+)?(my|our|his|her|their)\s+(?:\w+\s+)?({_RELATIVES})\b", re.IGNORECASE
+    rf"(?:^|[.!?;]\s+)(?:\w+[,!]\s+)?(my|our|his|her|their|user['’]s)\s+(?:\w+\s+)?({_RELATIVES})\b", re.IGNORECASE
 )
 _NAMES_RELATIVE = re.compile(rf"\b({_RELATIVES})\b", re.IGNORECASE)
 
