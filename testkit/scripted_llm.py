@@ -146,6 +146,19 @@ class ScriptedLLM:
     def openai_url(self) -> str:
         return f"{self.url}/v1"
 
+    def openai_env(self, model: str | None = None, *, api_key: str | None = None, **more: str) -> dict[str, str]:
+        """``MNEMO_*`` variables making this server a deployment's default (OpenAI-compatible) LLM.
+
+        ``model`` and ``api_key`` are set only when given; ``more`` adds other variables as they are, e.g.
+        ``MNEMO_JOB_MAX_ATTEMPTS="1"``.
+        """
+        env = {"MNEMO_LLM_PROVIDER": "openai", "MNEMO_LLM_BASE_URL": self.openai_url}
+        if model is not None:
+            env["MNEMO_LLM_MODEL"] = model
+        if api_key is not None:
+            env["MNEMO_LLM_API_KEY"] = api_key
+        return env | more
+
     def script(self, *replies: Reply) -> None:
         """Queue replies, answered in order."""
         with self._lock:

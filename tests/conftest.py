@@ -12,7 +12,8 @@ import pytest
 
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 from mnemo.storage import Database
-from testkit.server import MnemoServer, start_server
+from testkit.scripted_llm import ScriptedLLM
+from testkit.server import MnemoServer, serving
 
 if TYPE_CHECKING:
     from mnemo.providers.embedding.minilm_onnx import MiniLMOnnxEmbedder
@@ -88,16 +89,21 @@ def server(
     module_database_url: str, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[MnemoServer]:
     """A running ``mnemo serve`` shared by the tests of one module (webhooks may target loopback)."""
-    running = start_server(
+    with serving(
         tmp_path_factory.mktemp("serve"),
         database_url=module_database_url,
         model_dir=model_dir,
         extra_env={"MNEMO_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"},
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.stop()
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[ScriptedLLM]:
+    """A scripted OpenAI/Anthropic-compatible LLM shared by the tests of one module (each scripts its replies;
+    give a server its :meth:`ScriptedLLM.openai_env`)."""
+    with ScriptedLLM() as scripted:
+        yield scripted
 
 
 @pytest.fixture(scope="session")

@@ -13,29 +13,22 @@ import httpx
 import pytest
 
 from testkit.scripted_llm import ScriptedLLM, error_reply, openai_reply
-from testkit.server import MnemoServer, start_server
+from testkit.server import MnemoServer, serving
 
 LLM_NAME = "openai-compat:digest-model"
-
-
-@pytest.fixture(scope="module")
-def llm() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM() as scripted:
-        yield scripted
 
 
 @pytest.fixture(scope="module")
 def writer(
     llm: ScriptedLLM, module_database_url: str, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[MnemoServer]:
-    env = {"MNEMO_LLM_PROVIDER": "openai", "MNEMO_LLM_BASE_URL": llm.openai_url, "MNEMO_LLM_MODEL": "digest-model"}
-    running = start_server(
-        tmp_path_factory.mktemp("digest-serve"), database_url=module_database_url, model_dir=model_dir, extra_env=env
-    )
-    try:
+    with serving(
+        tmp_path_factory.mktemp("digest-serve"),
+        database_url=module_database_url,
+        model_dir=model_dir,
+        extra_env=llm.openai_env("digest-model"),
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _user_with(client: httpx.Client, *texts: str) -> str:

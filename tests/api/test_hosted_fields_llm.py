@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from testkit.scripted_llm import ScriptedLLM, openai_reply
-from testkit.server import MnemoServer, start_server, wait_event
+from testkit.server import MnemoServer, serving, wait_event
 from tests.api.adding import add_and_wait, texts_of
 
 #: a 1×1 PNG
@@ -27,34 +27,21 @@ def _user() -> str:
 
 
 @pytest.fixture(scope="module")
-def llm() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM() as scripted:
-        yield scripted
-
-
-@pytest.fixture(scope="module")
 def vision_server(
     llm: ScriptedLLM, module_database_url: str, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[MnemoServer]:
-    running = start_server(
-        tmp_path_factory.mktemp("vision-serve"),
-        database_url=module_database_url,
-        model_dir=model_dir,
-        extra_env={
-            "MNEMO_LLM_PROVIDER": "openai",
-            "MNEMO_LLM_BASE_URL": llm.openai_url,
-            "MNEMO_LLM_MODEL": "scripted-vision",
-            "MNEMO_LLM_API_KEY": "sk-test",
-            "MNEMO_LLM_VISION": "true",
-            "MNEMO_LLM_TIMEOUT_SECONDS": "2",
-            "MNEMO_LLM_TOTAL_TIMEOUT_SECONDS": "3",
-            "MNEMO_JOB_MAX_ATTEMPTS": "1",
-        },
+    env = llm.openai_env(
+        "scripted-vision",
+        api_key="sk-test",
+        MNEMO_LLM_VISION="true",
+        MNEMO_LLM_TIMEOUT_SECONDS="2",
+        MNEMO_LLM_TOTAL_TIMEOUT_SECONDS="3",
+        MNEMO_JOB_MAX_ATTEMPTS="1",
     )
-    try:
+    with serving(
+        tmp_path_factory.mktemp("vision-serve"), database_url=module_database_url, model_dir=model_dir, extra_env=env
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _facts(*texts: str) -> str:

@@ -12,37 +12,24 @@ from typing import Any
 import pytest
 
 from testkit.scripted_llm import ScriptedLLM, error_reply, openai_reply
-from testkit.server import MnemoServer, run_cli, start_server, wait_event
-
-
-@pytest.fixture(scope="module")
-def llm() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM() as scripted:
-        yield scripted
+from testkit.server import MnemoServer, run_cli, serving, wait_event
 
 
 @pytest.fixture(scope="module")
 def llm_server(
     llm: ScriptedLLM, module_database_url: str, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[MnemoServer]:
-    running = start_server(
-        tmp_path_factory.mktemp("llm-serve"),
-        database_url=module_database_url,
-        model_dir=model_dir,
-        extra_env={
-            "MNEMO_LLM_PROVIDER": "openai",
-            "MNEMO_LLM_BASE_URL": llm.openai_url,
-            "MNEMO_LLM_MODEL": "scripted-model",
-            "MNEMO_LLM_API_KEY": "sk-test",
-            "MNEMO_LLM_TIMEOUT_SECONDS": "2",
-            "MNEMO_LLM_TOTAL_TIMEOUT_SECONDS": "3",
-            "MNEMO_JOB_MAX_ATTEMPTS": "2",
-        },
+    env = llm.openai_env(
+        "scripted-model",
+        api_key="sk-test",
+        MNEMO_LLM_TIMEOUT_SECONDS="2",
+        MNEMO_LLM_TOTAL_TIMEOUT_SECONDS="3",
+        MNEMO_JOB_MAX_ATTEMPTS="2",
     )
-    try:
+    with serving(
+        tmp_path_factory.mktemp("llm-serve"), database_url=module_database_url, model_dir=model_dir, extra_env=env
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _facts(*facts: dict[str, Any]) -> str:

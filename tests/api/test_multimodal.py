@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from testkit.server import MnemoServer, start_server, wait_event
+from testkit.server import MnemoServer, serving, wait_event
 from tests.api.adding import add_and_wait, texts_of
 
 NOTES = "The user keeps bees on the roof.\n\nThe hives are painted yellow and face south."
@@ -92,16 +92,13 @@ def documents() -> Iterator[int]:
 def media_server(
     documents: int, module_database_url: str, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[MnemoServer]:
-    running = start_server(
+    with serving(
         tmp_path_factory.mktemp("media-serve"),
         database_url=module_database_url,
         model_dir=model_dir,
         extra_env={"MNEMO_DOCUMENT_ALLOWED_HOSTS": f"127.0.0.1:{documents}", "MNEMO_DOCUMENT_MAX_BYTES": "60000"},
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _user() -> str:

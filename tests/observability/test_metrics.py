@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from testkit.scripted_llm import ScriptedLLM, error_reply, openai_reply
-from testkit.server import MnemoServer, free_port, mnemo_env, start_server, wait_event
+from testkit.server import MnemoServer, free_port, mnemo_env, serving, start_server, wait_event
 from tests.observability.support import Samples, delta, names, scrape, value
 
 FAMILIES = {
@@ -59,30 +59,19 @@ ALWAYS = {
 
 
 @pytest.fixture(scope="module")
-def llm() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM() as scripted:
-        yield scripted
-
-
-@pytest.fixture(scope="module")
 def served(
     llm: ScriptedLLM, module_database_url: str, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[MnemoServer]:
-    env = {
-        "MNEMO_LLM_PROVIDER": "openai",
-        "MNEMO_LLM_BASE_URL": llm.openai_url,
-        "MNEMO_LLM_API_KEY": "sk-metrics-test",
-        "MNEMO_LLM_TIMEOUT_SECONDS": "10",
-        "MNEMO_JOB_MAX_ATTEMPTS": "1",
-        "MNEMO_LLM_FALLBACK": "fail",
-    }
-    running = start_server(
-        tmp_path_factory.mktemp("metrics"), database_url=module_database_url, model_dir=model_dir, extra_env=env
+    env = llm.openai_env(
+        api_key="sk-metrics-test",
+        MNEMO_LLM_TIMEOUT_SECONDS="10",
+        MNEMO_JOB_MAX_ATTEMPTS="1",
+        MNEMO_LLM_FALLBACK="fail",
     )
-    try:
+    with serving(
+        tmp_path_factory.mktemp("metrics"), database_url=module_database_url, model_dir=model_dir, extra_env=env
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _facts(text: str) -> str:
