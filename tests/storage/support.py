@@ -18,6 +18,9 @@ from mnemo.storage import AccountStore, Database, NewMemory, ProjectData, Vector
 DIMENSIONS = 8
 ALICE = Scope(user_id="alice")
 BOB = Scope(user_id="bob")
+#: leases of the claim tests (jobs and webhook deliveries): one that lapses while a test waits, one that does not
+SHORT = timedelta(milliseconds=50)
+LONG = timedelta(seconds=60)
 #: A fixed moment the tests date their memories from (relative dates in texts count from it).
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -15,12 +15,9 @@ import pytest
 
 from mnemo.domain.events import EventStatus, EventType
 from mnemo.storage import Database, EventRecord, Job, JobQueue, LostClaim, ProjectData
-from tests.storage.support import ALICE
+from tests.storage.support import ALICE, LONG, SHORT
 
 pytestmark = pytest.mark.anyio
-
-SHORT = timedelta(milliseconds=50)
-LONG = timedelta(seconds=60)
 
 
 @pytest.fixture

@@ -19,12 +19,9 @@ from mnemo.domain.webhooks import MEMORY_EVENT_TYPES
 from mnemo.storage import Database, MemoryPatch, ProjectData
 from mnemo.storage.deliveries import DeliveryQueue, DeliveryRecord
 from mnemo.storage.webhooks import WebhookChange, WebhookRecord
-from tests.storage.support import insert, memory, new_project, select
+from tests.storage.support import LONG, SHORT, insert, memory, new_project, select
 
 pytestmark = pytest.mark.anyio
-
-SHORT = timedelta(milliseconds=50)
-LONG = timedelta(seconds=60)
 
 
 @pytest.fixture
