@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from mnemo.domain.webhooks import verify
-from testkit.server import MnemoServer, run_cli, start_server
+from testkit.server import MnemoServer, run_cli, serving
 from tests.api.webhook_support import Receiver, add, create, project_id, settled
 
 #: Fast retries, so a test waits tenths of seconds for a backoff, not minutes.
@@ -29,13 +29,10 @@ FAST_RETRIES = {
 def server(
     module_database_url: str, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[MnemoServer]:
-    running = start_server(
+    with serving(
         tmp_path_factory.mktemp("serve"), database_url=module_database_url, model_dir=model_dir, extra_env=FAST_RETRIES
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture
