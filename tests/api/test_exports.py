@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import psycopg
 import pytest
 from hypothesis import given, settings
@@ -19,7 +20,9 @@ from pydantic import BaseModel
 
 from mnemo.domain.exports import MAX_EXPORT_MEMORIES, shape_export
 from mnemo.domain.memories import MemoryRecord, Scope
+from mnemo.storage import Database, ProjectData
 from testkit.server import MnemoServer, run_cli, start_server
+from tests.storage.support import insert, memory
 
 FACTS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -496,12 +499,32 @@ def test_openapi_documents_the_export_operations(server: MnemoServer) -> None:
     assert "memory_export_id" in body_fields(paths["/v1/exports/get/"]["post"])
 
 
-def test_the_memory_bound_is_inclusive_and_one_more_is_413(http: httpx.Client) -> None:
+@pytest.mark.anyio
+async def test_the_memory_bound_is_inclusive_and_one_more_is_413(http: httpx.Client, module_database_url: str) -> None:
     agent = f"big-{uuid.uuid4().hex[:6]}"  # an agent, not a user: the user_id "*" export above stays small
-    for start in range(0, MAX_EXPORT_MEMORIES, 200):
-        messages = [{"role": "user", "content": f"Fact {i} of {agent}."} for i in range(start, start + 200)]
-        response = http.post("/v3/memories/add/", json={"messages": messages, "agent_id": agent, "infer": False})
-        assert response.status_code == 200, response.text
+    response = http.post(
+        "/v3/memories/add/", json={"messages": f"Fact 0 of {agent}.", "agent_id": agent, "infer": False}
+    )
+    assert response.status_code == 200, response.text
+    # The other memories go in through storage, in the first one's project with its vector: adding
+    # thousands through the API would spend the test embedding them.
+    with psycopg.connect(module_database_url) as conn:
+        found = conn.execute(
+            "SELECT project_id, embedding::text FROM memories WHERE id = %s", (response.json()["results"][0]["id"],)
+        ).fetchone()
+    assert found is not None
+    project_id, embedding = found
+    vector = np.array(json.loads(embedding), dtype=np.float32)
+    database = Database(module_database_url, min_size=1, max_size=1)
+    await database.open()
+    try:
+        more = [
+            memory(f"Fact {i} of {agent}.", scope=Scope(agent_id=agent), vector=vector)
+            for i in range(1, MAX_EXPORT_MEMORIES)
+        ]
+        assert len(await insert(ProjectData(database, project_id), *more)) == MAX_EXPORT_MEMORIES - 1
+    finally:
+        await database.close()
     full = _get(http, {"memory_export_id": _create(http, {"schema": FACTS_SCHEMA, "filters": {"agent_id": agent}})})
     assert full["count"] == len(full["facts"]) == MAX_EXPORT_MEMORIES
     _add(http, "someone", "One fact too many.", agent_id=agent)
