@@ -46,6 +46,8 @@ EF_SEARCH = (100, 200, 400, 800)
 POOL = 60
 QUERIES = 200
 INSERTS = 100
+#: enough for the graph of 1,000,000 memories to be built in memory (~1.7 kB a memory)
+BUILD_MEMORY = "3GB"
 
 
 def copy_rows(url: str, project: str, count: int, noise: float) -> float:
@@ -148,7 +150,7 @@ async def storage_phase(url: str, project: str, queries: list[str]) -> dict[str,
         inserts_before = await insert_times(db, project, rng)  # first: the exact top 10 must include these rows
         exact, exact_tops = await nearest_times(db, project, vectors, approximate=False)
         started = time.perf_counter()
-        await ensure_vector_index(db, len(vectors[0]))
+        await ensure_vector_index(db, len(vectors[0]), build_memory=BUILD_MEMORY)
         build_seconds = time.perf_counter() - started
         walks = {}
         for ef in EF_SEARCH:

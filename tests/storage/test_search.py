@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from mnemo.domain.memories import index_fields
-from mnemo.storage import KeywordMatches, ProjectData, ReadOptions
+from mnemo.storage import Database, KeywordBounds, KeywordMatches, ProjectData, ReadOptions
 from tests.storage.support import BOB, T0, axis, insert, memory, select, vec
 
 pytestmark = pytest.mark.anyio
@@ -139,3 +139,28 @@ async def test_nearest_also_fetches_the_given_rows_once_in_order_of_similarity(p
     assert [c.record.id for c in found] == [north, northeast, south], "the nearest two, then what was asked for"
     assert [c.similarity for c in found] == pytest.approx([1.0, 0.8, -1.0], abs=1e-6)
     assert [c.record.id for c in others] == [bobs, east], "the given ids are taken as they are (already matched)"
+
+
+async def test_keyword_matches_of_a_large_scope_go_by_its_rarer_words(db: Database, project: ProjectData) -> None:
+    """Past ``large_scope`` memories, a word the statistics expect in more than ``match_budget`` of them matches
+    nothing by itself: only memories holding a rarer word of the query are read, and the common word's document
+    frequency is the statistics' estimate."""
+    common = await insert(project, *(memory(f"Zanzibar note number {i}.") for i in range(36)))
+    rare = await insert(project, *(memory(f"A quokka met me in Zanzibar, day {i}.") for i in range(3)))
+    await insert(project, memory("Quokkas are shy.", scope=BOB))
+    async with db.connection() as conn:
+        await conn.execute("ANALYZE memories")
+    bounds = KeywordBounds(large_scope=10, match_budget=5)
+    async with project.reading() as tables:
+        small = await tables.search.keyword_matches("quokka in Zanzibar", ALICE_ONLY, ReadOptions())
+        large = await tables.search.keyword_matches("quokka in Zanzibar", ALICE_ONLY, ReadOptions(), bounds=bounds)
+        counted = await tables.search.keyword_matches(
+            "quokka in Zanzibar", ALICE_ONLY, ReadOptions(), bounds=KeywordBounds(count_up_to=100)
+        )
+    # Lexemes, sorted: "quokka" (0), "zanzibar" (1).
+    assert (small.bounded, small.documents, set(by_id(small))) == (False, 39, {*common, *rare})
+    assert large.bounded and large.documents == 10, "counted only up to the large-scope bound"
+    assert by_id(large) == {memory_id: (5, [0, 1]) for memory_id in rare}
+    assert set(large.estimated) == {1} and large.estimated[1] >= 36, "Zanzibar: the statistics' count"
+    assert large.corpus >= 40, "the table's estimated size"
+    assert (counted.bounded, counted.documents) == (False, 39)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
@@ -78,7 +78,12 @@ class QueryShape:
     has_time: bool
 
 
-def bm25_scores(documents: int, terms: int, matches: Sequence[tuple[Key, int, Sequence[int]]]) -> dict[Key, float]:
+def bm25_scores(
+    documents: int,
+    terms: int,
+    matches: Sequence[tuple[Key, int, Sequence[int]]],
+    estimated: Mapping[int, int] | None = None,
+) -> dict[Key, float]:
     """BM25 of every matching memory: ``matches`` are (key, distinct lexemes, indexes of query terms it has).
 
     Term frequency counts as 1: memories are a sentence or a turn, where a word rarely repeats, and
@@ -86,12 +91,15 @@ def bm25_scores(documents: int, terms: int, matches: Sequence[tuple[Key, int, Se
     Document frequencies are counted within ``matches``, so IDF is per scope, with two corrections: the
     scope counts as at least :data:`IDF_FLOOR_DOCUMENTS` memories, and a word shared by a large part of
     the scope is discounted by that share (so a word every memory has, such as the speaker's name, ranks
-    nothing).
+    nothing). ``estimated`` overrides the frequency of the terms the matches were not gathered by (a large
+    scope's common words, :class:`mnemo.storage.KeywordMatches`).
     """
     frequency = [0] * terms
     for _, _, hits in matches:
         for term in hits:
             frequency[term] += 1
+    for term, count in (estimated or {}).items():
+        frequency[term] = count
     floor = max(documents, IDF_FLOOR_DOCUMENTS)
     shared = min(1.0, max(documents, 1) / SHARED_TERM_SCOPE)
     idf = [

@@ -39,7 +39,7 @@ from mnemo.domain.selection import parse_selection, selection_filter
 from mnemo.filters import Node
 from mnemo.pipeline.feedback import feedback_weights
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
-from mnemo.storage import Candidate, ProjectData, ReadOptions
+from mnemo.storage import Candidate, KeywordBounds, ProjectData, ReadOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +109,13 @@ class Retriever:
     async def _keyword_matches(self, leg: _Leg, query: str) -> tuple[dict[uuid.UUID, float], list[uuid.UUID], int]:
         """BM25 of every keyword match in scope, the ids of the best ``leg.pool`` of them, and the scope's size."""
         async with leg.data.reading() as tables:
-            matches = await tables.search.keyword_matches(keyword_query(query), leg.selection, leg.options)
-        bm25 = bm25_scores(matches.documents, matches.terms, matches.matches)
+            matches = await tables.search.keyword_matches(
+                keyword_query(query),
+                leg.selection,
+                leg.options,
+                bounds=KeywordBounds(count_up_to=self.approximate_from),
+            )
+        bm25 = bm25_scores(matches.corpus, matches.terms, matches.matches, matches.estimated)
         best = [key for key, _ in heapq.nlargest(leg.pool, bm25.items(), key=_by_score)]
         return bm25, best, matches.documents
 

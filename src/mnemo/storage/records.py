@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, LiteralString
 
@@ -100,16 +100,45 @@ class Candidate:
 
 
 @dataclass(frozen=True, slots=True)
+class KeywordBounds:
+    """How much of a scope the keyword leg reads.
+
+    ``count_up_to``: the scope is counted up to at least this many memories (the caller may need to know
+    that it reaches a size, e.g. the HNSW threshold). A scope of ``large_scope`` memories or more is matched
+    on its rarer lexemes only: the rarest first, while the statistics expect them in at most
+    ``match_budget`` memories together (a common word's matches would rank below those of rarer words
+    anyway, and each costs a row read); at most twice that are read (the statistics are estimates).
+    """
+
+    count_up_to: int = 0
+    large_scope: int = 20_000
+    match_budget: int = 1_000
+
+
+@dataclass(frozen=True, slots=True)
 class KeywordMatches:
     """The memories of a scope that share lexemes with a query (input of BM25).
 
     ``matches`` holds, per memory, its id, its number of distinct lexemes, and the indexes (into the
     query's ``terms`` distinct lexemes) of the lexemes it contains.
+
+    ``documents`` is the scope's size, counted up to the bound the search asked for. In a large scope
+    (``bounded``) only the memories holding one of the query's rarer lexemes are matched; ``estimated``
+    then gives, for each lexeme left out of the matching (by its index), its document frequency as the
+    table's statistics estimate it, out of ``corpus`` memories.
     """
 
     terms: int
     documents: int
     matches: list[tuple[uuid.UUID, int, list[int]]]
+    bounded: bool = False
+    estimated: dict[int, int] = field(default_factory=dict)
+    corpus_estimate: int = 0
+
+    @property
+    def corpus(self) -> int:
+        """The memories the IDF counts: the scope's, or in a bounded match the statistics' estimate."""
+        return self.corpus_estimate or self.documents
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from mnemo.storage.records import (
     MEMORY_COLUMNS,
     MEMORY_COLUMNS_M,
     Candidate,
+    KeywordBounds,
     KeywordMatches,
     ReadOptions,
     Vector,
@@ -36,6 +37,18 @@ _FEEDBACK: LiteralString = (
 #: Candidates the HNSW walk keeps (pgvector's ``hnsw.ef_search``; at least the rows asked for): recall against time.
 #: 800: recall@10 0.95 against the exact scan at 100,000 memories in one scope, 7 ms (bench/large_scope.py).
 HNSW_EF_SEARCH = 800
+
+#: The share of the memories table holding each of the given lexemes, for those among the most common elements
+#: the statistics keep for ``tsv``, and the table's estimated row count (on every row, and alone when none is).
+_LEXEME_SHARES: LiteralString = (
+    "SELECT greatest(c.reltuples, 0)::bigint, e.lexeme, e.share FROM pg_class c LEFT JOIN LATERAL ("
+    "  SELECT u.lexeme, u.share FROM pg_stats s,"
+    "   unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs[:cardinality(s.most_common_elems)])"
+    "    AS u(lexeme, share)"
+    "  WHERE s.schemaname = current_schema() AND s.tablename = 'memories' AND s.attname = 'tsv'"
+    "   AND u.lexeme = ANY(%s)) e ON TRUE"
+    " WHERE c.oid = 'memories'::regclass"
+)
 
 
 class SearchStore:
@@ -108,36 +121,101 @@ class SearchStore:
             rows = await (await self._conn.execute(statement, values)).fetchall()
         return [candidate_from_row(row) for row in rows]
 
-    async def keyword_matches(self, query: str, selection: Node, options: ReadOptions) -> KeywordMatches:
+    async def keyword_matches(
+        self, query: str, selection: Node, options: ReadOptions, *, bounds: KeywordBounds | None = None
+    ) -> KeywordMatches:
         """Every memory in scope sharing a stemmed lexeme with ``query``: which lexemes, and its length.
 
         The GIN index on ``tsv`` finds the matches; ``documents`` counts the scope for IDF (visibility
-        aside, so the count can come from an index alone).
+        aside, so the count can come from an index alone), up to ``bounds.count_up_to``. A scope of at least
+        ``bounds.large_scope`` memories is matched on its rarer lexemes only (:meth:`_bounded_matches`): there a
+        common word would match a large part of the scope, and each match costs a row read.
         """
+        bounds = bounds or KeywordBounds()
         where, params = compile_filter(selection, alias="m")
         statement = self._guard.sql(
             "WITH terms AS MATERIALIZED ("
-            "  SELECT coalesce(array_agg(quote_literal(t)::tsquery ORDER BY t), '{{}}') AS each,"
+            "  SELECT coalesce(array_agg(t ORDER BY t), '{{}}') AS lexemes,"
+            "         coalesce(array_agg(quote_literal(t)::tsquery ORDER BY t), '{{}}') AS each,"
             "         nullif(replace(plainto_tsquery('english', %s)::text, ' & ', ' | '), '')::tsquery AS q"
-            "  FROM unnest(tsvector_to_array(to_tsvector('english', %s))) t)"
-            " SELECT cardinality(terms.each) AS terms,"
-            "  (SELECT count(*) FROM memories m WHERE {tenant} AND ({where})) AS documents,"
-            "  matched.id, matched.length, matched.hits"
-            " FROM terms LEFT JOIN LATERAL ("
+            "  FROM unnest(tsvector_to_array(to_tsvector('english', %s))) t),"
+            " scope AS MATERIALIZED ("
+            "  SELECT count(*) AS documents FROM (SELECT 1 FROM memories m WHERE {tenant} AND ({where}) LIMIT %s) s)"
+            " SELECT terms.lexemes, scope.documents, matched.id, matched.length, matched.hits"
+            " FROM terms CROSS JOIN scope LEFT JOIN LATERAL ("
             "  SELECT m.id, length(m.tsv) AS length,"
             "   ARRAY(SELECT i - 1 FROM generate_subscripts(terms.each, 1) i WHERE m.tsv @@ terms.each[i]) AS hits"
-            "  FROM memories m WHERE {tenant} AND ({where}) AND {visible} AND m.tsv @@ terms.q) matched ON TRUE",
+            "  FROM memories m WHERE scope.documents < %s AND {tenant} AND ({where}) AND {visible}"
+            # OFFSET 0 keeps the subquery whole, so that the scope's size gates it before it runs (a one-time
+            # filter); flattened, the size would be checked only after every match had been read.
+            "   AND m.tsv @@ terms.q OFFSET 0) matched ON TRUE",
             where=where,
             visible=visibility(options),
         )
+        large = bounds.large_scope
+        values = [query, query, *params, max(large, bounds.count_up_to), large, *params]
         # Plain tuples: a broad query matches hundreds of rows, and dicts would cost more than the SQL.
         async with self._conn.cursor(row_factory=tuple_row) as cursor:
-            rows = await (await cursor.execute(statement, [query, query, *params, *params])).fetchall()
-        terms, documents = rows[0][0], rows[0][1]
+            rows = await (await cursor.execute(statement, values)).fetchall()
+        lexemes, documents = list(rows[0][0]), int(rows[0][1])
+        if documents >= large and lexemes:
+            return await self._bounded_matches(lexemes, documents, selection, options, bounds)
         return KeywordMatches(
-            terms=int(terms),
-            documents=int(documents),
+            terms=len(lexemes),
+            documents=documents,
             matches=[(row[2], row[3], row[4]) for row in rows if row[2] is not None],
+        )
+
+    async def _bounded_matches(
+        self, lexemes: list[str], documents: int, selection: Node, options: ReadOptions, bounds: KeywordBounds
+    ) -> KeywordMatches:
+        """The keyword matches of a large scope: memories holding at least one of the query's lexemes that the
+        table's statistics (``pg_stats``: the share of memories holding each common lexeme) expect in few
+        memories, rarest first while they fit ``bounds.match_budget``, with every lexeme's hits; the other
+        lexemes' document frequencies are those statistics' estimates.
+
+        The statistics are the whole table's (every project's), refreshed by ANALYZE (autovacuum does it after
+        enough writes): an estimate of how common a word is, never a read of another project's rows. Without
+        them (a table never analysed) no lexeme counts as common and the scope is matched as a small one is.
+        """
+        async with self._conn.cursor(row_factory=tuple_row) as cursor:
+            found = await (await cursor.execute(_LEXEME_SHARES, [lexemes])).fetchall()
+        rows = max(documents, int(found[0][0]) if found else 0)
+        shares = {lexeme: float(share) for _, lexeme, share in found if lexeme is not None}
+        expected = [round(shares.get(lexeme, 0.0) * rows) for lexeme in lexemes]
+        # The rarest lexemes first, while the memories they are expected in fit the budget.
+        rare: list[str] = []
+        budget = bounds.match_budget
+        for i in sorted(range(len(lexemes)), key=expected.__getitem__):
+            if expected[i] > budget:
+                break
+            rare.append(lexemes[i])
+            budget -= expected[i]
+        estimated = {i: count for i, count in enumerate(expected) if lexemes[i] not in rare}
+        matches: list[tuple[uuid.UUID, int, list[int]]] = []
+        if rare:
+            where, params = compile_filter(selection, alias="m")
+            statement = self._guard.sql(
+                "WITH terms AS MATERIALIZED ("
+                "  SELECT array_agg(quote_literal(t)::tsquery ORDER BY i) AS each,"
+                "   (SELECT string_agg(quote_literal(r), ' | ')::tsquery FROM unnest(%s::text[]) r) AS q"
+                "  FROM unnest(%s::text[]) WITH ORDINALITY u(t, i))"
+                " SELECT m.id, length(m.tsv),"
+                "  ARRAY(SELECT i - 1 FROM generate_subscripts(terms.each, 1) i WHERE m.tsv @@ terms.each[i])"
+                " FROM terms, memories m WHERE {tenant} AND ({where}) AND {visible} AND m.tsv @@ terms.q LIMIT %s",
+                where=where,
+                visible=visibility(options),
+            )
+            async with self._conn.cursor(row_factory=tuple_row) as cursor:
+                result = await cursor.execute(statement, [rare, lexemes, *params, 2 * bounds.match_budget])
+                matches = [(row[0], row[1], row[2]) for row in await result.fetchall()]
+        return KeywordMatches(
+            terms=len(lexemes),
+            documents=documents,
+            matches=matches,
+            bounded=True,
+            estimated=estimated,
+            corpus_estimate=rows,
         )
 
     async def candidates_by_id(self, ids: Sequence[uuid.UUID], vector: Vector) -> list[Candidate]:
