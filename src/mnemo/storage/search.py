@@ -38,6 +38,9 @@ _FEEDBACK: LiteralString = (
 #: 800: recall@10 0.95 against the exact scan at 100,000 memories in one scope, 7 ms (bench/large_scope.py).
 HNSW_EF_SEARCH = 800
 
+#: Which of the query's lexemes (``terms.each``, one tsquery each) a memory ``m`` holds: their indexes, from 0.
+_HITS: LiteralString = " ARRAY(SELECT i - 1 FROM generate_subscripts(terms.each, 1) i WHERE m.tsv @@ terms.each[i])"
+
 #: The share of the memories table holding each of the given lexemes, for those among the most common elements
 #: the statistics keep for ``tsv``, and the table's estimated row count (on every row, and alone when none is).
 _LEXEME_SHARES: LiteralString = (
@@ -143,8 +146,7 @@ class SearchStore:
             "  SELECT count(*) AS documents FROM (SELECT 1 FROM memories m WHERE {tenant} AND ({where}) LIMIT %s) s)"
             " SELECT terms.lexemes, scope.documents, matched.id, matched.length, matched.hits"
             " FROM terms CROSS JOIN scope LEFT JOIN LATERAL ("
-            "  SELECT m.id, length(m.tsv) AS length,"
-            "   ARRAY(SELECT i - 1 FROM generate_subscripts(terms.each, 1) i WHERE m.tsv @@ terms.each[i]) AS hits"
+            "  SELECT m.id, length(m.tsv) AS length," + _HITS + " AS hits"
             "  FROM memories m WHERE scope.documents < %s AND {tenant} AND ({where}) AND {visible}"
             # OFFSET 0 keeps the subquery whole, so that the scope's size gates it before it runs (a one-time
             # filter); flattened, the size would be checked only after every match had been read.
@@ -201,8 +203,8 @@ class SearchStore:
                 "   (SELECT string_agg(quote_literal(r), ' | ')::tsquery FROM unnest(%s::text[]) r) AS q"
                 "  FROM unnest(%s::text[]) WITH ORDINALITY u(t, i))"
                 " SELECT m.id, length(m.tsv),"
-                "  ARRAY(SELECT i - 1 FROM generate_subscripts(terms.each, 1) i WHERE m.tsv @@ terms.each[i])"
-                " FROM terms, memories m WHERE {tenant} AND ({where}) AND {visible} AND m.tsv @@ terms.q LIMIT %s",
+                + _HITS
+                + " FROM terms, memories m WHERE {tenant} AND ({where}) AND {visible} AND m.tsv @@ terms.q LIMIT %s",
                 where=where,
                 visible=visibility(options),
             )
