@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -157,6 +158,9 @@ async def test_keyword_matches_of_a_large_scope_go_by_its_rarer_words(db: Databa
         counted = await tables.search.keyword_matches(
             "quokka in Zanzibar", ALICE_ONLY, ReadOptions(), bounds=KeywordBounds(count_up_to=100)
         )
+        known = await tables.search.keyword_matches(
+            "quokka in Zanzibar", ALICE_ONLY, ReadOptions(), bounds=replace(bounds, known_size=12)
+        )
     # Lexemes, sorted: "quokka" (0), "zanzibar" (1).
     assert (small.bounded, small.documents, set(by_id(small))) == (False, 39, {*common, *rare})
     assert large.bounded and large.documents == 10, "counted only up to the large-scope bound"
@@ -164,3 +168,4 @@ async def test_keyword_matches_of_a_large_scope_go_by_its_rarer_words(db: Databa
     assert set(large.estimated) == {1} and large.estimated[1] >= 36, "Zanzibar: the statistics' count"
     assert large.corpus >= 40, "the table's estimated size"
     assert (counted.bounded, counted.documents) == (False, 39)
+    assert (known.bounded, known.documents, known.matches) == (True, 12, large.matches), "a size known: not counted"

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -70,6 +71,8 @@ class Retriever:
         self.min_pool = min_pool
         #: A scope of at least this many memories is searched through the HNSW index (0: always exactly).
         self.approximate_from = approximate_from
+        #: Scopes found large, with their counted size: a large scope is not counted again for a while.
+        self.large_scopes = RecentSizes()
 
     async def search(self, data: ProjectData, request: SearchBody) -> list[dict[str, Any]]:
         raw = selection_filter(
@@ -108,13 +111,14 @@ class Retriever:
 
     async def _keyword_matches(self, leg: _Leg, query: str) -> tuple[dict[uuid.UUID, float], list[uuid.UUID], int]:
         """BM25 of every keyword match in scope, the ids of the best ``leg.pool`` of them, and the scope's size."""
+        key = (leg.data.project_id, leg.selection)
+        bounds = KeywordBounds(count_up_to=self.approximate_from, known_size=self.large_scopes.get(key))
         async with leg.data.reading() as tables:
             matches = await tables.search.keyword_matches(
-                keyword_query(query),
-                leg.selection,
-                leg.options,
-                bounds=KeywordBounds(count_up_to=self.approximate_from),
+                keyword_query(query), leg.selection, leg.options, bounds=bounds
             )
+        if matches.bounded and not bounds.knows_large():
+            self.large_scopes.put(key, matches.documents)
         bm25 = bm25_scores(matches.corpus, matches.terms, matches.matches, matches.estimated)
         best = [key for key, _ in heapq.nlargest(leg.pool, bm25.items(), key=_by_score)]
         return bm25, best, matches.documents
@@ -159,6 +163,28 @@ class Retriever:
             scored.append(Scored(candidate, calibrate(fused), signals, fused))
         scored.sort(key=lambda item: (-item.fused, -item.candidate.similarity, str(item.candidate.record.id)))
         return scored
+
+
+class RecentSizes:
+    """The sizes of the large scopes searched lately, each kept for ``ttl`` seconds (at most ``capacity`` of them):
+    a statistic for choosing how to search (the HNSW index, the keyword leg's bounds), not a result, so that a
+    scope that shrinks is still searched as a large one for up to ``ttl`` seconds, correctly but approximately."""
+
+    def __init__(self, *, ttl: float = 60.0, capacity: int = 1_000) -> None:
+        self.ttl = ttl
+        self.capacity = capacity
+        self._sizes: dict[Hashable, tuple[int, float]] = {}
+
+    def get(self, key: Hashable) -> int | None:
+        found = self._sizes.get(key)
+        if found is None or time.monotonic() - found[1] > self.ttl:
+            return None
+        return found[0]
+
+    def put(self, key: Hashable, size: int) -> None:
+        if len(self._sizes) >= self.capacity:
+            self._sizes.clear()
+        self._sizes[key] = (size, time.monotonic())
 
 
 def _by_score(item: tuple[uuid.UUID, float]) -> tuple[float, int]:

@@ -113,6 +113,12 @@ class KeywordBounds:
     count_up_to: int = 0
     large_scope: int = 20_000
     match_budget: int = 1_000
+    #: The scope's size as counted recently (``documents`` of an earlier match): when at least ``large_scope``,
+    #: it is taken as it is instead of counting again (counting a large scope reads one index entry a memory).
+    known_size: int | None = None
+
+    def knows_large(self) -> bool:
+        return self.known_size is not None and self.known_size >= self.large_scope
 
 
 @dataclass(frozen=True, slots=True)

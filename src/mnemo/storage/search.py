@@ -155,11 +155,15 @@ class SearchStore:
             visible=visibility(options),
         )
         large = bounds.large_scope
-        values = [query, query, *params, max(large, bounds.count_up_to), large, *params]
+        known = bounds.knows_large()
+        # A scope known to be large is neither counted (a LIMIT of 0) nor matched here (a gate of 0).
+        count_cap, gate = (0, 0) if known else (max(large, bounds.count_up_to), large)
+        values = [query, query, *params, count_cap, gate, *params]
         # Plain tuples: a broad query matches hundreds of rows, and dicts would cost more than the SQL.
         async with self._conn.cursor(row_factory=tuple_row) as cursor:
             rows = await (await cursor.execute(statement, values)).fetchall()
-        lexemes, documents = list(rows[0][0]), int(rows[0][1])
+        lexemes = list(rows[0][0])
+        documents = bounds.known_size if known and bounds.known_size is not None else int(rows[0][1])
         if documents >= large and lexemes:
             return await self._bounded_matches(lexemes, documents, selection, options, bounds)
         return KeywordMatches(
