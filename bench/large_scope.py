@@ -13,7 +13,11 @@ questions embedded by the real model:
 4. end to end: two ``serve --no-workers`` on the database, one with ``MNEMO_VECTOR_INDEX_MIN_MEMORIES`` set
    (approximate), one without (exact), the same 200 searches sent to both in turn (``top_k`` 10).
 
-    python -m bench.large_scope [--memories 100000] [--noise 0.02]
+    python -m bench.large_scope [--memories 100000] [--noise 0.02] [--mix 0.6]
+
+With ``--mix M`` each row's vector also takes a second, random pool text's vector at a weight drawn in [0, M]:
+without it, the 1,000,000 rows are 3,000 islands of ~333 near-copies each, which an HNSW graph (whose links stay
+inside each island) walks badly; real memories spread between topics.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ INSERTS = 100
 BUILD_MEMORY = "3GB"
 
 
-def copy_rows(url: str, project: str, count: int, noise: float) -> float:
+def copy_rows(url: str, project: str, count: int, noise: float, mix: float = 0.0) -> float:
     pool_texts, pool_vectors = embed_pool(3000, seed=14)
     rng = np.random.default_rng(14)
     now = datetime.now(UTC)
@@ -64,6 +68,9 @@ def copy_rows(url: str, project: str, count: int, noise: float) -> float:
             for start in range(0, count, 10_000):
                 picks = rng.integers(0, len(pool_texts), size=min(10_000, count - start))
                 vectors = pool_vectors[picks] + rng.normal(0, noise, (len(picks), pool_vectors.shape[1]))
+                if mix:  # a second pool text blended in: a continuum of topics instead of islands of copies
+                    others = rng.integers(0, len(pool_texts), size=len(picks))
+                    vectors += rng.uniform(0, mix, (len(picks), 1)) * pool_vectors[others]
                 vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
                 for n, (index, vector) in enumerate(zip(picks, vectors.astype(np.float32), strict=True)):
                     text = f"{pool_texts[index]} (note {start + n})"  # one scope holds each text once
@@ -219,10 +226,11 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
             key = first.api_key
         finally:
             first.stop(timeout=120)
-        copy_seconds = copy_rows(url, project, args.memories, args.noise)
+        copy_seconds = copy_rows(url, project, args.memories, args.noise, args.mix)
         results: dict[str, Any] = {
             "memories": args.memories,
             "noise": args.noise,
+            "mix": args.mix,
             "copy_seconds": round(copy_seconds, 1),
         }
         results.update(asyncio.run(storage_phase(url, project, queries)))
@@ -241,6 +249,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--memories", type=int, default=100_000)
     parser.add_argument("--noise", type=float, default=0.02)
+    parser.add_argument(
+        "--mix", type=float, default=0.0, help="blend a second pool text into each row, weight uniform in [0, MIX]"
+    )
     report("large-scope", *run(parser.parse_args()))
 
 
