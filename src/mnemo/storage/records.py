@@ -137,9 +137,13 @@ class KeywordMatches:
     terms: int
     documents: int
     matches: list[tuple[uuid.UUID, int, list[int]]]
-    bounded: bool = False
     estimated: dict[int, int] = field(default_factory=dict)
     corpus_estimate: int = 0
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the scope was large: only the memories holding its rarer lexemes were matched."""
+        return self.corpus_estimate > 0
 
     @property
     def corpus(self) -> int:

@@ -155,15 +155,15 @@ class SearchStore:
             visible=visibility(options),
         )
         large = bounds.large_scope
-        known = bounds.knows_large()
+        known = bounds.known_size if bounds.knows_large() else None
         # A scope known to be large is neither counted (a LIMIT of 0) nor matched here (a gate of 0).
-        count_cap, gate = (0, 0) if known else (max(large, bounds.count_up_to), large)
+        count_cap, gate = (0, 0) if known is not None else (max(large, bounds.count_up_to), large)
         values = [query, query, *params, count_cap, gate, *params]
         # Plain tuples: a broad query matches hundreds of rows, and dicts would cost more than the SQL.
         async with self._conn.cursor(row_factory=tuple_row) as cursor:
             rows = await (await cursor.execute(statement, values)).fetchall()
         lexemes = list(rows[0][0])
-        documents = bounds.known_size if known and bounds.known_size is not None else int(rows[0][1])
+        documents = known if known is not None else int(rows[0][1])
         if documents >= large and lexemes:
             return await self._bounded_matches(lexemes, documents, selection, options, bounds)
         return KeywordMatches(
@@ -190,14 +190,14 @@ class SearchStore:
         shares = {lexeme: float(share) for _, lexeme, share in found if lexeme is not None}
         expected = [round(shares.get(lexeme, 0.0) * rows) for lexeme in lexemes]
         # The rarest lexemes first, while the memories they are expected in fit the budget.
-        rare: list[str] = []
+        rare: set[int] = set()
         budget = bounds.match_budget
         for i in sorted(range(len(lexemes)), key=expected.__getitem__):
             if expected[i] > budget:
                 break
-            rare.append(lexemes[i])
+            rare.add(i)
             budget -= expected[i]
-        estimated = {i: count for i, count in enumerate(expected) if lexemes[i] not in rare}
+        estimated = {i: count for i, count in enumerate(expected) if i not in rare}
         matches: list[tuple[uuid.UUID, int, list[int]]] = []
         if rare:
             where, params = compile_filter(selection, alias="m")
@@ -213,13 +213,13 @@ class SearchStore:
                 visible=visibility(options),
             )
             async with self._conn.cursor(row_factory=tuple_row) as cursor:
-                result = await cursor.execute(statement, [rare, lexemes, *params, 2 * bounds.match_budget])
+                rare_lexemes = [lexemes[i] for i in sorted(rare)]
+                result = await cursor.execute(statement, [rare_lexemes, lexemes, *params, 2 * bounds.match_budget])
                 matches = [(row[0], row[1], row[2]) for row in await result.fetchall()]
         return KeywordMatches(
             terms=len(lexemes),
             documents=documents,
             matches=matches,
-            bounded=True,
             estimated=estimated,
             corpus_estimate=rows,
         )
