@@ -13,7 +13,7 @@ questions embedded by the real model:
 4. end to end: two ``serve --no-workers`` on the database, one with ``MNEMO_VECTOR_INDEX_MIN_MEMORIES`` set
    (approximate), one without (exact), the same 200 searches sent to both in turn (``top_k`` 10).
 
-    python -m bench.large_scope [--memories 100000] [--noise 0.02] [--mix 0.6]
+    python -m bench.large_scope [--memories 100000] [--noise 0.02] [--mix 0.6] [--links 16]
 
 With ``--mix M`` each row's vector also takes a second, random pool text's vector at a weight drawn in [0, M]:
 without it, the 1,000,000 rows are 3,000 islands of ~333 near-copies each, which an HNSW graph (whose links stay
@@ -40,13 +40,13 @@ from bench.search import embed_pool, embedder, pool_row_parts, project_of
 from mnemo.domain.memories import Scope, index_fields, text_hash
 from mnemo.domain.scoring import keyword_query
 from mnemo.domain.selection import parse_selection, selection_filter
-from mnemo.storage import Database, NewMemory, ProjectData, ReadOptions, Vector, ensure_vector_index
-from mnemo.storage import search as search_module
+from mnemo.storage import HNSW_EF_SEARCH, Database, NewMemory, ProjectData, ReadOptions, Vector, ensure_vector_index
 from testkit.server import MnemoServer, start_server
 
 USER = "big"
-DEFAULT_EF = search_module.HNSW_EF_SEARCH
 EF_SEARCH = (100, 200, 400, 800)
+#: The recall@10 the API phase's walk must reach: it runs at the smallest ``ef_search`` that reached it.
+TARGET_RECALL = 0.95
 POOL = 60
 QUERIES = 200
 INSERTS = 100
@@ -86,14 +86,16 @@ def copy_rows(url: str, project: str, count: int, noise: float, mix: float = 0.0
 
 
 async def nearest_times(
-    db: Database, project: str, vectors: list[Vector], *, approximate: bool
-) -> tuple[list[float], list[list[tuple[uuid.UUID, float]]]]:
+    db: Database, project: str, vectors: list[Vector], *, approximate: bool, ef_search: int = HNSW_EF_SEARCH
+) -> tuple[list[float], list[list[tuple[uuid.UUID, float, str]]]]:
     selection = parse_selection(selection_filter({"user_id": USER}))
     times, tops = [], []
     async with ProjectData(db, project).reading() as tables:
         for vector in vectors:
             started = time.perf_counter()
-            found = await tables.search.nearest(vector, selection, ReadOptions(), limit=POOL, approximate=approximate)
+            found = await tables.search.nearest(
+                vector, selection, ReadOptions(), limit=POOL, approximate=approximate, ef_search=ef_search
+            )
             times.append((time.perf_counter() - started) * 1000)
             tops.append([(c.record.id, c.similarity, pool_text(c.record.memory)) for c in found[:10]])
     return times, tops
@@ -156,7 +158,7 @@ async def insert_times(db: Database, project: str, rng: random.Random) -> list[f
     return times
 
 
-async def storage_phase(url: str, project: str, queries: list[str]) -> dict[str, Any]:
+async def storage_phase(url: str, project: str, queries: list[str], links: int) -> dict[str, Any]:
     vectors = list(embedder().embed(queries))
     db = Database(url, min_size=1, max_size=1)
     await db.open()
@@ -165,14 +167,12 @@ async def storage_phase(url: str, project: str, queries: list[str]) -> dict[str,
         inserts_before = await insert_times(db, project, rng)  # first: the exact top 10 must include these rows
         exact, exact_tops = await nearest_times(db, project, vectors, approximate=False)
         started = time.perf_counter()
-        await ensure_vector_index(db, len(vectors[0]), build_memory=BUILD_MEMORY)
+        await ensure_vector_index(db, len(vectors[0]), links=links, build_memory=BUILD_MEMORY)
         build_seconds = time.perf_counter() - started
         walks = {}
         for ef in EF_SEARCH:
-            search_module.HNSW_EF_SEARCH = ef
-            times, tops = await nearest_times(db, project, vectors, approximate=True)
+            times, tops = await nearest_times(db, project, vectors, approximate=True, ef_search=ef)
             walks[ef] = {"nearest_hnsw_ms": percentiles(times[len(times) // 10 :]), **recall(tops, exact_tops)}
-        search_module.HNSW_EF_SEARCH = DEFAULT_EF
         inserts_after = await insert_times(db, project, rng)
         keyword = await keyword_times(db, project, queries)
     finally:
@@ -188,7 +188,12 @@ async def storage_phase(url: str, project: str, queries: list[str]) -> dict[str,
     }
 
 
-def api_phase(url: str, key: str, tmp: Any, queries: list[str], threshold: int) -> dict[str, Any]:
+def enough_ef_search(walks: dict[int, dict[str, Any]]) -> int:
+    """The smallest ``ef_search`` whose walk reached the target recall (the largest tried when none did)."""
+    return next((ef for ef in EF_SEARCH if walks[ef]["recall_at_10_by_id"] >= TARGET_RECALL), EF_SEARCH[-1])
+
+
+def api_phase(url: str, key: str, tmp: Any, queries: list[str], threshold: int, ef_search: int) -> dict[str, Any]:
     servers: dict[str, MnemoServer] = {}
     try:
         for name, env in (("hnsw", str(threshold)), ("exact", "0")):
@@ -198,7 +203,7 @@ def api_phase(url: str, key: str, tmp: Any, queries: list[str], threshold: int) 
                 model_dir=MODEL_DIR,
                 api_key=key,
                 extra_args=["--no-workers"],
-                extra_env={"MNEMO_VECTOR_INDEX_MIN_MEMORIES": env},
+                extra_env={"MNEMO_VECTOR_INDEX_MIN_MEMORIES": env, "MNEMO_VECTOR_INDEX_EF_SEARCH": str(ef_search)},
             )
         clients = {name: s.client() for name, s in servers.items()}
         times: dict[str, list[float]] = {name: [] for name in servers}
@@ -231,10 +236,12 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
             "memories": args.memories,
             "noise": args.noise,
             "mix": args.mix,
+            "links": args.links,
             "copy_seconds": round(copy_seconds, 1),
         }
-        results.update(asyncio.run(storage_phase(url, project, queries)))
-        results.update(api_phase(url, key, tmp, queries, threshold=min(50_000, args.memories)))
+        results.update(asyncio.run(storage_phase(url, project, queries, args.links)))
+        results["api_ef_search"] = ef = enough_ef_search(results["nearest_hnsw_by_ef_search"])
+        results.update(api_phase(url, key, tmp, queries, threshold=min(50_000, args.memories), ef_search=ef))
         with psycopg.connect(url, autocommit=True) as conn:
             sizes = conn.execute(
                 "SELECT pg_relation_size('memories_embedding_hnsw'), pg_total_relation_size('memories')"
@@ -252,6 +259,7 @@ def main() -> None:
     parser.add_argument(
         "--mix", type=float, default=0.0, help="blend a second pool text into each row, weight uniform in [0, MIX]"
     )
+    parser.add_argument("--links", type=int, default=16, help="the HNSW index's links per memory (pgvector's m)")
     report("large-scope", *run(parser.parse_args()))
 
 

@@ -190,7 +190,7 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
     embedder = build_embedder(settings)
     await claim_vector_space(db, embedder.vector_space, embedder.dimensions)
     if settings.vector_index_min_memories:
-        await ensure_vector_index(db, embedder.dimensions)
+        await ensure_vector_index(db, embedder.dimensions, links=settings.vector_index_links)
     batcher = EmbeddingBatcher(embedder, max_batch=settings.embedder_max_batch)
     batcher.start()
     try:
@@ -221,7 +221,10 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
                 context_messages=settings.embedding_context_messages,
             ),
             retriever=Retriever(
-                batcher, settings.ranking_weights(), approximate_from=settings.vector_index_min_memories
+                batcher,
+                settings.ranking_weights(),
+                approximate_from=settings.vector_index_min_memories,
+                ef_search=settings.vector_index_ef_search,
             ),
             reranker=ProjectReranker(llms),
             limits=limits,

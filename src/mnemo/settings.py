@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     #: Scopes of at least this many memories are searched through an HNSW index (built at start when set;
     #: every insert then updates it). 0: no index, every search scans its scope exactly.
     vector_index_min_memories: int = Field(default=0, ge=0)
+    #: The HNSW index's links per memory (pgvector's ``m``), read when the index is built.
+    vector_index_links: int = Field(default=16, ge=4, le=100)
+    #: Candidates a walk of the HNSW index keeps (pgvector's ``hnsw.ef_search``): recall against time.
+    vector_index_ef_search: int = Field(default=800, ge=10, le=1000)
 
     # Search ranking: weights of the fused signals (see mnemo.domain.scoring).
     rank_semantic_weight: float = _DEFAULT_WEIGHTS.semantic

@@ -23,7 +23,11 @@ def test_large_scopes_are_searched_through_the_index(database_url: str, model_di
             tmp_path / "indexed",
             database_url=database_url,
             model_dir=model_dir,
-            extra_env={"MNEMO_VECTOR_INDEX_MIN_MEMORIES": "5"},
+            extra_env={
+                "MNEMO_VECTOR_INDEX_MIN_MEMORIES": "5",
+                "MNEMO_VECTOR_INDEX_LINKS": "8",
+                "MNEMO_VECTOR_INDEX_EF_SEARCH": "10",
+            },
         ) as server,
         server.client() as client,
     ):

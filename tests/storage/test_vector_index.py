@@ -69,3 +69,14 @@ async def _check_approximate(db: Database, project: ProjectData) -> None:
     assert [c.similarity for c in approximate] == pytest.approx([c.similarity for c in exact], abs=1e-6)
     assert walked == before + 1, "the approximate search walked the index"
     assert await _index_scans(db) == walked, "the exact ones did not"
+
+
+async def test_the_index_keeps_the_links_it_was_built_with(fresh_db: Database) -> None:
+    assert await ensure_vector_index(fresh_db, DIMENSIONS, links=24) is True
+    assert await ensure_vector_index(fresh_db, DIMENSIONS, links=32) is False, "an existing index is kept"
+    async with fresh_db.connection() as conn:
+        row = await (
+            await conn.execute("SELECT reloptions FROM pg_class WHERE relname = 'memories_embedding_hnsw'")
+        ).fetchone()
+    assert row is not None
+    assert "m=24" in row["reloptions"]

@@ -40,7 +40,7 @@ from mnemo.domain.selection import parse_selection, selection_filter
 from mnemo.filters import Node
 from mnemo.pipeline.feedback import feedback_weights
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
-from mnemo.storage import Candidate, KeywordBounds, ProjectData, ReadOptions
+from mnemo.storage import HNSW_EF_SEARCH, Candidate, KeywordBounds, ProjectData, ReadOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +64,21 @@ class _Leg:
 
 class Retriever:
     def __init__(
-        self, batcher: EmbeddingBatcher, weights: RankingWeights, *, min_pool: int = 60, approximate_from: int = 0
+        self,
+        batcher: EmbeddingBatcher,
+        weights: RankingWeights,
+        *,
+        min_pool: int = 60,
+        approximate_from: int = 0,
+        ef_search: int = HNSW_EF_SEARCH,
     ) -> None:
         self.batcher = batcher
         self.weights = weights
         self.min_pool = min_pool
         #: A scope of at least this many memories is searched through the HNSW index (0: always exactly).
         self.approximate_from = approximate_from
+        #: Candidates a walk of that index keeps.
+        self.ef_search = ef_search
         #: Scopes found large, with their counted size: a large scope is not counted again for a while.
         self.large_scopes = RecentSizes()
 
@@ -98,6 +106,7 @@ class Retriever:
                 limit=leg.pool,
                 also=best,
                 approximate=0 < self.approximate_from <= scope_size,
+                ef_search=self.ef_search,
             )
         reference = (
             datetime.now(UTC)

@@ -27,9 +27,10 @@ from mnemo.storage.records import (
     ReadOptions,
     Vector,
 )
-from mnemo.storage.vector_index import ensure_vector_index
+from mnemo.storage.vector_index import HNSW_EF_SEARCH, ensure_vector_index
 
 __all__ = [
+    "HNSW_EF_SEARCH",
     "AccountStore",
     "ApiKeyInfo",
     "Candidate",

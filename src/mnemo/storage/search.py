@@ -27,16 +27,13 @@ from mnemo.storage.records import (
     candidate_from_row,
 )
 from mnemo.storage.tenant import TenantGuard
+from mnemo.storage.vector_index import HNSW_EF_SEARCH
 
 #: A candidate's feedback, read in its own statement (a separate lookup was one more round trip per search).
 _FEEDBACK: LiteralString = (
     "(SELECT f.feedback FROM memory_feedback f WHERE f.{tenant} AND f.memory_id = m.id) AS feedback"
 )
 
-
-#: Candidates the HNSW walk keeps (pgvector's ``hnsw.ef_search``; at least the rows asked for): recall against time.
-#: 800: recall@10 0.95 against the exact scan at 100,000 memories in one scope, 7 ms (bench/large_scope.py).
-HNSW_EF_SEARCH = 800
 
 #: Which of the query's lexemes (``terms.each``, one tsquery each) a memory ``m`` holds: their indexes, from 0.
 _HITS: LiteralString = " ARRAY(SELECT i - 1 FROM generate_subscripts(terms.each, 1) i WHERE m.tsv @@ terms.each[i])"
@@ -70,6 +67,7 @@ class SearchStore:
         limit: int,
         also: Sequence[uuid.UUID] = (),
         approximate: bool = False,
+        ef_search: int = HNSW_EF_SEARCH,
     ) -> list[Candidate]:
         """Memories ``selection`` matches, ordered by cosine similarity to ``vector`` (best first), plus the
         rows of ``also`` (ids already known to match, e.g. a search's best keyword matches) in the same order:
@@ -77,8 +75,8 @@ class SearchStore:
 
         The exact scan sorts ids and distances only, then fetches the winners' rows: sorting whole
         rows (with their vectors) costs more than the distances themselves. ``approximate`` walks the HNSW
-        index instead (:mod:`mnemo.storage.vector_index`, which must exist), with pgvector's iterative scan so
-        that rows the selection filters out cannot leave the result short.
+        index instead (:mod:`mnemo.storage.vector_index`, which must exist), keeping ``ef_search`` candidates,
+        with pgvector's iterative scan so that rows the selection filters out cannot leave the result short.
         """
         where, params = compile_filter(selection, alias="m")
         near = (
@@ -119,7 +117,7 @@ class SearchStore:
             await self._conn.execute(
                 "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),"
                 " set_config('hnsw.ef_search', %s, true), set_config('enable_sort', 'off', true)",
-                (str(min(1000, max(HNSW_EF_SEARCH, limit))),),
+                (str(min(1000, max(ef_search, limit))),),
             )
             rows = await (await self._conn.execute(statement, values)).fetchall()
         return [candidate_from_row(row) for row in rows]
