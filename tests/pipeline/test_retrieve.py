@@ -170,7 +170,7 @@ async def test_a_memory_found_only_by_its_words_joins_the_candidates(
         nearest = await tables.search.nearest(
             await batcher.embed_one(query), parse_selection({"user_id": "alice"}), ReadOptions(), limit=3
         )
-    assert ids[invoice] not in {str(c.record.id) for c in nearest}, "the premise: meaning alone misses it"
+    assert ids[invoice] not in {str(c.id) for c in nearest}, "the premise: meaning alone misses it"
     body = SearchBody.model_validate({"query": query, "filters": {"user_id": "alice"}, "top_k": 1})
     (found,) = await Retriever(batcher, RankingWeights(), min_pool=1).search(project, body)
     assert found["id"] == ids[invoice]

@@ -41,10 +41,10 @@ async def test_nearest_orders_by_cosine_similarity_within_the_selection(project:
         easterly = await tables.search.nearest(
             vec(0, 1), select({"user_id": "alice", "text": {"contains": "orth"}}), ReadOptions(), limit=10
         )
-    assert [c.record.id for c in best_two] == [north, northeast]
-    assert [c.record.id for c in everything] == [north, northeast, east, south]
+    assert [c.id for c in best_two] == [north, northeast]
+    assert [c.id for c in everything] == [north, northeast, east, south]
     assert [c.similarity for c in everything] == pytest.approx([1.0, 0.8, 0.0, -1.0], abs=1e-6)
-    assert [c.record.id for c in easterly] == [northeast, north]
+    assert [c.id for c in easterly] == [northeast, north]
 
 
 async def test_nearest_honours_the_visibility_options(project: ProjectData) -> None:
@@ -59,9 +59,9 @@ async def test_nearest_honours_the_visibility_options(project: ProjectData) -> N
         default = await tables.search.nearest(vec(1, 0), ALICE_ONLY, ReadOptions(), limit=10)
         with_expired = await tables.search.nearest(vec(1, 0), ALICE_ONLY, ReadOptions(show_expired=True), limit=10)
         latest = await tables.search.nearest(vec(1, 0), ALICE_ONLY, ReadOptions(latest_only=True), limit=10)
-    assert [c.record.id for c in default] == [replaced, replacing]
-    assert [c.record.id for c in with_expired] == [expired, replaced, replacing]
-    assert [c.record.id for c in latest] == [replacing]
+    assert [c.id for c in default] == [replaced, replacing]
+    assert [c.id for c in with_expired] == [expired, replaced, replacing]
+    assert [c.id for c in latest] == [replacing]
 
 
 async def test_nearest_carries_the_ranking_features_of_each_memory(project: ProjectData) -> None:
@@ -70,7 +70,7 @@ async def test_nearest_carries_the_ranking_features_of_each_memory(project: Proj
     async with project.reading() as tables:
         (candidate,) = await tables.search.nearest(axis(0), ALICE_ONLY, ReadOptions(), limit=1)
     index = index_fields(text, speaker=None, observed_at=T0)
-    assert candidate.record.id == memory_id
+    assert candidate.id == memory_id
     assert (tuple(candidate.entities), tuple(candidate.dates)) == (index.entities, index.dates)
     assert candidate.dates == [(date(2025, 2, 28), date(2025, 2, 28))], "a one-day span, both ends inclusive"
 
@@ -126,7 +126,7 @@ async def test_candidates_by_id_returns_the_rows_that_exist_with_their_similarit
     near, far = await insert(project, memory("Near.", vector=vec(1, 0)), memory("Far.", vector=vec(0, 1)))
     async with project.reading() as tables:
         found = await tables.search.candidates_by_id([far, uuid.uuid4(), near], vec(1, 0))
-    assert {c.record.id: round(c.similarity, 6) for c in found} == {near: 1.0, far: 0.0}
+    assert {c.id: round(c.similarity, 6) for c in found} == {near: 1.0, far: 0.0}
 
 
 async def test_nearest_also_fetches_the_given_rows_once_in_order_of_similarity(project: ProjectData) -> None:
@@ -137,9 +137,9 @@ async def test_nearest_also_fetches_the_given_rows_once_in_order_of_similarity(p
             vec(1, 0), ALICE_ONLY, ReadOptions(), limit=2, also=[south, northeast, uuid.uuid4()]
         )
         others = await tables.search.nearest(vec(1, 0), select({"user_id": "bob"}), ReadOptions(), limit=1, also=[east])
-    assert [c.record.id for c in found] == [north, northeast, south], "the nearest two, then what was asked for"
+    assert [c.id for c in found] == [north, northeast, south], "the nearest two, then what was asked for"
     assert [c.similarity for c in found] == pytest.approx([1.0, 0.8, -1.0], abs=1e-6)
-    assert [c.record.id for c in others] == [bobs, east], "the given ids are taken as they are (already matched)"
+    assert [c.id for c in others] == [bobs, east], "the given ids are taken as they are (already matched)"
 
 
 async def test_keyword_matches_of_a_large_scope_go_by_its_rarer_words(db: Database, project: ProjectData) -> None:

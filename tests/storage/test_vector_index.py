@@ -64,8 +64,8 @@ async def _check_approximate(db: Database, project: ProjectData) -> None:
     async with project.reading() as tables:
         exact = await tables.search.nearest(vec(1, 0), ALICE_ONLY, ReadOptions(), limit=5)
         await tables.search.nearest(vec(1, 0), ALICE_ONLY, ReadOptions(), limit=3, also=alices[3:])
-    assert [c.record.id for c in approximate] == alices, "all five, nearest first, though 400 nearer rows are Bob's"
-    assert [c.record.id for c in exact] == alices
+    assert [c.id for c in approximate] == alices, "all five, nearest first, though 400 nearer rows are Bob's"
+    assert [c.id for c in exact] == alices
     assert [c.similarity for c in approximate] == pytest.approx([c.similarity for c in exact], abs=1e-6)
     assert walked == before + 1, "the approximate search walked the index"
     assert await _index_scans(db) == walked, "the exact ones did not"

@@ -12,5 +12,5 @@ from mnemo.storage import Candidate
 def feedback_weights(candidates: Sequence[Candidate]) -> dict[uuid.UUID, float]:
     """The search weight of those of ``candidates`` whose feedback changes their score (the feedback is read
     with each candidate's row, so this asks the database nothing)."""
-    weights = {c.record.id: SEARCH_WEIGHTS[c.feedback] for c in candidates if c.feedback}
+    weights = {c.id: SEARCH_WEIGHTS[c.feedback] for c in candidates if c.feedback}
     return {memory_id: weight for memory_id, weight in weights.items() if weight != 1.0}

@@ -302,7 +302,7 @@ class Ingestor:
         async with data.reading() as tables:
             for memory in memories:
                 hits = await tables.search.nearest(memory.embedding, within_scope(memory.scope), ReadOptions(), limit=1)
-                found.append(hits[0].record.memory if hits and hits[0].similarity >= self.same_meaning else None)
+                found.append(hits[0].memory if hits and hits[0].similarity >= self.same_meaning else None)
         return [
             known is not None
             and key_terms(known) == key_terms(memory.text)
@@ -334,7 +334,7 @@ class Ingestor:
             hits = await tables.search.nearest(
                 vector, within_scope(command.scope), ReadOptions(), limit=_CONTEXT_MEMORIES
             )
-        return [hit.record for hit in hits]
+            return await tables.memories.get_many([hit.id for hit in hits])
 
     async def _new_memories(
         self,

@@ -19,7 +19,7 @@ from typing import Any
 
 from mnemo.domain.dates import parse_moment
 from mnemo.domain.entities import extract_entities, overlap
-from mnemo.domain.memories import memory_to_wire
+from mnemo.domain.memories import MemoryRecord, memory_to_wire
 from mnemo.domain.question_forms import question_form
 from mnemo.domain.relative_dates import find_dates
 from mnemo.domain.requests import SearchBody
@@ -98,6 +98,11 @@ class Retriever:
         finally:  # on failure, stop whatever is still running (and release its connection)
             for task in (vector, keyword_leg):
                 task.cancel()
+        reference = (
+            datetime.now(UTC)
+            if request.reference_date is None
+            else parse_moment(request.reference_date, "reference_date")
+        )
         async with data.reading() as tables:
             candidates = await tables.search.nearest(
                 query_vector,
@@ -108,15 +113,13 @@ class Retriever:
                 approximate=0 < self.approximate_from <= scope_size,
                 ef_search=self.ef_search,
             )
-        reference = (
-            datetime.now(UTC)
-            if request.reference_date is None
-            else parse_moment(request.reference_date, "reference_date")
-        )
-        feedback = feedback_weights(candidates)
-        ranked = self.rank(request.query, candidates, bm25, reference=reference, feedback=feedback)
-        kept = [item for item in ranked if item.score >= request.threshold][: request.top_k]
-        return [_to_wire(item, request.fields) for item in kept]
+            feedback = feedback_weights(candidates)
+            ranked = self.rank(request.query, candidates, bm25, reference=reference, feedback=feedback)
+            kept = [item for item in ranked if item.score >= request.threshold][: request.top_k]
+            # The answer's rows, whole: only those ranking kept (a memory deleted meanwhile drops out).
+            records = await tables.memories.get_many([item.candidate.id for item in kept])
+        scored = {item.candidate.id: item for item in kept}
+        return [_to_wire(record, scored[record.id], request.fields) for record in records]
 
     async def _keyword_matches(self, leg: _Leg, query: str) -> tuple[dict[uuid.UUID, float], list[uuid.UUID], int]:
         """BM25 of every keyword match in scope, the ids of the best ``leg.pool`` of them, and the scope's size."""
@@ -153,24 +156,22 @@ class Retriever:
         personal = asks_about_the_person(query)
         scored = []
         for candidate in candidates:
-            weight = feedback.get(candidate.record.id, 1.0) if feedback else 1.0
+            weight = feedback.get(candidate.id, 1.0) if feedback else 1.0
             if weight == 0.0:
                 continue
-            observed = candidate.record.created_at.date()
+            observed = candidate.created_at.date()
             signals = Signals(
                 semantic=candidate.similarity,
-                keyword=form.keyword(
-                    candidate.record.memory, keyword_signal(bm25.get(candidate.record.id, 0.0), self.weights)
-                ),
+                keyword=form.keyword(candidate.memory, keyword_signal(bm25.get(candidate.id, 0.0), self.weights)),
                 entity=overlap(query_entities, candidate.entities),
                 time=time_signal(query_spans, [(observed, observed), *candidate.dates]) if query_spans else 0.0,
             )
             fused = fuse(signals, shape, self.weights)
-            if personal and about_a_relative(candidate.record.memory):
+            if personal and about_a_relative(candidate.memory):
                 fused *= self.weights.someone_else
-            fused *= weight * form.factor(candidate.record.memory)
+            fused *= weight * form.factor(candidate.memory)
             scored.append(Scored(candidate, calibrate(fused), signals, fused))
-        scored.sort(key=lambda item: (-item.fused, -item.candidate.similarity, str(item.candidate.record.id)))
+        scored.sort(key=lambda item: (-item.fused, -item.candidate.similarity, str(item.candidate.id)))
         return scored
 
 
@@ -200,7 +201,7 @@ def _by_score(item: tuple[uuid.UUID, float]) -> tuple[float, int]:
     return item[1], item[0].int
 
 
-def _to_wire(item: Scored, fields: list[str] | None) -> dict[str, Any]:
+def _to_wire(record: MemoryRecord, item: Scored, fields: list[str] | None) -> dict[str, Any]:
     signals = item.signals
     breakdown = {
         "semantic": round(max(0.0, signals.semantic), 6),
@@ -209,7 +210,7 @@ def _to_wire(item: Scored, fields: list[str] | None) -> dict[str, Any]:
         "time": round(signals.time, 6),
     }
     return memory_to_wire(
-        item.candidate.record,
+        record,
         structured=False,
         score=round(item.score, 6),
         extra={"score_breakdown": breakdown},

@@ -271,6 +271,13 @@ class MemoryStore:
         row = await (await self._conn.execute(statement, (memory_id,))).fetchone()
         return record_from_row(row) if row else None
 
+    async def get_many(self, ids: Sequence[uuid.UUID]) -> list[MemoryRecord]:
+        """The memories of ``ids`` that exist, in the order of ``ids``."""
+        statement = self._guard.sql("SELECT " + MEMORY_COLUMNS + " FROM memories m WHERE {tenant} AND m.id = ANY(%s)")
+        rows = await (await self._conn.execute(statement, (list(ids),))).fetchall()
+        found = {record.id: record for record in map(record_from_row, rows)}
+        return [found[i] for i in ids if i in found]
+
     async def page(
         self, selection: Node, options: ReadOptions, *, offset: int, limit: int, lock: bool = False
     ) -> tuple[int, list[MemoryRecord]]:

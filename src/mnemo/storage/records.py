@@ -89,14 +89,22 @@ class ReadOptions:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A memory that may answer a search, with what ranking needs beyond its text."""
+    """A memory that may answer a search: what ranking reads of it. The rows that make the answer are read once
+    ranking has picked them (:meth:`mnemo.storage.memories.MemoryStore.get_many`): decoding every candidate's
+    whole row (its metadata JSON, its scope, …) cost more than the statement that found it."""
 
-    record: MemoryRecord
+    id: uuid.UUID
+    memory: str
+    created_at: datetime
     similarity: float
     entities: list[str]
     dates: list[tuple[date, date]]
     #: the latest feedback given on the memory (``memory_feedback``), read with it in the same statement
     feedback: str | None = None
+
+
+#: The columns of a :class:`Candidate` beside its similarity, qualified by the alias ``m``.
+CANDIDATE_COLUMNS_M: LiteralString = "m.id, m.memory, m.created_at, m.entities, m.dates"
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +222,9 @@ def record_from_row(row: dict[str, Any]) -> MemoryRecord:
 
 def candidate_from_row(row: dict[str, Any]) -> Candidate:
     return Candidate(
-        record=record_from_row(row),
+        id=row["id"],
+        memory=row["memory"],
+        created_at=row["created_at"],
         similarity=float(row["similarity"]),
         entities=list(row["entities"] or []),
         dates=[_closed(span) for span in (row["dates"] or []) if span.lower and span.upper],

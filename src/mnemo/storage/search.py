@@ -17,8 +17,7 @@ from mnemo.storage.database import Conn
 from mnemo.storage.filter_sql import compile_filter
 from mnemo.storage.memories import visibility
 from mnemo.storage.records import (
-    MEMORY_COLUMNS,
-    MEMORY_COLUMNS_M,
+    CANDIDATE_COLUMNS_M,
     Candidate,
     KeywordBounds,
     KeywordMatches,
@@ -95,8 +94,8 @@ class SearchStore:
             )
         statement = self._guard.sql(
             "SELECT "
-            + MEMORY_COLUMNS_M
-            + ", 1 - near.distance AS similarity, m.entities, m.dates, "
+            + CANDIDATE_COLUMNS_M
+            + ", 1 - near.distance AS similarity, "
             + _FEEDBACK
             + " FROM ("
             + near
@@ -226,8 +225,8 @@ class SearchStore:
         """The rows of ``ids`` (those that exist) with their similarity to ``vector``."""
         statement = self._guard.sql(
             "SELECT "
-            + MEMORY_COLUMNS
-            + ", 1 - (m.embedding <=> %s) AS similarity, m.entities, m.dates, "
+            + CANDIDATE_COLUMNS_M
+            + ", 1 - (m.embedding <=> %s) AS similarity, "
             + _FEEDBACK
             + " FROM memories m WHERE {tenant} AND m.id = ANY(%s)"
         )
