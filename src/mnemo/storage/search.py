@@ -141,13 +141,17 @@ class SearchStore:
             "  FROM unnest(tsvector_to_array(to_tsvector('english', %s))) t),"
             " scope AS MATERIALIZED ("
             "  SELECT count(*) AS documents FROM (SELECT 1 FROM memories m WHERE {tenant} AND ({where}) LIMIT %s) s)"
-            " SELECT terms.lexemes, scope.documents, matched.id, matched.length, matched.hits"
-            " FROM terms CROSS JOIN scope LEFT JOIN LATERAL ("
+            # One row with the query's lexemes and the scope's size, then one per match (id, length, hits): the
+            # lexemes repeated on every match were decoded once per match.
+            " SELECT terms.lexemes, scope.documents, NULL::uuid, NULL::integer, NULL::integer[] FROM terms, scope"
+            " UNION ALL"
+            " SELECT NULL, NULL, matched.id, matched.length, matched.hits"
+            " FROM terms CROSS JOIN scope CROSS JOIN LATERAL ("
             "  SELECT m.id, length(m.tsv) AS length," + _HITS + " AS hits"
             "  FROM memories m WHERE scope.documents < %s AND {tenant} AND ({where}) AND {visible}"
             # OFFSET 0 keeps the subquery whole, so that the scope's size gates it before it runs (a one-time
             # filter); flattened, the size would be checked only after every match had been read.
-            "   AND m.tsv @@ terms.q OFFSET 0) matched ON TRUE",
+            "   AND m.tsv @@ terms.q OFFSET 0) matched",
             where=where,
             visible=visibility(options),
         )
@@ -159,8 +163,9 @@ class SearchStore:
         # Plain tuples: a broad query matches hundreds of rows, and dicts would cost more than the SQL.
         async with self._conn.cursor(row_factory=tuple_row) as cursor:
             rows = await (await cursor.execute(statement, values)).fetchall()
-        lexemes = list(rows[0][0])
-        documents = known if known is not None else int(rows[0][1])
+        head = next(row for row in rows if row[2] is None)
+        lexemes = list(head[0])
+        documents = known if known is not None else int(head[1])
         if documents >= large and lexemes:
             return await self._bounded_matches(lexemes, documents, selection, options, bounds)
         return KeywordMatches(
