@@ -199,11 +199,12 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
         await batcher.close()
         raise
     limits = AddLimits(settings.max_messages_per_add, settings.max_message_chars)
+    accounts = AccountStore(db, remember_keys_seconds=settings.key_cache_seconds)
     try:
         yield Services(
             settings=settings,
             db=db,
-            accounts=AccountStore(db),
+            accounts=accounts,
             batcher=batcher,
             ingestor=Ingestor(
                 batcher,
@@ -231,6 +232,7 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
             digests=MemoryDigests(llms),
         )
     finally:
+        await accounts.aclose()
         await llms.aclose()
         await batcher.close()
 

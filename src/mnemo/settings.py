@@ -190,6 +190,10 @@ class Settings(BaseSettings):
     max_message_chars: int = 32_000
     #: Requests per minute per API key in each API process (bursts up to that many); 0 = no limit.
     rate_limit_per_minute: int = 0
+    #: How long a serving process may remember an API key it has seen. It forgets every key whenever keys,
+    #: members or projects change (a database notification), so this bounds only what a lost notification
+    #: could leave (e.g. behind a pooler that drops them). 0: every request looks its key up.
+    key_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
     max_page_size: int = 1000
 
     #: MCP (``/mcp`` on ``serve``, and ``mnemo mcp``): the user id a tool call uses when it names no user, agent,

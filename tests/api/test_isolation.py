@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from testkit.server import MnemoServer, run_cli, wait_event
@@ -74,6 +76,21 @@ def test_revoked_key_is_refused(server: MnemoServer) -> None:
     assert run_cli(["keys", "revoke", key_id], env=env).returncode == 0
     response = httpx.get(f"{server.url}/v1/ping/", headers=server.headers(key))
     assert response.status_code == 401 and "revoked" in response.json()["detail"]
+
+
+def test_a_key_revoked_by_hand_in_the_database_is_refused_within_moments(server: MnemoServer) -> None:
+    """The server remembers keys it has seen; a change made outside it (here SQL by hand) must still reach it."""
+    env = {**server.env, "MNEMO_DATABASE_URL": _database_url(server)}
+    key = run_cli(["keys", "create", "--name", "revoked-by-hand"], env=env).stdout.strip().splitlines()[-1]
+    for _ in range(3):  # seen, and remembered
+        assert httpx.get(f"{server.url}/v1/ping/", headers=server.headers(key)).status_code == 200
+    with psycopg.connect(_database_url(server), autocommit=True) as conn:
+        conn.execute("UPDATE api_keys SET revoked_at = now() WHERE name = 'revoked-by-hand'")
+    deadline = time.monotonic() + 2.0  # the notification's delivery, not a cache's lifetime (a minute)
+    while (status := httpx.get(f"{server.url}/v1/ping/", headers=server.headers(key)).status_code) == 200:
+        assert time.monotonic() < deadline, "the revoked key is still accepted"
+        time.sleep(0.02)
+    assert status == 401
 
 
 def _count(client: httpx.Client, filters: dict[str, Any]) -> int:

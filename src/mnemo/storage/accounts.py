@@ -7,11 +7,13 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from mnemo.domain.members import MemberRole
 from mnemo.storage.database import Conn, Database
+from mnemo.storage.key_cache import ACCESS_CHANNEL, KeyCache
 
 KEY_PREFIX = "m0"
 
@@ -58,8 +60,18 @@ def new_key() -> str:
 
 
 class AccountStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, remember_keys_seconds: float = 0.0) -> None:
+        """``remember_keys_seconds`` above 0: authenticate through a :class:`~mnemo.storage.key_cache.KeyCache`
+        that keeps a key at most that long (a serving process; close it with :meth:`aclose`)."""
         self.db = db
+        self._keys: KeyCache | None = None
+        if remember_keys_seconds > 0:
+            self._keys = KeyCache(self._look_up, self._access_changes, max_age_seconds=remember_keys_seconds)
+            db.watch_access(self._keys.forget)
+
+    async def aclose(self) -> None:
+        if self._keys is not None:
+            await self._keys.aclose()
 
     # --- projects -------------------------------------------------------------------------
 
@@ -174,10 +186,21 @@ class AccountStore:
             cur = await conn.execute(
                 "UPDATE api_keys SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL", (key_id,)
             )
-            return cur.rowcount == 1
+        self.db.access_changed()
+        return cur.rowcount == 1
 
     async def authenticate(self, key: str) -> Principal | None:
         """The principal of a valid, unrevoked key (of a member who still is one), else None."""
+        if self._keys is not None:
+            return await self._keys.authenticate(key)
+        return await self._look_up(key)
+
+    async def _access_changes(self, listening: Callable[[], None]) -> AsyncIterator[None]:
+        """Yield whenever keys, members or projects may have changed (``listening``: from now on)."""
+        async for _ in self.db.listen(ACCESS_CHANNEL, listening=listening):
+            yield
+
+    async def _look_up(self, key: str) -> Principal | None:
         digest = hash_key(key)
         async with self.db.connection() as conn:
             row = await (

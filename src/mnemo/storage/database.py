@@ -9,7 +9,7 @@ ever handles a driver exception.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -76,6 +76,7 @@ class Database:
 
     def __init__(self, conninfo: str, *, min_size: int = 2, max_size: int = 16) -> None:
         self.conninfo = conninfo
+        self._access_watchers: list[Callable[[], None]] = []
         self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             conninfo,
             min_size=min_size,
@@ -89,6 +90,17 @@ class Database:
             kwargs={"row_factory": dict_row, "prepare_threshold": None, "autocommit": True},
             connection_class=Conn,
         )
+
+    def watch_access(self, forget: Callable[[], None]) -> None:
+        """Call ``forget`` whenever this process has committed a change to who may call (a key revoked, a member
+        removed or demoted, a project deleted); other processes' changes arrive as notifications
+        (:mod:`mnemo.storage.key_cache`)."""
+        self._access_watchers.append(forget)
+
+    def access_changed(self) -> None:
+        """Tell the watchers that a change to access has just been committed."""
+        for forget in self._access_watchers:
+            forget()
 
     async def open(self) -> None:
         try:
@@ -133,11 +145,14 @@ class Database:
         async with self.connection() as conn:
             await conn.execute("SELECT 1")
 
-    async def listen(self, channel: str) -> AsyncIterator[None]:
-        """Yield once per notification on ``channel``, on a dedicated connection (not the pool's)."""
+    async def listen(self, channel: str, *, listening: Callable[[], None] | None = None) -> AsyncIterator[None]:
+        """Yield once per notification on ``channel``, on a dedicated connection (not the pool's);
+        ``listening`` is called once the channel is listened to (notifications from then on arrive)."""
         try:
             async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
                 await conn.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel)))
+                if listening is not None:
+                    listening()
                 async for _ in conn.notifies():
                     yield
         except psycopg.Error as exc:

@@ -26,11 +26,13 @@ class MemberRecord:
 
 
 class MemberStore:
-    __slots__ = ("_conn", "_guard")
+    __slots__ = ("_conn", "_guard", "access_changed")
 
     def __init__(self, conn: Conn, guard: TenantGuard) -> None:
         self._conn = conn
         self._guard = guard
+        #: Set when a change to who may call was made (read by :class:`~mnemo.storage.project.ProjectData`).
+        self.access_changed = False
 
     async def all(self) -> list[MemberRecord]:
         """The members, in the order they were added."""
@@ -54,6 +56,7 @@ class MemberStore:
             "UPDATE project_members SET role = %s, updated_at = now() WHERE {tenant} AND email = %s"
         )
         cursor = await self._conn.execute(statement, (role.value, email))
+        self.access_changed = True
         return cursor.rowcount == 1
 
     async def remove(self, email: str) -> int | None:
@@ -64,6 +67,7 @@ class MemberStore:
         )
         if removed.rowcount != 1:
             return None
+        self.access_changed = True
         revoked = await self._conn.execute(
             self._guard.sql(
                 "UPDATE api_keys SET revoked_at = now() WHERE {tenant} AND member_email = %s AND revoked_at IS NULL"

@@ -37,11 +37,13 @@ _PROJECT_COLUMNS = "id, org_id, name, description, settings, is_default, created
 class ProjectStore:
     """The project's own row (``projects``): name, description, settings."""
 
-    __slots__ = ("_conn", "_guard")
+    __slots__ = ("_conn", "_guard", "access_changed")
 
     def __init__(self, conn: Conn, guard: TenantGuard) -> None:
         self._conn = conn
         self._guard = guard
+        #: Set when a change to who may call was made (read by :class:`~mnemo.storage.project.ProjectData`).
+        self.access_changed = False
 
     async def get(self) -> ProjectRecord:
         statement = self._guard.sql("SELECT " + _PROJECT_COLUMNS + " FROM projects WHERE id = {project}")
@@ -62,6 +64,7 @@ class ProjectStore:
         """Delete the project and, by the foreign keys' ON DELETE CASCADE, everything it owns: memories, history,
         events and jobs, exports, webhooks and deliveries, entities, feedback, profiles, members and API keys."""
         await self._conn.execute(self._guard.sql("DELETE FROM projects WHERE id = {project}"))
+        self.access_changed = True
 
 
 class ProjectTables:
@@ -121,13 +124,21 @@ class ProjectData:
     async def reading(self) -> AsyncIterator[ProjectTables]:
         """The repositories on an autocommit connection: each statement stands alone."""
         async with self._db.connection() as conn:
-            yield ProjectTables(conn, self._guard)
+            tables = ProjectTables(conn, self._guard)
+            yield tables
+        self._committed(tables)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[ProjectTables]:
         """The repositories inside one transaction, committed when the block ends without an error."""
         async with self._db.transaction() as conn:
-            yield ProjectTables(conn, self._guard)
+            tables = ProjectTables(conn, self._guard)
+            yield tables
+        self._committed(tables)
+
+    def _committed(self, tables: ProjectTables) -> None:
+        if tables.members.access_changed or tables.project.access_changed:
+            self._db.access_changed()
 
     async def settings(self) -> ProjectSettings:
         """The project's settings (instructions, categories, LLM choice...) as stored by PATCH project."""
