@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import time
 import uuid
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from mnemo.domain.dates import parse_moment
 from mnemo.domain.entities import extract_entities, overlap
 from mnemo.domain.memories import MemoryRecord, memory_to_wire
 from mnemo.domain.question_forms import question_form
+from mnemo.domain.recent import Recent
 from mnemo.domain.relative_dates import find_dates
 from mnemo.domain.requests import SearchBody
 from mnemo.domain.scoring import (
@@ -79,8 +79,10 @@ class Retriever:
         self.approximate_from = approximate_from
         #: Candidates a walk of that index keeps.
         self.ef_search = ef_search
-        #: Scopes found large, with their counted size: a large scope is not counted again for a while.
-        self.large_scopes = RecentSizes()
+        #: Scopes found large, with their counted size: a large scope is not counted again for a minute. A statistic
+        #: for choosing how to search (the HNSW index, the keyword leg's bounds), not a result: a scope that
+        #: shrinks is still searched as a large one for up to that minute, correctly but approximately.
+        self.large_scopes: Recent[Hashable, int] = Recent(ttl=60.0, capacity=1_000)
 
     async def search(self, data: ProjectData, request: SearchBody) -> list[dict[str, Any]]:
         raw = selection_filter(
@@ -173,28 +175,6 @@ class Retriever:
             scored.append(Scored(candidate, calibrate(fused), signals, fused))
         scored.sort(key=lambda item: (-item.fused, -item.candidate.similarity, str(item.candidate.id)))
         return scored
-
-
-class RecentSizes:
-    """The sizes of the large scopes searched lately, each kept for ``ttl`` seconds (at most ``capacity`` of them):
-    a statistic for choosing how to search (the HNSW index, the keyword leg's bounds), not a result, so that a
-    scope that shrinks is still searched as a large one for up to ``ttl`` seconds, correctly but approximately."""
-
-    def __init__(self, *, ttl: float = 60.0, capacity: int = 1_000) -> None:
-        self.ttl = ttl
-        self.capacity = capacity
-        self._sizes: dict[Hashable, tuple[int, float]] = {}
-
-    def get(self, key: Hashable) -> int | None:
-        found = self._sizes.get(key)
-        if found is None or time.monotonic() - found[1] > self.ttl:
-            return None
-        return found[0]
-
-    def put(self, key: Hashable, size: int) -> None:
-        if len(self._sizes) >= self.capacity:
-            self._sizes.clear()
-        self._sizes[key] = (size, time.monotonic())
 
 
 def _by_score(item: tuple[uuid.UUID, float]) -> tuple[float, int]:

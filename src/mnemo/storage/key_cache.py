@@ -17,10 +17,10 @@ import contextlib
 import contextvars
 import hashlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from mnemo.domain.recent import Recent
 from mnemo.errors import MnemoError
 
 if TYPE_CHECKING:
@@ -46,10 +46,8 @@ class KeyCache:
     ) -> None:
         self._lookup = lookup
         self._changes = changes
-        self.max_age_seconds = max_age_seconds
-        self.capacity = capacity
         self.retry_seconds = retry_seconds
-        self._known: dict[bytes, tuple[Principal, float]] = {}
+        self._known: Recent[bytes, Principal] = Recent(ttl=max_age_seconds, capacity=capacity)
         #: True while the channel is listened to: only then is a key remembered.
         self._following = False
         #: Bumped whenever what is remembered is forgotten: a lookup that began before must not be remembered.
@@ -62,15 +60,13 @@ class KeyCache:
             self._follower = asyncio.create_task(self._follow(), name="mnemo-key-cache", context=contextvars.Context())
         digest = hashlib.sha256(key.encode("utf-8")).digest()  # remembered by digest: no key is kept in memory
         known = self._known.get(digest)
-        if known is not None and time.monotonic() - known[1] < self.max_age_seconds:
-            return known[0]
+        if known is not None:
+            return known
         generation = self._generation
         principal = await self._lookup(key)
         # Only keys that authenticate are remembered: unknown ones cannot fill the cache.
         if principal is not None and self._following and generation == self._generation:
-            if len(self._known) >= self.capacity:
-                self._known.clear()
-            self._known[digest] = (principal, time.monotonic())
+            self._known.put(digest, principal)
         return principal
 
     async def aclose(self) -> None:
