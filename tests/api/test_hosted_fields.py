@@ -62,14 +62,14 @@ def test_includes_and_excludes_filter_offline_facts(server: MnemoServer) -> None
     assert len(memories_of(server, everything)) == 3
     only_food = _user()
     add_and_wait(server, only_food, said, includes="food")
-    assert [m["memory"] for m in memories_of(server, only_food)] == ["User love spicy ramen."]
+    assert [m["memory"] for m in memories_of(server, only_food)] == ["User loves spicy ramen."]
     no_work = _user()
     add_and_wait(server, no_work, said, excludes="hospital work")
     kept = sorted(m["memory"] for m in memories_of(server, no_work))
     assert len(kept) == 2 and not any("nurse" in memory for memory in kept), kept
     both = _user()
     add_and_wait(server, both, said, includes="ramen, violin", excludes="music")
-    assert [m["memory"] for m in memories_of(server, both)] == ["User love spicy ramen."]
+    assert [m["memory"] for m in memories_of(server, both)] == ["User loves spicy ramen."]
 
 
 def test_the_official_client_forwards_the_hosted_fields(

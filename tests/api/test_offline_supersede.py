@@ -75,7 +75,7 @@ def test_new_employer_supersedes_the_old_one(server: MnemoServer, client: Memory
 
     old = client.get(old_id)
     assert old["replaced_by"] == new_id and old["lifecycle_state"] == "superseded"
-    assert old["memory"] == "Alice work at Acme."  # nothing is rewritten or deleted
+    assert old["memory"] == "Alice works at Acme."  # nothing is rewritten or deleted
     assert client.get(new_id)["replaced_by"] is None
 
     everything = client.get_all(filters={"user_id": user})

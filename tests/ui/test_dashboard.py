@@ -67,7 +67,7 @@ def test_see_search_edit_and_delete_a_memory(page: Page, ui_server: MnemoServer,
     expect(page.get_by_role("heading", name=user)).to_contain_text("5 memories")
     expect(page.get_by_text("I live in Lisbon and surf on weekends.")).to_be_visible()
     superseded = page.locator("li.superseded")
-    expect(superseded).to_contain_text("work at Acme")
+    expect(superseded).to_contain_text("works at Acme")
     expect(superseded).to_contain_text("superseded by")
     expect(page.locator("li.card").filter(has_text="Globex")).to_contain_text("Replaces")
     shot(page, screenshots, "memories")

@@ -63,7 +63,7 @@ def test_very_long_run_on_text_is_broken_up_or_left_out() -> None:
     [
         ("I adopted a dog", "User adopted a dog."),
         ("My sister lives in Paris", "User's sister lives in Paris."),
-        ("I love painting", "User love painting."),
+        ("I love painting", "User loves painting."),
         ("I've been learning guitar for 3 years", "User has been learning guitar for 3 years."),
         ("I'm a nurse at the county hospital.", "User is a nurse at the county hospital."),
         ("I am allergic to peanuts.", "User is allergic to peanuts."),
@@ -72,7 +72,10 @@ def test_very_long_run_on_text_is_broken_up_or_left_out() -> None:
         ("I'll start the new job in June.", "User will start the new job in June."),
         ("I'd love to visit Japan someday.", "User would love to visit Japan someday."),
         ("My brother gave me a guitar for myself.", "User's brother gave User a guitar for User."),
-        ("i love sushi", "User love sushi."),
+        ("i love sushi", "User loves sushi."),
+        ("I work as a nurse and I really enjoy it.", "User works as a nurse and User really enjoys it."),
+        ("I don't like coffee.", "User doesn't like coffee."),
+        ("I study biology at MIT.", "User studies biology at MIT."),
         ("Just finished my first marathon!", "User just finished User's first marathon."),
         ("Super excited to start my new job!", "User is super excited to start User's new job."),
         ("Still working on opening a dance studio.", "User is still working on opening a dance studio."),
@@ -219,10 +222,10 @@ def test_named_assistant_keeps_assistant_attribution() -> None:
 
 def test_identical_facts_are_deduplicated_but_different_speakers_are_not() -> None:
     messages = [_user("I love chess. I love chess!"), _user("I love chess.")]
-    assert _texts(*messages) == ["User love chess."]
+    assert _texts(*messages) == ["User loves chess."]
     assert _texts(_user("I love chess.", name="Ann"), _user("I love chess.", name="Bo")) == [
-        "Ann love chess.",
-        "Bo love chess.",
+        "Ann loves chess.",
+        "Bo loves chess.",
     ]
 
 
@@ -251,7 +254,7 @@ def test_offline_extractor_handles_large_adds_off_the_event_loop() -> None:
     content = "I like tea. " * 2000
     request = ExtractionRequest(messages=[_user(content)], observed_at=OBSERVED)
     result = asyncio.run(OfflineExtractor().extract(request))
-    assert [fact.text for fact in result.facts] == ["User like tea."]
+    assert [fact.text for fact in result.facts] == ["User likes tea."]
 
 
 # ---------------------------------------------------------------- stage directions

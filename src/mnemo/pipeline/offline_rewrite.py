@@ -28,7 +28,40 @@ def normalise_i(text: str) -> str:
     return _LOWERCASE_I.sub("I", text)
 
 
+#: Verbs a speaker says of themself in the present ("I work as …"): they take the third person when "I" becomes a
+#: name ("User works as …"). Only these: a past form ("I went") or a modal ("I can") stays as it is.
+_PRESENT_VERBS = frozenset(
+    "adore agree appreciate attend bake believe belong build camp care climb coach collect commute cook dance do"
+    " draw drink drive eat enjoy exercise feel fish garden go grow guess hate help hike hope keep knit know lead"
+    " like listen live love manage meditate mentor miss need own paint plan play practice practise prefer raise"
+    " read remember rent ride run see sew share shop ski sing sleep speak spend stay struggle study support surf"
+    " swim teach think train travel try understand use visit volunteer wake walk want watch wish wonder work"
+    " worry write".split()
+)
+#: "I", the adverbs between it and its verb, and the verb ("I really love", "I don't").
+_I_VERB = re.compile(
+    r"(?<![\w'-])I\s+((?:(?:really|also|just|still|usually|often|always|never|now|currently|actually|mostly|"
+    r"sometimes|totally|absolutely|definitely|mainly|only|even)\s+)*)([a-z]+(?:n't)?)\b(?!')"
+)
+
+
+def third_person(verb: str) -> str:
+    """``verb`` as it agrees with "she" or a name, when it is one of :data:`_PRESENT_VERBS` (else unchanged)."""
+    if verb == "don't":
+        return "doesn't"
+    if verb not in _PRESENT_VERBS:
+        return verb
+    if verb in ("do", "go") or verb.endswith(("s", "sh", "ch", "x", "z")):
+        return verb + "es"
+    if len(verb) > 1 and verb.endswith("y") and verb[-2] not in "aeiou":
+        return verb[:-1] + "ies"
+    return verb + "s"
+
+
 def _rewrite_first_person(text: str, name: str) -> tuple[str, int]:
+    # The verb after "I" first takes the third person ("I love" → "I loves"), then "I" becomes the name.
+    text = _I_VERB.sub(lambda match: f"I {match[1]}{third_person(match[2])}", text)
+
     def replace(match: re.Match[str]) -> str:
         group = match.lastgroup
         if group == "am":
@@ -67,7 +100,12 @@ def _with_subject(sentence: Sentence, name: str) -> str:
     """The sentence naming its speaker: as subject of a fragment, in place of "I"/"my", or as a prefix."""
     if sentence.elided:
         match = ELIDED_START.match(sentence.text)
-        text, _ = _rewrite_first_person(lower_first(sentence.text), name)
+        fragment = lower_first(sentence.text)
+        if match is not None:  # its verb agrees with the name put before it ("Love hiking" → "… loves hiking")
+            verb = third_person(match["verb"].lower())
+            if verb != match["verb"].lower():
+                fragment = fragment[: match.start("verb")] + verb + fragment[match.end("verb") :]
+        text, _ = _rewrite_first_person(fragment, name)
         return f"{name} {_elided_auxiliary(match['verb'] if match else '')}{text}"
     text, count = _rewrite_first_person(sentence.text[:1].upper() + sentence.text[1:], name)
     return text if count else f"{name}: {text}"
