@@ -48,6 +48,9 @@ def test_a_topic_gives_its_statements_a_keyword_signal_and_the_tense_picks_betwe
     assert (now.factor(teacher), now.factor(clerk)) == (1.0, OTHER_TENSE)
     assert (before.factor(teacher), before.factor(clerk)) == (OTHER_TENSE, 1.0)
     assert now.factor("I'd like to switch to part-time work next year.") == OTHER_TENSE, "a plan is not the job"
+    dog = question_form("What kind of dog does he have?")
+    assert dog.keyword("We have a golden retriever called Bruno.", 0.0) == TOPIC_KEYWORD, "a breed answers it"
+    assert not question_form("taking the puppy outside").applies, "naming a pet does not ask about one"
     father = question_form("What does her father do?")
     assert father.keyword("My dad runs a noodle shop.", 0.0) > father.keyword("My partner is a nurse.", 0.0)
 

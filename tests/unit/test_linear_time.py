@@ -284,10 +284,10 @@ def test_the_offline_extractor_judges_sentences_of_at_most_400_characters(monkey
     """Whatever the message, the per-sentence rules (whose patterns are linear but many) see short texts."""
     seen: list[int] = []
 
-    def recording(function: Callable[[str], Any]) -> Callable[[str], Any]:
-        def record(text: str) -> Any:
+    def recording(function: Callable[..., Any]) -> Callable[..., Any]:
+        def record(text: str, **options: Any) -> Any:
             seen.append(len(text))
-            return function(text)
+            return function(text, **options)
 
         return record
 

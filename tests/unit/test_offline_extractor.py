@@ -156,8 +156,43 @@ def test_multi_sentence_message_keeps_only_informative_sentences() -> None:
     )
     assert _texts(_user(content, name="Caroline")) == [
         "Caroline adopted a puppy last week (week of 2023-05-01).",
+        "Caroline: His name is Max.",
         "Caroline's sister lives in Paris now.",
     ]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (
+            "Thanks, Caroline! It was Matt Patterson, he is so talented!",
+            ["Mel: It was Matt Patterson, he is so talented."],
+        ),
+        ("Sure thing, Tim! The doctor said it's 2 weeks of rest.", ["Mel: The doctor said it's 2 weeks of rest."]),
+        ("The kids start school on 4 September.", ["Mel: The kids start school on 4 September."]),
+        (
+            "Barcelona is a must-visit city with great architecture and amazing food by the beaches.",
+            ["Mel: Barcelona is a must-visit city with great architecture and amazing food by the beaches."],
+        ),
+    ],
+)
+def test_what_a_user_tells_about_someone_or_something_else_is_kept(content: str, expected: list[str]) -> None:
+    assert _texts(_user(content, name="Mel")) == expected
+
+
+@pytest.mark.parametrize(
+    "content", ["Hey Mel!", "Oof, Sam, so embarrassing.", "Wow, Evan, that's really inspiring.", "The food was great."]
+)
+def test_remarks_that_name_only_the_other_speaker_or_say_little_give_no_facts(content: str) -> None:
+    assert _texts(_user(content)) == []
+
+
+def test_an_assistant_telling_about_the_world_gives_no_facts() -> None:
+    facts = extract_facts(
+        [_user("I'm flying to Lisbon in May."), _assistant("Lisbon has 300 sunny days a year and great seafood.")],
+        OBSERVED,
+    )
+    assert [fact.text for fact in facts] == ["User is flying to Lisbon in May."]
 
 
 def test_statement_followed_by_a_question_tag_is_kept() -> None:

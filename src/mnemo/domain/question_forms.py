@@ -89,7 +89,8 @@ _FOOD = """
 """
 _PETS = """
     pet pets dog dogs puppy cat cats kitten rabbit bunny parrot bird budgie hamster guinea_pig tortoise turtle
-    fish goldfish lizard gecko bearded_dragon snake horse pony ferret chicken chickens
+    fish goldfish lizard gecko bearded_dragon snake horse pony ferret chicken chickens retriever labrador
+    poodle terrier spaniel beagle collie husky dachshund bulldog pug corgi greyhound tabby siamese
 """
 _ORIGIN = """
     grew_up grow_up born raised hometown originally native childhood home_town from
@@ -128,7 +129,7 @@ _TOPICS: tuple[_Topic, ...] = (
         re.compile(r"\b(food|foods|eat|eats|dish|dishes|cuisine|meal|diet|allergic|allergy|drink)\b"),
         _FOOD,
     ),
-    _Topic("pet", re.compile(r"\bpets?\b"), _PETS),
+    _Topic("pet", re.compile(r"\bpets?\b|\b(what|which)\b.*\b(dogs?|cats?|puppy|kitten)\b"), _PETS),
     _Topic(
         "origin",
         re.compile(r"\b(originally|grow up|grew up|hometown|home town|born)\b|\bwhere\b.*\bfrom\b"),

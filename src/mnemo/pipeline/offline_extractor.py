@@ -125,7 +125,7 @@ def _kept_sentences(message: Message, seen: set[tuple[str, str]]) -> list[Senten
             if action is not None and kept and kept[-1].directions < _MAX_JOINED_DIRECTIONS:
                 kept[-1] = _with_action(kept[-1], action, name)
                 continue
-            sentence = action or judge(normalise_i(clean(piece)))
+            sentence = action or judge(normalise_i(clean(piece)), reports=message.role == "user")
             if sentence is not None:
                 kept.append(sentence)
     return kept

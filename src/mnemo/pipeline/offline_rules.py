@@ -4,6 +4,10 @@ A sentence is a fact when it has a first-person anchor ("I", "my", "we" not mean
 is a subject-less fragment ("Just finished a marathon!"), is neither a question, a pleasantry nor a reaction
 to the other speaker, and has at least one content word beyond small talk (the word lists below).
 
+A user's statement about someone or something else ("It was Matt Patterson.", "The doctor said it's not too
+serious.") is a fact too when it names something (a capitalised name inside the sentence, or a number) and
+has two content words, or names nothing and has six: what a person tells is what they are later asked about.
+
 The sentences judged here are at most LONG_SENTENCE (400) characters (see ``offline_sentences``); every
 pattern is also linear in its input on its own: anchored at the start, or starting only at a word
 boundary with bounded alternatives.
@@ -75,6 +79,16 @@ _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # ", Alice!" at the end addresses someone: the name is no content. Linear despite the "$": it starts only
 # at a comma and reads one name and the whitespace and punctuation after it.
 _TRAILING_VOCATIVE = re.compile(r",\s*[A-Z][a-z]+\s*[.!?]*$")
+# A name inside a sentence (a capitalised word after another word) or a number: what makes a report informative.
+_NAMED = re.compile(r"(?<=[\w,;:] )(?:[A-Z][a-z]+|[A-Z]{2,})\b|\d")
+# Names that address the other speaker, not name a subject: "Hey Mel!", "Oof, Sam, so embarrassing".
+_VOCATIVE = re.compile(
+    r"^(?:hey|hi|hello|oh|wow|yeah|yes|yay|aww*|ah|haha|omg|ok|okay|sure|dear|thanks|congrats)\b[\s,!.]*"
+    r"[A-Z][a-z]+\b|,\s*[A-Z][a-z]+(?=\s*(?:[,.!?]|$))",
+    re.IGNORECASE,
+)
+_REPORT_NAMED_CONTENT = 2
+_REPORT_CONTENT = 6
 _YOU = re.compile(r"\b(?:you|your|yours|you're|you've|you'll|you'd|yourself)\b", re.IGNORECASE)
 
 _IRREGULAR_PAST = frozenset(
@@ -190,18 +204,30 @@ def _is_question_or_filler(text: str) -> bool:
     return bool(_QUESTION_START.match(text) or _FILLER_START.match(text))
 
 
-def judge(text: str) -> Sentence | None:
-    """The sentence if it carries information about its speaker, else None."""
+def judge(text: str, *, reports: bool = False) -> Sentence | None:
+    """The sentence if it carries information about its speaker (or, with ``reports``, information its
+    speaker tells about someone or something else), else None."""
     if not text or _is_question_or_filler(text):
         return None
     singular = FIRST_SINGULAR.search(text) is not None
     elided = _elided_fragment(text)
     plural = _FIRST_PLURAL.search(text) is not None and not _GENERIC_WE.search(text)
     if not (singular or elided or plural):
-        return None
+        return _report(text) if reports else None
     if _ADDRESSES_OTHER.match(text) and not _SUBJECT_I.search(text):
         return None
     content = content_words(text)
     if not content or (len(content) == 1 and _YOU.search(text)):
         return None
     return Sentence(text, elided, content)
+
+
+def _report(text: str) -> Sentence | None:
+    """A statement without a first-person anchor, kept when it names something and says a little about it,
+    or says a lot ("It was Matt Patterson, he is so talented!", "Barcelona is a must-visit city...")."""
+    if _ADDRESSES_OTHER.match(text):
+        return None
+    body = _VOCATIVE.sub("", text)
+    content = content_words(body)
+    needed = _REPORT_NAMED_CONTENT if _NAMED.search(body) else _REPORT_CONTENT
+    return Sentence(text, False, content) if len(content) >= needed else None
