@@ -153,6 +153,9 @@ class Settings(BaseSettings):
     rank_entity_weight: float = _DEFAULT_WEIGHTS.entity
     rank_time_weight: float = _DEFAULT_WEIGHTS.time
     rank_keyword_half: float = _DEFAULT_WEIGHTS.keyword_half
+    #: How far a memory is lifted towards its best neighbour in the conversation (0: not at all; see
+    #: mnemo.domain.neighbours).
+    rank_neighbour_share: float = Field(default=_DEFAULT_WEIGHTS.neighbour_share, ge=0.0, le=1.0)
 
     # Fact extraction for infer=true adds. "none" runs the offline extractor.
     llm_provider: LLMProvider = "none"
@@ -218,6 +221,7 @@ class Settings(BaseSettings):
             entity=self.rank_entity_weight,
             time=self.rank_time_weight,
             keyword_half=self.rank_keyword_half,
+            neighbour_share=self.rank_neighbour_share,
         )
 
     def llm_profile_table(self) -> dict[str, LLMProfile]:

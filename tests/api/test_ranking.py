@@ -99,3 +99,46 @@ def test_threshold_applies_to_the_fused_score(server: MnemoServer) -> None:
     strict = _search(server, user, "baking bread", threshold=everything[0]["score"] - 1e-6)
     assert [r["memory"] for r in strict] == [everything[0]["memory"]]
     assert all(0 <= r["score"] <= 1 for r in everything)
+
+
+def test_a_message_said_next_to_a_match_is_lifted_towards_it(server: MnemoServer) -> None:
+    """The turn before a match was not embedded with it: only its place in the conversation lifts it."""
+    user = _user()
+    fillers = [
+        "The garden needs watering on Sunday.",
+        "We are out of coffee beans again.",
+        "The bus was late twice this week.",
+        "The library closes early on Fridays.",
+        "The dentist moved my appointment.",
+    ]
+    _store(
+        server,
+        user,
+        ("My brother had an idea this morning.", None, None),
+        ("The zxq-phoenix router password is taped under the desk.", None, None),
+        *((text, None, None) for text in fillers),
+        ("My sister had an idea this morning.", None, None),
+    )
+    results = _search(server, user, "zxq-phoenix router password", top_k=10)
+    by_text = {r["memory"]: r for r in results}
+    assert results[0]["memory"] == "The zxq-phoenix router password is taped under the desk."
+    before, apart = by_text["My brother had an idea this morning."], by_text["My sister had an idea this morning."]
+    assert before in results[1:5], "with the turns after the match (some embedded with it)"
+    assert before["score"] > apart["score"] + 0.05, "far from the match, the same kind of sentence stays low"
+    assert before["score_breakdown"]["semantic"] < apart["score_breakdown"]["semantic"] + 0.05, "not by meaning"
+
+
+def test_a_match_keeps_its_place_above_the_neighbours_it_lifts(server: MnemoServer) -> None:
+    user = _user()
+    _store(
+        server,
+        user,
+        ("We adopted a cat from the shelter last spring.", None, None),
+        ("Her name is Pixel and she sleeps all day.", None, None),
+    )
+    results = _search(server, user, "adopted a cat from the shelter")
+    assert [r["memory"] for r in results] == [
+        "We adopted a cat from the shelter last spring.",
+        "Her name is Pixel and she sleeps all day.",
+    ]
+    assert results[0]["score"] > results[1]["score"]

@@ -73,7 +73,7 @@ async def test_reads_see_only_their_own_project(a: Tenant, b: Tenant) -> None:
         assert await tables.events.get(b.event) is None
         total_events, events = await tables.events.page(offset=0, limit=100)
         assert (total_events, [e.id for e in events]) == (1, [a.event])
-        assert len(await tables.events.recent_add_payloads(ALICE, None, limit=10)) == 1
+        assert len(await tables.events.recent_adds(ALICE, None, limit=10)) == 1
         assert await tables.exports.latest(b.export, None) is None
         latest = await tables.exports.latest(None, select(ALICE_ONLY))
         assert latest is not None and latest.id == a.export

@@ -74,7 +74,7 @@ async def test_events_page_newest_first_with_their_total(project: ProjectData) -
     assert [e.id for e in first + rest] == ids[::-1]
 
 
-async def test_recent_add_payloads_are_the_scopes_latest_adds_before_an_event(project: ProjectData) -> None:
+async def test_recent_adds_are_the_scopes_latest_adds_before_an_event(project: ProjectData) -> None:
     async with project.transaction() as tables:
 
         async def add(text: str, scope: Scope, event_type: EventType = EventType.ADD) -> uuid.UUID:
@@ -83,24 +83,25 @@ async def test_recent_add_payloads_are_the_scopes_latest_adds_before_an_event(pr
                 event_type=event_type, status=EventStatus.SUCCEEDED, payload=payload, scope=scope
             )
 
-        await add("one", ALICE)
+        one = await add("one", ALICE)
         await add("bob's", BOB)
-        await add("two", ALICE)
+        two = await add("two", ALICE)
         await add("with the helper", Scope(user_id="alice", agent_id="helper"))
         await add("a delete", ALICE, EventType.DELETE)
         third = await add("three", ALICE)
         await add("four", ALICE)
 
-    def texts(payloads: list[dict[str, list[dict[str, str]]]]) -> list[str]:
-        return [p["messages"][0]["content"] for p in payloads]
+    def texts(adds: list[tuple[uuid.UUID, dict[str, list[dict[str, str]]]]]) -> list[str]:
+        return [p["messages"][0]["content"] for _, p in adds]
 
     async with project.reading() as tables:
-        everything = await tables.events.recent_add_payloads(ALICE, None, limit=10)
-        before_third = await tables.events.recent_add_payloads(ALICE, third, limit=10)
-        latest = await tables.events.recent_add_payloads(ALICE, None, limit=1)
-        helper = await tables.events.recent_add_payloads(Scope(user_id="alice", agent_id="helper"), None, limit=10)
+        everything = await tables.events.recent_adds(ALICE, None, limit=10)
+        before_third = await tables.events.recent_adds(ALICE, third, limit=10)
+        latest = await tables.events.recent_adds(ALICE, None, limit=1)
+        helper = await tables.events.recent_adds(Scope(user_id="alice", agent_id="helper"), None, limit=10)
     assert texts(everything) == ["four", "three", "two", "one"], "exactly this scope's adds, newest first"
     assert texts(before_third) == ["two", "one"]
+    assert [event for event, _ in before_third] == [two, one], "each with the id of its event"
     assert texts(latest) == ["four"]
     assert texts(helper) == ["with the helper"]
 

@@ -59,6 +59,8 @@ class RankingWeights:
     keyword_half: float = 10.0
     #: The fused score of a memory about someone else when the question is not (see about_someone_else).
     someone_else: float = 0.8
+    #: The share of the gap to its best neighbour's fused score a memory is lifted by (mnemo.domain.neighbours).
+    neighbour_share: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)

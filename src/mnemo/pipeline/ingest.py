@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from mnemo.domain.entities import key_terms
 from mnemo.domain.events import EventStatus, EventType
@@ -43,11 +43,15 @@ from mnemo.storage import NewMemory, ProjectData, ProjectTables, ReadOptions
 
 logger = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 #: How many of the scope's most similar memories the extractor sees.
 _CONTEXT_MEMORIES = 10
 #: How many earlier adds, and at most how many of their messages, the extractor sees as recent context.
 _CONTEXT_ADDS = 5
 _CONTEXT_MESSAGES = 10
+#: How many messages back a memory records the adds of, as its neighbours in the conversation (mnemo.domain.neighbours).
+_NEIGHBOUR_MESSAGES = 4
 
 
 class ExtractorChoice(Protocol):
@@ -56,6 +60,21 @@ class ExtractorChoice(Protocol):
     def for_project(self, project_settings: ProjectSettings) -> tuple[Extractor, Extractor | None]:
         """Raises :class:`~mnemo.pipeline.extraction.ExtractionFailed` when the project's choice is unusable."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Said:
+    """A message said before a memory's in its conversation: its index text, and the add it came with (None: the
+    memory's own add)."""
+
+    text: str
+    event: uuid.UUID | None
+
+
+def _events(earlier: Sequence[_Said]) -> tuple[uuid.UUID, ...]:
+    """A memory's ``context_events``: the earlier adds that the last :data:`_NEIGHBOUR_MESSAGES` messages before
+    it came with."""
+    return tuple(dict.fromkeys(said.event for said in earlier[-_NEIGHBOUR_MESSAGES:] if said.event is not None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,16 +139,17 @@ class Ingestor:
         kept = [m for m in command.messages if m.role != "system" and m.content.strip()]
         if not kept:
             return []
-        earlier = await self._recent_messages(data, command, before=None) if self.context_messages else []
-        window = self._context_window([index_text(m.content, m.name) for m in earlier])
-        inputs = []
+        earlier = await self._recent(data, command, before=None) if self.context_messages else []
+        said = [_Said(index_text(m.content, m.name), event) for event, m in earlier]
+        inputs, contexts = [], []
         for message in kept:
             own = index_text(message.content, message.name)
-            inputs.append(embedding_text(own, window))
-            window = self._context_window([*window, own])
+            inputs.append(embedding_text(own, [s.text for s in self._context_window(said)]))
+            contexts.append(_events(said))
+            said.append(_Said(own, None))
         vectors = await self.batcher.embed(inputs)
         drafts = [(m.content, m.role, m.name) for m in kept]
-        return self._drafted(command, command.scope, drafts, vectors)
+        return self._drafted(command, command.scope, drafts, vectors, contexts=contexts)
 
     async def write_verbatim(
         self, tables: ProjectTables, command: AddCommand, memories: list[NewMemory], payload: dict[str, Any]
@@ -172,10 +192,11 @@ class Ingestor:
         # The offline rules read no existing memories (and link none by ref): no embedding and no scan for them.
         existing = [] if isinstance(extractor, OfflineExtractor) else await self._similar_memories(data, command)
         refs = {str(index): record.id for index, record in enumerate(existing)}
+        recent = await self._recent(data, command, before=event_id)
         request = ExtractionRequest(
             messages=command.messages,
             observed_at=command.observed_at,
-            recent_messages=await self._recent_messages(data, command, before=event_id),
+            recent_messages=[message for _, message in recent],
             existing_memories=[ExistingMemory(ref, record.memory) for ref, record in zip(refs, existing, strict=True)],
             custom_instructions=command.custom_instructions or project.custom_instructions or None,
             agent_custom_instructions=command.agent_custom_instructions or project.agent_custom_instructions or None,
@@ -189,14 +210,18 @@ class Ingestor:
         facts = _unique(extraction.facts)
         speakers = _speaker_names(command.messages)
         # A fact in the conversation's own wording is embedded with the messages before the add's last one.
-        before = [] if used.self_contained else [*request.recent_messages, *command.messages[:-1]]
-        context = [index_text(m.content, m.name) for m in before if m.role != "system"]
+        said = [_Said(index_text(m.content, m.name), event) for event, m in recent]
+        said += [_Said(index_text(m.content, m.name), None) for m in command.messages[:-1] if m.role != "system"]
+        window = self._context_window(said)
+        context = [] if used.self_contained else [s.text for s in window]
         drafts = [(fact.text, fact.attributed_to, speakers.get(fact.attributed_to)) for fact in facts]
         vectors = await self._embedded(drafts, context)  # the add's facts in one batch
         drafted: list[tuple[Fact, NewMemory]] = []
         for i, (fact, draft) in enumerate(zip(facts, drafts, strict=True)):
             scope = _scope_for(fact, command.scope)
-            (memory,) = self._drafted(command, scope, [draft], vectors[i : i + 1], fact.categories)
+            (memory,) = self._drafted(
+                command, scope, [draft], vectors[i : i + 1], fact.categories, contexts=[_events(said)]
+            )
             drafted.append((fact, memory))
         known = await self._known_all(data, [memory for _, memory in drafted])
         kept = [pair for pair, seen in zip(drafted, known, strict=True) if not seen]
@@ -310,19 +335,20 @@ class Ingestor:
             for memory, known in zip(memories, found, strict=True)
         ]
 
-    async def _recent_messages(
+    async def _recent(
         self, data: ProjectData, command: AddCommand, *, before: uuid.UUID | None
-    ) -> list[Message]:
-        """The scope's last few messages before the add of event ``before`` (or before now), oldest first."""
+    ) -> list[tuple[uuid.UUID, Message]]:
+        """The scope's last few messages before the add of event ``before`` (or before now), oldest first, each
+        with the event of its add."""
         async with data.reading() as tables:
-            payloads = await tables.events.recent_add_payloads(command.scope, before, limit=_CONTEXT_ADDS)
-        messages: list[Message] = []
-        for payload in reversed(payloads):
+            adds = await tables.events.recent_adds(command.scope, before, limit=_CONTEXT_ADDS)
+        messages: list[tuple[uuid.UUID, Message]] = []
+        for event, payload in reversed(adds):
             try:
-                messages.extend(parse_add(payload, self.limits).messages)
+                messages.extend((event, m) for m in parse_add(payload, self.limits).messages if m.role != "system")
             except MnemoError:
                 continue  # an old payload that no longer validates is not context worth failing for
-        return [m for m in messages if m.role != "system"][-_CONTEXT_MESSAGES:]
+        return messages[-_CONTEXT_MESSAGES:]
 
     async def _similar_memories(self, data: ProjectData, command: AddCommand) -> list[MemoryRecord]:
         """The memories of the add's scope closest to its messages: context for the extractor."""
@@ -355,7 +381,7 @@ class Ingestor:
         window = self._context_window(context)
         return await self.batcher.embed([embedding_text(index_text(text, name), window) for text, _, name in drafts])
 
-    def _context_window(self, messages: Sequence[str]) -> list[str]:
+    def _context_window(self, messages: Sequence[_T]) -> list[_T]:
         """The last ``context_messages`` of ``messages`` (none when context is off: ``[-0:]`` is everything)."""
         return list(messages[-self.context_messages :]) if self.context_messages else []
 
@@ -366,7 +392,10 @@ class Ingestor:
         drafts: Sequence[tuple[str, str, str | None]],
         vectors: Vectors,
         categories: Sequence[str] = (),
+        *,
+        contexts: Sequence[Sequence[uuid.UUID]] = (),
     ) -> list[NewMemory]:
+        """``contexts``: each draft's ``context_events`` (none when empty)."""
         return [
             NewMemory(
                 scope=scope,
@@ -380,8 +409,9 @@ class Ingestor:
                 attributed_to=role,
                 actor_name=name,
                 categories=categories,
+                context_events=tuple(context),
             )
-            for (text, role, name), vector in zip(drafts, vectors, strict=True)
+            for (text, role, name), vector, context in zip(drafts, vectors, contexts or [()] * len(drafts), strict=True)
         ]
 
 

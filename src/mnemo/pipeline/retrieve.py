@@ -19,6 +19,7 @@ from typing import Any
 from mnemo.domain.dates import parse_moment
 from mnemo.domain.entities import extract_entities, overlap
 from mnemo.domain.memories import MemoryRecord, memory_to_wire
+from mnemo.domain.neighbours import lifted, neighbours
 from mnemo.domain.question_forms import question_form
 from mnemo.domain.recent import Recent
 from mnemo.domain.relative_dates import find_dates
@@ -156,7 +157,7 @@ class Retriever:
             has_time=bool(query_spans),
         )
         personal = asks_about_the_person(query)
-        scored = []
+        kept, signals_of, fused_of = [], [], []
         for candidate in candidates:
             weight = feedback.get(candidate.id, 1.0) if feedback else 1.0
             if weight == 0.0:
@@ -172,7 +173,16 @@ class Retriever:
             if personal and about_a_relative(candidate.memory):
                 fused *= self.weights.someone_else
             fused *= weight * form.factor(candidate.memory)
-            scored.append(Scored(candidate, calibrate(fused), signals, fused))
+            kept.append(candidate)
+            signals_of.append(signals)
+            fused_of.append(fused)
+        if self.weights.neighbour_share:
+            near = neighbours([(candidate.event_id, candidate.context_events) for candidate in kept])
+            fused_of = lifted(fused_of, near, self.weights.neighbour_share)
+        scored = [
+            Scored(candidate, calibrate(fused), signals, fused)
+            for candidate, signals, fused in zip(kept, signals_of, fused_of, strict=True)
+        ]
         scored.sort(key=lambda item: (-item.fused, -item.candidate.similarity, str(item.candidate.id)))
         return scored
 

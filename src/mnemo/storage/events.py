@@ -135,10 +135,10 @@ class EventStore:
         rows = await (await self._conn.execute(statement, (limit, offset))).fetchall()
         return (int(count["n"]) if count else 0), [_event(r) for r in rows]
 
-    async def recent_add_payloads(self, scope: Scope, before: uuid.UUID | None, *, limit: int) -> list[Any]:
-        """Payloads of the scope's latest adds created before event ``before`` (or all), newest first."""
+    async def recent_adds(self, scope: Scope, before: uuid.UUID | None, *, limit: int) -> list[tuple[uuid.UUID, Any]]:
+        """The scope's latest adds created before event ``before`` (or all), newest first: (event id, payload)."""
         statement = self._guard.sql(
-            "SELECT e.payload FROM events e WHERE {tenant} AND e.event_type = 'ADD'"
+            "SELECT e.id, e.payload FROM events e WHERE {tenant} AND e.event_type = 'ADD'"
             " AND e.user_id IS NOT DISTINCT FROM %s AND e.agent_id IS NOT DISTINCT FROM %s"
             " AND e.app_id IS NOT DISTINCT FROM %s AND e.run_id IS NOT DISTINCT FROM %s"
             " AND (%s::uuid IS NULL OR e.created_at < (SELECT created_at FROM events WHERE {tenant} AND id = %s))"
@@ -146,7 +146,7 @@ class EventStore:
         )
         values = (scope.user_id, scope.agent_id, scope.app_id, scope.run_id, before, before, limit)
         rows = await (await self._conn.execute(statement, values)).fetchall()
-        return [row["payload"] for row in rows]
+        return [(row["id"], row["payload"]) for row in rows]
 
     async def redact(self, event_ids: Sequence[uuid.UUID], deleted: Sequence[uuid.UUID]) -> None:
         """Forget what finished adds said once a memory they wrote is deleted: the payload keeps only its entity

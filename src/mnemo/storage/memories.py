@@ -121,8 +121,8 @@ class MemoryStore:
         statement = self._guard.sql(
             "INSERT INTO memories (project_id, id, user_id, agent_id, app_id, run_id, memory, hash,"
             " metadata, categories, immutable, expiration_date, attributed_to, actor_name, event_id, replaced_by,"
-            " state, embedding, entities, dates, created_at, updated_at)"
-            " VALUES ({project}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " state, embedding, entities, dates, context_events, created_at, updated_at)"
+            " VALUES ({project}, " + ", ".join(["%s"] * 22) + ")"
             " ON CONFLICT DO NOTHING RETURNING " + MEMORY_COLUMNS,
         )
         values = [
@@ -146,6 +146,7 @@ class MemoryStore:
                 row.memory.embedding,
                 list(row.memory.index.entities),
                 multirange(row.memory.index.dates),
+                list(row.memory.context_events),
                 row.memory.created_at,
                 row.updated_at,
             )

@@ -58,6 +58,8 @@ class NewMemory:
     expiration_date: date | None = None
     attributed_to: str | None = None
     actor_name: str | None = None
+    #: The adds whose messages came just before this memory's in its conversation (see migration 0014).
+    context_events: Sequence[uuid.UUID] = ()
 
     @property
     def hash(self) -> str:
@@ -101,10 +103,13 @@ class Candidate:
     dates: list[tuple[date, date]]
     #: the latest feedback given on the memory (``memory_feedback``), read with it in the same statement
     feedback: str | None = None
+    #: the add that wrote it, and the adds whose messages came just before (:class:`NewMemory`)
+    event_id: uuid.UUID | None = None
+    context_events: Sequence[uuid.UUID] = ()
 
 
 #: The columns of a :class:`Candidate` beside its similarity, qualified by the alias ``m``.
-CANDIDATE_COLUMNS_M: LiteralString = "m.id, m.memory, m.created_at, m.entities, m.dates"
+CANDIDATE_COLUMNS_M: LiteralString = "m.id, m.memory, m.created_at, m.entities, m.dates, m.event_id, m.context_events"
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +234,8 @@ def candidate_from_row(row: dict[str, Any]) -> Candidate:
         entities=list(row["entities"] or []),
         dates=[_closed(span) for span in (row["dates"] or []) if span.lower and span.upper],
         feedback=row.get("feedback"),
+        event_id=row["event_id"],
+        context_events=row["context_events"],
     )
 
 

@@ -1,0 +1,49 @@
+"""Neighbours in a conversation: the memories said next to one that answers a search.
+
+A conversation answers across turns: "How's the new puppy?" is found by its words, and "Biscuit, after my
+favourite snack." beside it is the answer. Every memory records the adds of the four messages that came just
+before it in its scope (``context_events``); two memories are neighbours when one came with an add the other
+records, or both came with the same add of a few memories. Ranking raises each candidate's fused score by a
+share (``RankingWeights.neighbour_share``, 0.5) of its gap to its best-scoring neighbour among the candidates:
+a memory never passes the neighbour that lifts it, so the best match keeps its place, and a memory far from
+every match moves no more than its own score allows.
+
+Measured on LoCoMo (``bench/README.md``): evidence recall@10 0.748 → 0.780 at a share of 0.5.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+
+#: An add with more memories than this among the candidates (a document's chunks, a long extraction) is not one
+#: exchange: its memories are not neighbours of each other for having come together.
+SAME_ADD_LIMIT = 4
+
+
+def neighbours(turns: Sequence[tuple[uuid.UUID | None, Sequence[uuid.UUID]]]) -> list[set[int]]:
+    """For each of ``turns`` (a memory's add, and the adds before it it records), the indexes of its neighbours
+    among ``turns``."""
+    by_event: defaultdict[uuid.UUID, list[int]] = defaultdict(list)
+    for index, (event, _) in enumerate(turns):
+        if event is not None:
+            by_event[event].append(index)
+    found: list[set[int]] = [set() for _ in turns]
+    for index, (event, before) in enumerate(turns):
+        together = [event] if event is not None and len(by_event[event]) <= SAME_ADD_LIMIT else []
+        for earlier in {*together, *before}:
+            for other in by_event.get(earlier, ()):
+                if other != index:
+                    found[index].add(other)
+                    found[other].add(index)
+    return found
+
+
+def lifted(scores: Sequence[float], near: Sequence[set[int]], share: float) -> list[float]:
+    """``scores`` each raised by ``share`` of the gap to the best score among its neighbours ``near``."""
+    result = []
+    for score, others in zip(scores, near, strict=True):
+        best = max((scores[other] for other in others), default=score)
+        result.append(score + share * max(0.0, best - score))
+    return result
