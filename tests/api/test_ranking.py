@@ -142,3 +142,17 @@ def test_a_match_keeps_its_place_above_the_neighbours_it_lifts(server: MnemoServ
         "Her name is Pixel and she sleeps all day.",
     ]
     assert results[0]["score"] > results[1]["score"]
+
+
+def test_a_question_naming_one_speaker_prefers_what_that_speaker_said(server: MnemoServer) -> None:
+    user = _user()
+    _store(
+        server,
+        user,
+        ("Oh Melanie, painting is my favourite hobby!", "Caroline", None),
+        ("Pottery is my hobby these days.", "Melanie", None),
+    )
+    unnamed = _search(server, user, "Whose favourite hobby is painting?")
+    assert unnamed[0]["memory"].startswith("Oh Melanie"), "with no speaker named, the closer match leads"
+    named = _search(server, user, "What is Melanie's favourite hobby?")
+    assert named[0]["memory"] == "Pottery is my hobby these days."

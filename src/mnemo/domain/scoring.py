@@ -15,7 +15,8 @@ the scope shares (see :func:`bm25_scores`). Before the keyword leg, a question i
 statements that answer its form (see :func:`keyword_query`: "where ... live" also looks for "moved", "do
 for a living" for "work", not "living"), and for such a question a memory whose subject is someone else
 ("My mother lives in ...") gives way to one about the person unless the question names a relative
-(:func:`about_someone_else`).
+(:func:`about_someone_else`). A question naming one of the candidates' speakers gives what the others said
+less weight (:func:`speaker_named`).
 
 The score a search returns is the fused score *calibrated* (:func:`calibrate`): a monotone
 piecewise-linear map fitted on LoCoMo so that 0.3, the threshold Mem0's clients send by default,
@@ -28,7 +29,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
@@ -59,6 +60,8 @@ class RankingWeights:
     keyword_half: float = 10.0
     #: The fused score of a memory about someone else when the question is not (see about_someone_else).
     someone_else: float = 0.8
+    #: The fused score of a memory said by another speaker than the one the question names (see speaker_named).
+    other_speaker: float = 0.8
     #: The share of the gap to its best neighbour's fused score a memory is lifted by (mnemo.domain.neighbours).
     neighbour_share: float = 0.5
 
@@ -189,6 +192,17 @@ def about_someone_else(query: str, memory: str) -> bool:
     """True when ``memory`` is about a relative or friend and ``query`` asks about the person
     (:func:`asks_about_the_person`). A search decides the query's half once, then each memory's."""
     return asks_about_the_person(query) and about_a_relative(memory)
+
+
+def speaker_named(query: str, speakers: Iterable[str]) -> str | None:
+    """The one of ``speakers`` (who said the candidates) that ``query`` names, casefolded; None when it names
+    none of them or several ("What did Caroline tell Melanie?")."""
+    named = {
+        speaker.casefold()
+        for speaker in speakers
+        if speaker.strip() and re.search(rf"\b{re.escape(speaker.strip())}\b", query, re.IGNORECASE)
+    }
+    return named.pop() if len(named) == 1 else None
 
 
 def time_signal(query_spans: Sequence[tuple[date, date]], memory_days: Sequence[tuple[date, date]]) -> float:

@@ -35,6 +35,7 @@ from mnemo.domain.scoring import (
     fuse,
     keyword_query,
     keyword_signal,
+    speaker_named,
     time_signal,
 )
 from mnemo.domain.selection import parse_selection, selection_filter
@@ -157,6 +158,7 @@ class Retriever:
             has_time=bool(query_spans),
         )
         personal = asks_about_the_person(query)
+        named = speaker_named(query, {candidate.speaker for candidate in candidates if candidate.speaker})
         kept, signals_of, fused_of = [], [], []
         for candidate in candidates:
             weight = feedback.get(candidate.id, 1.0) if feedback else 1.0
@@ -172,6 +174,8 @@ class Retriever:
             fused = fuse(signals, shape, self.weights)
             if personal and about_a_relative(candidate.memory):
                 fused *= self.weights.someone_else
+            if named is not None and candidate.speaker and candidate.speaker.casefold() != named:
+                fused *= self.weights.other_speaker
             fused *= weight * form.factor(candidate.memory)
             kept.append(candidate)
             signals_of.append(signals)

@@ -106,10 +106,14 @@ class Candidate:
     #: the add that wrote it, and the adds whose messages came just before (:class:`NewMemory`)
     event_id: uuid.UUID | None = None
     context_events: Sequence[uuid.UUID] = ()
+    #: the name of who said it (the message's ``name``), when known
+    speaker: str | None = None
 
 
 #: The columns of a :class:`Candidate` beside its similarity, qualified by the alias ``m``.
-CANDIDATE_COLUMNS_M: LiteralString = "m.id, m.memory, m.created_at, m.entities, m.dates, m.event_id, m.context_events"
+CANDIDATE_COLUMNS_M: LiteralString = (
+    "m.id, m.memory, m.created_at, m.entities, m.dates, m.event_id, m.context_events, m.actor_name"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +240,7 @@ def candidate_from_row(row: dict[str, Any]) -> Candidate:
         feedback=row.get("feedback"),
         event_id=row["event_id"],
         context_events=row["context_events"],
+        speaker=row["actor_name"],
     )
 
 
