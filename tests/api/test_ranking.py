@@ -156,3 +156,16 @@ def test_a_question_naming_one_speaker_prefers_what_that_speaker_said(server: Mn
     assert unnamed[0]["memory"].startswith("Oh Melanie"), "with no speaker named, the closer match leads"
     named = _search(server, user, "What is Melanie's favourite hobby?")
     assert named[0]["memory"] == "Pottery is my hobby these days."
+
+
+def test_a_memory_naming_its_own_speaker_keeps_its_score_when_another_is_asked_about(server: MnemoServer) -> None:
+    """An extracted fact names whom it is about, whoever said it: only its words count."""
+    user = _user()
+    _store(
+        server,
+        user,
+        ("Caroline thinks Melanie's favourite hobby is pottery.", "Caroline", None),
+        ("My weekends are busy with a hobby or two.", "Melanie", None),
+    )
+    named = _search(server, user, "What is Melanie's favourite hobby?")
+    assert named[0]["memory"] == "Caroline thinks Melanie's favourite hobby is pottery."

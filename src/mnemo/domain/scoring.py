@@ -16,7 +16,7 @@ statements that answer its form (see :func:`keyword_query`: "where ... live" als
 for a living" for "work", not "living"), and for such a question a memory whose subject is someone else
 ("My mother lives in ...") gives way to one about the person unless the question names a relative
 (:func:`about_someone_else`). A question naming one of the candidates' speakers gives what the others said
-less weight (:func:`speaker_named`).
+less weight (:func:`speaker_named`), unless the memory names its own speaker (:func:`names`).
 
 The score a search returns is the fused score *calibrated* (:func:`calibrate`): a monotone
 piecewise-linear map fitted on LoCoMo so that 0.3, the threshold Mem0's clients send by default,
@@ -196,13 +196,29 @@ def about_someone_else(query: str, memory: str) -> bool:
 
 def speaker_named(query: str, speakers: Iterable[str]) -> str | None:
     """The one of ``speakers`` (who said the candidates) that ``query`` names, casefolded; None when it names
-    none of them or several ("What did Caroline tell Melanie?")."""
-    named = {
-        speaker.casefold()
-        for speaker in speakers
-        if speaker.strip() and re.search(rf"\b{re.escape(speaker.strip())}\b", query, re.IGNORECASE)
-    }
+    none of them or several ("What did Caroline tell Melanie?"). A capitalised word of three letters or more
+    that begins a speaker's name names them too ("Deb" for Deborah)."""
+    words = {word.casefold() for word in _CAPITALISED.findall(query)}
+    named = set()
+    for speaker in speakers:
+        name = speaker.strip()
+        if not name:
+            continue
+        folded = name.casefold()
+        if re.search(rf"\b{re.escape(name)}\b", query, re.IGNORECASE) or any(
+            len(word) >= 3 and folded.startswith(word) for word in words
+        ):
+            named.add(speaker.casefold())
     return named.pop() if len(named) == 1 else None
+
+
+def names(memory: str, speaker: str) -> bool:
+    """True when ``memory`` names ``speaker`` as a word: an extracted fact names whom it is about ("Tim loves
+    watching LeBron."), where a message kept verbatim has its speaker only in its ``name``."""
+    return bool(re.search(rf"\b{re.escape(speaker)}\b", memory, re.IGNORECASE))
+
+
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
 
 
 def time_signal(query_spans: Sequence[tuple[date, date]], memory_days: Sequence[tuple[date, date]]) -> float:

@@ -35,6 +35,7 @@ from mnemo.domain.scoring import (
     fuse,
     keyword_query,
     keyword_signal,
+    names,
     speaker_named,
     time_signal,
 )
@@ -174,7 +175,8 @@ class Retriever:
             fused = fuse(signals, shape, self.weights)
             if personal and about_a_relative(candidate.memory):
                 fused *= self.weights.someone_else
-            if named is not None and candidate.speaker and candidate.speaker.casefold() != named:
+            speaker = candidate.speaker
+            if named is not None and speaker and speaker.casefold() != named and not names(candidate.memory, speaker):
                 fused *= self.weights.other_speaker
             fused *= weight * form.factor(candidate.memory)
             kept.append(candidate)
