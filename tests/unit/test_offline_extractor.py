@@ -316,3 +316,11 @@ def test_uninformative_brackets_give_no_facts(content: str) -> None:
 
 def test_emphasis_stays_in_its_sentence() -> None:
     assert _texts(_user("I *always* eat pizza on Fridays.")) == ["User *always* eat pizza on Fridays."]
+
+
+def test_a_plan_made_together_is_kept_when_it_says_when() -> None:
+    assert _texts(_user("Let's get everything ready and paint next Saturday. Can't wait!", "Sam")) == [
+        "Sam: Let's get everything ready and paint next Saturday (2023-05-13)."
+    ]
+    assert _texts(_user("Sounds great! Let's do it!", "Sam")) == []
+    assert _texts(_user("Let's catch up soon.", "Sam")) == []

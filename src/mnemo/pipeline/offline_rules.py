@@ -4,6 +4,9 @@ A sentence is a fact when it has a first-person anchor ("I", "my", "we" not mean
 is a subject-less fragment ("Just finished a marathon!"), is neither a question, a pleasantry nor a reaction
 to the other speaker, and has at least one content word beyond small talk (the word lists below).
 
+A plan the speakers make together is a fact when it says when ("Let's paint next Saturday!"); without a time
+it stays a suggestion ("Let's do it!").
+
 A user's statement about someone or something else ("It was Matt Patterson.", "The doctor said it's not too
 serious.") is a fact too when it names something (a capitalised name inside the sentence, or a number) and
 has two content words, or names nothing and has six: what a person tells is what they are later asked about.
@@ -17,7 +20,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
+from mnemo.domain.relative_dates import find_dates
 from mnemo.domain.stemming import stem
 
 __all__ = [
@@ -87,6 +92,10 @@ _VOCATIVE = re.compile(
     r"[A-Z][a-z]+\b|,\s*[A-Z][a-z]+(?=\s*(?:[,.!?]|$))",
     re.IGNORECASE,
 )
+# A plan made together: a fact when it says when (find_dates), else a suggestion like any other "let's".
+_PLAN_START = re.compile(r"^let'?s\b", re.IGNORECASE)
+# find_dates resolves against a day; any day tells whether a sentence names a time at all.
+_ANY_DAY = date(2000, 1, 1)
 _REPORT_NAMED_CONTENT = 2
 _REPORT_CONTENT = 6
 _YOU = re.compile(r"\b(?:you|your|yours|you're|you've|you'll|you'd|yourself)\b", re.IGNORECASE)
@@ -207,7 +216,12 @@ def _is_question_or_filler(text: str) -> bool:
 def judge(text: str, *, reports: bool = False) -> Sentence | None:
     """The sentence if it carries information about its speaker (or, with ``reports``, information its
     speaker tells about someone or something else), else None."""
-    if not text or _is_question_or_filler(text):
+    if not text:
+        return None
+    if _PLAN_START.match(text) and find_dates(text, _ANY_DAY):
+        content = content_words(text)
+        return Sentence(text, False, content) if content else None
+    if _is_question_or_filler(text):
         return None
     singular = FIRST_SINGULAR.search(text) is not None
     elided = _elided_fragment(text)
