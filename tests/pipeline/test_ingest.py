@@ -130,6 +130,8 @@ async def test_a_verbatim_message_is_embedded_with_the_messages_before_it_in_its
 
     without_context = await ingestor(batcher, context_messages=0).prepare_verbatim(project, command)
     assert same_vector(without_context[0].embedding, alone)
+    assert reply.context_events, "the earlier add is recorded as its neighbour"
+    assert without_context[0].context_events == reply.context_events, "with or without context embeddings"
 
 
 async def test_write_verbatim_stores_the_memories_and_a_succeeded_event_skipping_exact_duplicates(

@@ -139,7 +139,8 @@ class Ingestor:
         kept = [m for m in command.messages if m.role != "system" and m.content.strip()]
         if not kept:
             return []
-        earlier = await self._recent(data, command, before=None) if self.context_messages else []
+        # Read even with context embeddings off: the adds before a memory are its neighbours (mnemo.domain.neighbours).
+        earlier = await self._recent(data, command, before=None)
         said = [_Said(index_text(m.content, m.name), event) for event, m in earlier]
         inputs, contexts = [], []
         for message in kept:
