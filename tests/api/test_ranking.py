@@ -169,3 +169,23 @@ def test_a_memory_naming_its_own_speaker_keeps_its_score_when_another_is_asked_a
     )
     named = _search(server, user, "What is Melanie's favourite hobby?")
     assert named[0]["memory"] == "Caroline thinks Melanie's favourite hobby is pottery."
+
+
+def test_a_second_memory_of_an_add_gives_way_to_another_adds_match(server: MnemoServer) -> None:
+    user = _user()
+    with server.client() as client:
+        for messages in (
+            [
+                {"role": "user", "content": "We adopted a cat from the animal shelter."},
+                {"role": "assistant", "content": "You adopted a cat from the shelter, how lovely!"},
+            ],
+            [{"role": "user", "content": "My sister adopted a shelter cat too."}],
+        ):
+            body = {"messages": messages, "user_id": user, "infer": False}
+            assert client.post("/v3/memories/add/", json=body).status_code == 200
+    results = _search(server, user, "adopted a cat from the shelter")
+    assert [r["memory"] for r in results] == [
+        "We adopted a cat from the animal shelter.",
+        "My sister adopted a shelter cat too.",
+        "You adopted a cat from the shelter, how lovely!",
+    ]

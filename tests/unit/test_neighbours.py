@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from mnemo.domain.neighbours import SAME_ADD_LIMIT, lifted, neighbours
+from mnemo.domain.neighbours import SAME_ADD_LIMIT, after_the_best_of_its_add, lifted, neighbours
 
 
 def test_neighbours_are_the_adds_a_memory_records_before_it_and_its_own_add() -> None:
@@ -34,3 +34,14 @@ def test_the_memories_of_a_large_add_are_not_neighbours_for_having_come_together
     chunk_indexes = set(range(1, SAME_ADD_LIMIT + 2))
     assert found[0] == chunk_indexes, "each chunk still follows the add before it"
     assert found[1] == {0, SAME_ADD_LIMIT + 2}, "and precedes the add after it, but no other chunk is its neighbour"
+
+
+def test_every_memory_of_an_add_but_its_best_keeps_a_share_of_its_score() -> None:
+    one, other = uuid.uuid4(), uuid.uuid4()
+    assert after_the_best_of_its_add([0.5, 0.9, 0.7, 0.3], [one, one, other, None], 0.8) == [0.4, 0.9, 0.7, 0.3]
+
+
+def test_a_large_add_keeps_its_scores() -> None:
+    document = uuid.uuid4()
+    scores = [0.9 - 0.1 * i for i in range(SAME_ADD_LIMIT + 1)]
+    assert after_the_best_of_its_add(scores, [document] * len(scores), 0.8) == scores

@@ -9,6 +9,11 @@ a memory never passes the neighbour that lifts it, so the best match keeps its p
 every match moves no more than its own score allows.
 
 Measured on LoCoMo (``bench/README.md``): evidence recall@10 0.748 → 0.780 at a share of 0.5.
+
+The memories of one add say one thing several ways (extracted facts of one message, a reply restating it): after
+the lift, every memory of an add of a few candidates but its best keeps a share of its score
+(:func:`after_the_best_of_its_add`), so the results show more of the conversation (LoCoMo with extraction:
+recall@10 0.765 → 0.775).
 """
 
 from __future__ import annotations
@@ -46,4 +51,23 @@ def lifted(scores: Sequence[float], near: Sequence[set[int]], share: float) -> l
     for score, others in zip(scores, near, strict=True):
         best = max((scores[other] for other in others), default=score)
         result.append(score + share * max(0.0, best - score))
+    return result
+
+
+def after_the_best_of_its_add(
+    scores: Sequence[float], events: Sequence[uuid.UUID | None], factor: float
+) -> list[float]:
+    """``scores`` with every memory of an add (``events``) but the best-scoring one multiplied by ``factor``; an add
+    with more than :data:`SAME_ADD_LIMIT` candidates (a document's chunks) is left as it is."""
+    members: defaultdict[uuid.UUID, list[int]] = defaultdict(list)
+    for index, event in enumerate(events):
+        if event is not None:
+            members[event].append(index)
+    result = list(scores)
+    for indexes in members.values():
+        if 1 < len(indexes) <= SAME_ADD_LIMIT:
+            best = max(indexes, key=lambda index: scores[index])
+            for index in indexes:
+                if index != best:
+                    result[index] = scores[index] * factor
     return result

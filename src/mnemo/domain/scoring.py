@@ -64,6 +64,8 @@ class RankingWeights:
     other_speaker: float = 0.8
     #: The share of the gap to its best neighbour's fused score a memory is lifted by (mnemo.domain.neighbours).
     neighbour_share: float = 0.5
+    #: The fused score of a memory whose add has a better-scoring one among the candidates (mnemo.domain.neighbours).
+    same_add: float = 0.8
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from typing import Any
 from mnemo.domain.dates import parse_moment
 from mnemo.domain.entities import extract_entities, overlap
 from mnemo.domain.memories import MemoryRecord, memory_to_wire
-from mnemo.domain.neighbours import lifted, neighbours
+from mnemo.domain.neighbours import after_the_best_of_its_add, lifted, neighbours
 from mnemo.domain.question_forms import question_form
 from mnemo.domain.recent import Recent
 from mnemo.domain.relative_dates import find_dates
@@ -185,6 +185,9 @@ class Retriever:
         if self.weights.neighbour_share:
             near = neighbours([(candidate.event_id, candidate.context_events) for candidate in kept])
             fused_of = lifted(fused_of, near, self.weights.neighbour_share)
+        fused_of = after_the_best_of_its_add(
+            fused_of, [candidate.event_id for candidate in kept], self.weights.same_add
+        )
         scored = [
             Scored(candidate, calibrate(fused), signals, fused)
             for candidate, signals, fused in zip(kept, signals_of, fused_of, strict=True)
