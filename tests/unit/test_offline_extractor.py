@@ -91,7 +91,7 @@ def test_plural_statements_are_prefixed_with_the_speaker() -> None:
 
 def test_name_replaces_the_default_subject() -> None:
     assert _texts(_user("I'm moving to Berlin and my wife is thrilled.", name="alice")) == [
-        "alice is moving to Berlin and alice's wife is thrilled."
+        "alice is moving to Berlin and their wife is thrilled."
     ]
     assert _texts(_user("We adopted a cat.", name="Bob")) == ["Bob: We adopted a cat."]
 
@@ -324,3 +324,8 @@ def test_a_plan_made_together_is_kept_when_it_says_when() -> None:
     ]
     assert _texts(_user("Sounds great! Let's do it!", "Sam")) == []
     assert _texts(_user("Let's catch up soon.", "Sam")) == []
+
+
+def test_once_the_speaker_is_named_my_becomes_their() -> None:
+    assert _texts(_user("I broke my wrist skiing.", "Sam")) == ["Sam broke their wrist skiing."]
+    assert _texts(_user("My mom is a librarian.", "Sam")) == ["Sam's mom is a librarian."]

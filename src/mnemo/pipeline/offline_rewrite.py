@@ -59,11 +59,17 @@ def third_person(verb: str) -> str:
 
 
 def _rewrite_first_person(text: str, name: str) -> tuple[str, int]:
-    # The verb after "I" first takes the third person ("I love" → "I loves"), then "I" becomes the name.
+    # The verb after "I" first takes the third person ("I love" → "I loves"), then "I" becomes the name; once the
+    # name is written, "my" becomes "their" ("Sam broke their wrist").
     text = _I_VERB.sub(lambda match: f"I {match[1]}{third_person(match[2])}", text)
+    named = False
 
     def replace(match: re.Match[str]) -> str:
+        nonlocal named
         group = match.lastgroup
+        if group == "poss" and named and match[0].lower() == "my":
+            return "their"
+        named = True
         if group == "am":
             return f"{name} is"
         if group == "have":
