@@ -30,13 +30,10 @@ SAME_ADD_LIMIT = 4
 def neighbours(turns: Sequence[tuple[uuid.UUID | None, Sequence[uuid.UUID]]]) -> list[set[int]]:
     """For each of ``turns`` (a memory's add, and the adds before it it records), the indexes of its neighbours
     among ``turns``."""
-    by_event: defaultdict[uuid.UUID, list[int]] = defaultdict(list)
-    for index, (event, _) in enumerate(turns):
-        if event is not None:
-            by_event[event].append(index)
+    by_event = _by_event([event for event, _ in turns])
     found: list[set[int]] = [set() for _ in turns]
     for index, (event, before) in enumerate(turns):
-        together = [event] if event is not None and len(by_event[event]) <= SAME_ADD_LIMIT else []
+        together = [event] if event is not None and _one_exchange(by_event[event]) else []
         for earlier in {*together, *before}:
             for other in by_event.get(earlier, ()):
                 if other != index:
@@ -59,15 +56,25 @@ def after_the_best_of_its_add(
 ) -> list[float]:
     """``scores`` with every memory of an add (``events``) but the best-scoring one multiplied by ``factor``; an add
     with more than :data:`SAME_ADD_LIMIT` candidates (a document's chunks) is left as it is."""
-    members: defaultdict[uuid.UUID, list[int]] = defaultdict(list)
-    for index, event in enumerate(events):
-        if event is not None:
-            members[event].append(index)
     result = list(scores)
-    for indexes in members.values():
-        if 1 < len(indexes) <= SAME_ADD_LIMIT:
+    for indexes in _by_event(events).values():
+        if len(indexes) > 1 and _one_exchange(indexes):
             best = max(indexes, key=lambda index: scores[index])
             for index in indexes:
                 if index != best:
                     result[index] = scores[index] * factor
     return result
+
+
+def _by_event(events: Sequence[uuid.UUID | None]) -> dict[uuid.UUID, list[int]]:
+    """The indexes of ``events`` by add (memories without one left out)."""
+    members: defaultdict[uuid.UUID, list[int]] = defaultdict(list)
+    for index, event in enumerate(events):
+        if event is not None:
+            members[event].append(index)
+    return members
+
+
+def _one_exchange(indexes: Sequence[int]) -> bool:
+    """True when an add's candidates (``indexes``) are few enough to be one exchange (:data:`SAME_ADD_LIMIT`)."""
+    return len(indexes) <= SAME_ADD_LIMIT

@@ -207,9 +207,7 @@ def speaker_named(query: str, speakers: Iterable[str]) -> str | None:
         if not name:
             continue
         folded = name.casefold()
-        if re.search(rf"\b{re.escape(name)}\b", query, re.IGNORECASE) or any(
-            len(word) >= 3 and folded.startswith(word) for word in words
-        ):
+        if names(query, name) or any(len(word) >= 3 and folded.startswith(word) for word in words):
             named.add(speaker.casefold())
     return named.pop() if len(named) == 1 else None
 
