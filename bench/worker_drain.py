@@ -55,6 +55,7 @@ def _depth(database_url: str) -> dict[str, int]:
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     host = machine()
     code = {"PYTHONPATH": str(args.src)} if args.src else {}
+    code.update(kv.split("=", 1) for kv in args.env)
     with embedded_database() as (database_url, tmp):
         server = start_server(
             tmp / "serve", database_url=database_url, model_dir=MODEL_DIR, extra_args=["--no-workers"], extra_env=code
@@ -111,6 +112,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--profile", type=Path, default=None)
     parser.add_argument("--src", type=Path, default=None, help="run the code of this src dir (e.g. a git worktree's)")
+    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server and the worker")
     report("worker-drain", *run(parser.parse_args()))
 
 

@@ -73,6 +73,20 @@ async def test_nearest_carries_the_ranking_features_of_each_memory(project: Proj
     assert candidate.id == memory_id
     assert (tuple(candidate.entities), tuple(candidate.dates)) == (index.entities, index.dates)
     assert candidate.dates == [(date(2025, 2, 28), date(2025, 2, 28))], "a one-day span, both ends inclusive"
+    async with project.reading() as tables:
+        (undated,) = await tables.search.nearest(axis(0), ALICE_ONLY, ReadOptions(), limit=1, dates=False)
+    assert (undated.id, undated.entities, undated.dates) == (memory_id, candidate.entities, [])
+
+
+async def test_nearest_each_finds_the_closest_memory_of_the_selection_for_every_vector(project: ProjectData) -> None:
+    north, northeast, east, _south = await compass(project)
+    await insert(project, memory("Bob's west.", scope=BOB, vector=vec(-0.6, -0.8)))
+    async with project.reading() as tables:
+        found = await tables.search.nearest_each([vec(0.1, 1), vec(1, 0), vec(0.7, 0.7)], ALICE_ONLY, ReadOptions())
+        nobody = await tables.search.nearest_each([vec(1, 0)], select({"user_id": "carol"}), ReadOptions())
+    assert [c.id if c else None for c in found] == [east, north, northeast]
+    assert found[1] is not None and found[1].similarity == pytest.approx(1.0, abs=1e-6)
+    assert nobody == [None]
 
 
 async def test_keyword_matches_counts_the_query_terms_the_scope_and_each_memorys_hits(project: ProjectData) -> None:

@@ -321,14 +321,19 @@ class Ingestor:
     async def _known_all(self, data: ProjectData, memories: Sequence[NewMemory]) -> list[bool]:
         """For each memory, True when its scope already holds a memory of the same meaning: cosine ≥ the
         dedup bound and the same numbers and names (embeddings barely tell "2 kids" from "3 kids").
-        One connection for all of them."""
+        One statement per scope among them."""
         if self.same_meaning >= 1.0 or not memories:
             return [False] * len(memories)
-        found = []
+        by_scope: dict[Scope, list[int]] = {}
+        for index, memory in enumerate(memories):
+            by_scope.setdefault(memory.scope, []).append(index)
+        found: list[str | None] = [None] * len(memories)
         async with data.reading() as tables:
-            for memory in memories:
-                hits = await tables.search.nearest(memory.embedding, within_scope(memory.scope), ReadOptions(), limit=1)
-                found.append(hits[0].memory if hits and hits[0].similarity >= self.same_meaning else None)
+            for scope, indexes in by_scope.items():
+                vectors = [memories[i].embedding for i in indexes]
+                hits = await tables.search.nearest_each(vectors, within_scope(scope), ReadOptions())
+                for i, hit in zip(indexes, hits, strict=True):
+                    found[i] = hit.memory if hit is not None and hit.similarity >= self.same_meaning else None
         return [
             known is not None
             and key_terms(known) == key_terms(memory.text)

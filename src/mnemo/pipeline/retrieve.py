@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import heapq
 import uuid
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from mnemo.domain.dates import parse_moment
@@ -108,6 +108,7 @@ class Retriever:
             if request.reference_date is None
             else parse_moment(request.reference_date, "reference_date")
         )
+        spans = [(span.start, span.end) for span in find_dates(request.query, reference)]
         async with data.reading() as tables:
             candidates = await tables.search.nearest(
                 query_vector,
@@ -117,9 +118,10 @@ class Retriever:
                 also=best,
                 approximate=0 < self.approximate_from <= scope_size,
                 ef_search=self.ef_search,
+                dates=bool(spans),  # only a query naming a time reads the dates a memory mentions
             )
             feedback = feedback_weights(candidates)
-            ranked = self.rank(request.query, candidates, bm25, reference=reference, feedback=feedback)
+            ranked = self.rank(request.query, candidates, bm25, query_spans=spans, feedback=feedback)
             kept = [item for item in ranked if item.score >= request.threshold][: request.top_k]
             # The answer's rows, whole: only those ranking kept (a memory deleted meanwhile drops out).
             records = await tables.memories.get_many([item.candidate.id for item in kept])
@@ -146,12 +148,12 @@ class Retriever:
         candidates: list[Candidate],
         bm25: Mapping[uuid.UUID, float],
         *,
-        reference: datetime,
+        query_spans: Sequence[tuple[date, date]],
         feedback: Mapping[uuid.UUID, float] | None = None,
     ) -> list[Scored]:
-        """``feedback``: the weight of each memory whose feedback changes its score (0: left out)."""
+        """``query_spans``: the days the query names (:func:`find_dates`); ``feedback``: the weight of each memory
+        whose feedback changes its score (0: left out)."""
         query_entities = extract_entities(query)
-        query_spans = [(span.start, span.end) for span in find_dates(query, reference)]
         form = question_form(query)
         shape = QueryShape(
             has_terms=bool(bm25) or form.applies,

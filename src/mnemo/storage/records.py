@@ -114,6 +114,11 @@ class Candidate:
 CANDIDATE_COLUMNS_M: LiteralString = (
     "m.id, m.memory, m.created_at, m.entities, m.dates, m.event_id, m.context_events, m.actor_name"
 )
+#: The same without the dates a memory mentions (empty ``dates``): decoding a date multirange in Python cost
+#: more than any other column of a search's candidates, and only a query naming a time reads them.
+CANDIDATE_COLUMNS_M_UNDATED: LiteralString = (
+    "m.id, m.memory, m.created_at, m.entities, NULL AS dates, m.event_id, m.context_events, m.actor_name"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from mnemo.storage.filter_sql import compile_filter
 from mnemo.storage.memories import visibility
 from mnemo.storage.records import (
     CANDIDATE_COLUMNS_M,
+    CANDIDATE_COLUMNS_M_UNDATED,
     Candidate,
     KeywordBounds,
     KeywordMatches,
@@ -67,6 +68,7 @@ class SearchStore:
         also: Sequence[uuid.UUID] = (),
         approximate: bool = False,
         ef_search: int = HNSW_EF_SEARCH,
+        dates: bool = True,
     ) -> list[Candidate]:
         """Memories ``selection`` matches, ordered by cosine similarity to ``vector`` (best first), plus the
         rows of ``also`` (ids already known to match, e.g. a search's best keyword matches) in the same order:
@@ -76,6 +78,7 @@ class SearchStore:
         rows (with their vectors) costs more than the distances themselves. ``approximate`` walks the HNSW
         index instead (:mod:`mnemo.storage.vector_index`, which must exist), keeping ``ef_search`` candidates,
         with pgvector's iterative scan so that rows the selection filters out cannot leave the result short.
+        Without ``dates`` the candidates' ``dates`` are left empty (not read).
         """
         where, params = compile_filter(selection, alias="m")
         near = (
@@ -94,7 +97,7 @@ class SearchStore:
             )
         statement = self._guard.sql(
             "SELECT "
-            + CANDIDATE_COLUMNS_M
+            + (CANDIDATE_COLUMNS_M if dates else CANDIDATE_COLUMNS_M_UNDATED)
             + ", 1 - near.distance AS similarity, "
             + _FEEDBACK
             + " FROM ("
@@ -120,6 +123,29 @@ class SearchStore:
             )
             rows = await (await self._conn.execute(statement, values)).fetchall()
         return [candidate_from_row(row) for row in rows]
+
+    async def nearest_each(
+        self, vectors: Sequence[Vector], selection: Node, options: ReadOptions
+    ) -> list[Candidate | None]:
+        """For each of ``vectors``, the memory ``selection`` matches that is closest to it (None when none does),
+        in one statement (an exact scan per vector); the candidates' ``dates`` are left empty."""
+        if not vectors:
+            return []
+        where, params = compile_filter(selection, alias="m")
+        statement = self._guard.sql(
+            "SELECT q.i, " + CANDIDATE_COLUMNS_M_UNDATED + ", 1 - near.distance AS similarity"
+            " FROM unnest(%s::vector[]) WITH ORDINALITY q(v, i) CROSS JOIN LATERAL ("
+            "  SELECT m.id, m.embedding <=> q.v AS distance FROM memories m"
+            "  WHERE {tenant} AND ({where}) AND {visible} ORDER BY 2 LIMIT 1) near"
+            " JOIN memories m ON m.id = near.id AND m.{tenant}",
+            where=where,
+            visible=visibility(options),
+        )
+        rows = await (await self._conn.execute(statement, [list(vectors), *params])).fetchall()
+        found: list[Candidate | None] = [None] * len(vectors)
+        for row in rows:
+            found[row["i"] - 1] = candidate_from_row(row)
+        return found
 
     async def keyword_matches(
         self, query: str, selection: Node, options: ReadOptions, *, bounds: KeywordBounds | None = None

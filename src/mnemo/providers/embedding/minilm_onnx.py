@@ -133,7 +133,18 @@ def _session(path: Path, threads: int) -> Any:
     # the web server, and spinning threads that get preempted made 2-thread runs 2-3x slower under load
     # (with no gain on an idle machine).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(
+        str(path),
+        sess_options=options,
+        providers=["CPUExecutionProvider"],
+        disabled_optimizers=_SLOWER_FUSIONS,
+    )
+
+
+#: Graph fusions ONNX Runtime would apply that make the model slower. Fused after int8 quantisation, the residual
+#: Add and LayerNormalization (SkipLayerNormalization) took 29% of the run's kernel time (1.6% unfused, in fp32);
+#: unfused, int8 embeds 30% more tokens a second on one thread with vectors as close to fp32 (bench/README.md).
+_SLOWER_FUSIONS = ["SkipLayerNormFusion"]
 
 
 class MiniLMOnnxEmbedder:
