@@ -44,6 +44,9 @@ def test_a_topic_gives_its_statements_a_keyword_signal_and_the_tense_picks_betwe
     teacher, clerk = "I'm a secondary school maths teacher.", "I used to work as a bank clerk."
     assert now.keyword(teacher, 0.0) == TOPIC_KEYWORD, "an occupation answers a job question"
     assert now.keyword("My favourite band is Radiohead.", 0.0) == 0.0
+    assert now.keyword("I swim in the sea every morning before work.", 0.0) == 0.0, "a time of day, not a job"
+    assert now.keyword("I'm so tired when I get home from work.", 0.0) == 0.0
+    assert now.keyword("I work at a bank, the work is dull.", 0.0) == TOPIC_KEYWORD
     assert now.keyword(clerk, 0.6) == 0.6, "a stronger keyword match is kept"
     assert (now.factor(teacher), now.factor(clerk)) == (1.0, OTHER_TENSE)
     assert (before.factor(teacher), before.factor(clerk)) == (OTHER_TENSE, 1.0)

@@ -46,6 +46,8 @@ class _Topic:
     question: re.Pattern[str]
     #: The words of the statements that answer it ("_" joins the words of a phrase: "grew_up").
     words: str
+    #: Phrases that mention one of those words without answering ("before_work": a time of day, not a job).
+    asides: str = ""
 
 
 _OCCUPATIONS = """
@@ -116,6 +118,7 @@ _TOPICS: tuple[_Topic, ...] = (
             r"works as|worked as)\b|\bwhat (?:does|did|do) (?:\w+\s+){1,2}do\s*(?:before\b.*)?[?.!]*$"
         ),
         _OCCUPATIONS,
+        asides="before_work after_work at_work from_work to_work off_work",
     ),
     _Topic(
         "sport",
@@ -185,6 +188,20 @@ def _holds(stems: list[str], words: str) -> bool:
         if phrase[0] in stems and any(tuple(stems[i : i + size]) == phrase for i in range(len(stems) - size + 1)):
             return True
     return False
+
+
+def _without(stems: list[str], asides: str) -> list[str]:
+    """``stems`` without the last word of each of the phrases ``asides`` ("before_work" drops that "work")."""
+    if not asides:
+        return stems
+    _, phrases = _vocabulary(asides)
+    kept = list(stems)
+    for phrase in phrases:
+        size = len(phrase)
+        for i in range(len(stems) - size + 1):
+            if tuple(stems[i : i + size]) == phrase:
+                kept[i + size - 1] = ""
+    return kept
 
 
 _RELATIVE_GROUPS: tuple[frozenset[str], ...] = tuple(
@@ -284,7 +301,7 @@ class QuestionForm:
             return keyword
         words, _ = _read(memory)
         stems = [_stem(word) for word in words]
-        if any(_holds(stems, topic.words) for topic in self.topics):
+        if any(_holds(_without(stems, topic.asides), topic.words) for topic in self.topics):
             keyword = max(keyword, TOPIC_KEYWORD)
         if self.relatives and self.relatives & _relatives(words):
             keyword = min(1.0, keyword + RELATIVE_KEYWORD)

@@ -21,7 +21,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from mnemo.domain.events import EventStatus, EventType
-from mnemo.domain.memories import Scope
+from mnemo.domain.memories import ENTITY_FIELDS, Scope
 from mnemo.storage.database import Conn, Database
 from mnemo.storage.records import EventRecord, redacted_results
 from mnemo.storage.tenant import TenantGuard
@@ -137,14 +137,20 @@ class EventStore:
 
     async def recent_adds(self, scope: Scope, before: uuid.UUID | None, *, limit: int) -> list[tuple[uuid.UUID, Any]]:
         """The scope's latest adds created before event ``before`` (or all), newest first: (event id, payload)."""
-        statement = self._guard.sql(
-            "SELECT e.id, e.payload FROM events e WHERE {tenant} AND e.event_type = 'ADD'"
-            " AND e.user_id IS NOT DISTINCT FROM %s AND e.agent_id IS NOT DISTINCT FROM %s"
-            " AND e.app_id IS NOT DISTINCT FROM %s AND e.run_id IS NOT DISTINCT FROM %s"
-            " AND (%s::uuid IS NULL OR e.created_at < (SELECT created_at FROM events WHERE {tenant} AND id = %s))"
-            " ORDER BY e.created_at DESC LIMIT %s"
+        # Equality (or IS NULL) per entity id, not IS NOT DISTINCT FROM: only these can walk the scope's index
+        # (events_scope); the other form read the whole project's adds, newest first, until it found the scope's.
+        ids = scope.as_dict()
+        same_scope = sql.SQL(" AND ").join(
+            sql.SQL("e.{} IS NULL" if ids[field] is None else "e.{} = %s").format(sql.Identifier(field))
+            for field in ENTITY_FIELDS
         )
-        values = (scope.user_id, scope.agent_id, scope.app_id, scope.run_id, before, before, limit)
+        statement = self._guard.sql(
+            "SELECT e.id, e.payload FROM events e WHERE {tenant} AND e.event_type = 'ADD' AND {same_scope}"
+            " AND (%s::uuid IS NULL OR e.created_at < (SELECT created_at FROM events WHERE {tenant} AND id = %s))"
+            " ORDER BY e.created_at DESC LIMIT %s",
+            same_scope=same_scope,
+        )
+        values = (*(ids[field] for field in ENTITY_FIELDS if ids[field] is not None), before, before, limit)
         rows = await (await self._conn.execute(statement, values)).fetchall()
         return [(row["id"], row["payload"]) for row in rows]
 

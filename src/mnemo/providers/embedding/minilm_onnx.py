@@ -75,10 +75,17 @@ PAD_SLACK_TOKENS = 32
 
 
 def default_threads() -> int:
-    """CPUs this process may run on (at least 1)."""
+    """Half the CPUs this process may run on (at least 1).
+
+    The embedder shares the machine with the event loop and PostgreSQL. On the 2-CPU machine of
+    ``bench/README.md`` a second thread made one text slower (a question 1.9 vs 1.3 ms, a turn with its
+    context 8.0 vs 7.2 ms) and batches no faster, while taking the CPU the rest of a request needs.
+    """
     if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+        cpus = len(os.sched_getaffinity(0))
+    else:
+        cpus = os.cpu_count() or 1
+    return max(1, cpus // 2)
 
 
 def plan_batches(
@@ -150,7 +157,7 @@ _SLOWER_FUSIONS = ["SkipLayerNormFusion"]
 class MiniLMOnnxEmbedder:
     """all-MiniLM-L6-v2 sentence embeddings (384 dimensions, unit length) computed by ONNX Runtime.
 
-    ``threads`` is ONNX Runtime's intra-op thread count (``None``: every CPU this process may use);
+    ``threads`` is ONNX Runtime's intra-op thread count (``None``: :func:`default_threads`);
     ``max_batch`` caps the texts per model run. The first construction on a cache directory builds the
     model file (a few seconds); later ones load it. Raises :class:`EmbedderUnavailable` if the model
     package is not installed.
