@@ -134,7 +134,7 @@ class SearchStore:
         where, params = compile_filter(selection, alias="m")
         statement = self._guard.sql(
             "SELECT q.i, " + CANDIDATE_COLUMNS_M_UNDATED + ", 1 - near.distance AS similarity"
-            " FROM unnest(%s::vector[]) WITH ORDINALITY q(v, i) CROSS JOIN LATERAL ("
+            " FROM unnest(%b::vector[]) WITH ORDINALITY q(v, i) CROSS JOIN LATERAL ("
             "  SELECT m.id, m.embedding <=> q.v AS distance FROM memories m"
             "  WHERE {tenant} AND ({where}) AND {visible} ORDER BY 2 LIMIT 1) near"
             " JOIN memories m ON m.id = near.id AND m.{tenant}",
