@@ -20,6 +20,7 @@ of no known form (LoCoMo's long, specific ones mostly) are left as they are.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -183,11 +184,7 @@ def _holds(stems: list[str], words: str) -> bool:
     singles, phrases = _vocabulary(words)
     if not singles.isdisjoint(stems):
         return True
-    for phrase in phrases:
-        size = len(phrase)
-        if phrase[0] in stems and any(tuple(stems[i : i + size]) == phrase for i in range(len(stems) - size + 1)):
-            return True
-    return False
+    return any(phrase[0] in stems and next(_phrase_ends(stems, phrase), None) is not None for phrase in phrases)
 
 
 def _without(stems: list[str], asides: str) -> list[str]:
@@ -197,11 +194,17 @@ def _without(stems: list[str], asides: str) -> list[str]:
     _, phrases = _vocabulary(asides)
     kept = list(stems)
     for phrase in phrases:
-        size = len(phrase)
-        for i in range(len(stems) - size + 1):
-            if tuple(stems[i : i + size]) == phrase:
-                kept[i + size - 1] = ""
+        for end in _phrase_ends(stems, phrase):
+            kept[end] = ""
     return kept
+
+
+def _phrase_ends(stems: list[str], phrase: tuple[str, ...]) -> Iterator[int]:
+    """The index of the last word of each place ``phrase`` (stems) occurs in ``stems``."""
+    size = len(phrase)
+    for i in range(len(stems) - size + 1):
+        if tuple(stems[i : i + size]) == phrase:
+            yield i + size - 1
 
 
 _RELATIVE_GROUPS: tuple[frozenset[str], ...] = tuple(

@@ -110,15 +110,18 @@ class Candidate:
     speaker: str | None = None
 
 
+def _candidate_columns(dates: LiteralString) -> LiteralString:
+    """The columns of a :class:`Candidate` with ``dates`` as its ``dates`` column."""
+    return (
+        "m.id, m.memory, m.created_at, m.entities, " + dates + " AS dates, m.event_id, m.context_events, m.actor_name"
+    )
+
+
 #: The columns of a :class:`Candidate` beside its similarity, qualified by the alias ``m``.
-CANDIDATE_COLUMNS_M: LiteralString = (
-    "m.id, m.memory, m.created_at, m.entities, m.dates, m.event_id, m.context_events, m.actor_name"
-)
+CANDIDATE_COLUMNS_M: LiteralString = _candidate_columns("m.dates")
 #: The same without the dates a memory mentions (empty ``dates``): decoding a date multirange in Python cost
 #: more than any other column of a search's candidates, and only a query naming a time reads them.
-CANDIDATE_COLUMNS_M_UNDATED: LiteralString = (
-    "m.id, m.memory, m.created_at, m.entities, NULL AS dates, m.event_id, m.context_events, m.actor_name"
-)
+CANDIDATE_COLUMNS_M_UNDATED: LiteralString = _candidate_columns("NULL")
 
 
 @dataclass(frozen=True, slots=True)
