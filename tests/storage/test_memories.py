@@ -12,6 +12,7 @@ import pytest
 from mnemo.domain.events import EventStatus, EventType
 from mnemo.domain.memories import MemoryRecord, Scope, add_result, index_fields, text_hash
 from mnemo.storage import MemoryPatch, ProjectData, ReadOptions
+from mnemo.storage.tenant import ROWS_PER_INSERT
 from tests.storage.support import ALICE, BOB, T0, axis, insert, memory, minutes, select
 
 pytestmark = pytest.mark.anyio
@@ -81,6 +82,19 @@ async def test_insert_returns_the_written_memories_in_input_order_and_records_ea
     (entry,) = history
     assert (entry.event, entry.old_memory, entry.new_memory, entry.input) == ("ADD", None, first.memory, messages)
     assert (entry.scope, entry.categories, entry.metadata) == (ALICE, ["travel"], {"source": "chat"})
+
+
+async def test_an_insert_larger_than_one_statement_writes_every_row_in_order_and_skips_duplicates_across_parts(
+    project: ProjectData,
+) -> None:
+    texts = [f"Alice noted item {n}." for n in range(ROWS_PER_INSERT + 5)]
+    texts.insert(ROWS_PER_INSERT + 2, texts[3])  # in the second statement, a duplicate of a row of the first
+    async with project.transaction() as tables:
+        written = await tables.memories.insert([memory(t) for t in texts], event_id=None, input_messages=None)
+    assert [r.memory for r in written] == [t for n, t in enumerate(texts) if n != ROWS_PER_INSERT + 2]
+    async with project.reading() as tables:
+        last = await tables.history.of_memory(written[-1].id)
+    assert [h.new_memory for h in last] == [texts[-1]]
 
 
 async def test_get_of_an_unknown_id_is_none(project: ProjectData) -> None:

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from mnemo.domain.events import EventStatus, EventType
+from mnemo.domain.projects import ProjectSettings
 from mnemo.storage import Database, EventRecord, Job, JobQueue, LostClaim, ProjectData
 from tests.storage.support import ALICE, LONG, SHORT
 
@@ -49,10 +50,9 @@ async def event(data: ProjectData, event_id: uuid.UUID) -> EventRecord:
 
 
 async def finish(data: ProjectData, job: Job, worker: JobQueue, results: list[object]) -> None:
-    """What a worker does when an attempt succeeds: check the claim, then record the outcome, in one transaction."""
+    """What a worker does when an attempt succeeds: record the outcome if it still holds the claim."""
     async with data.transaction() as tables:
-        await tables.events.hold(job, worker.worker_id)
-        await tables.events.succeed(job, results, {"by": worker.worker_id})
+        await tables.events.succeed(job, worker.worker_id, results, {"by": worker.worker_id})
 
 
 def backdate_claims(url: str, event_ids: list[uuid.UUID]) -> None:
@@ -90,6 +90,20 @@ async def test_claim_takes_at_most_limit_jobs_oldest_first_across_projects(
     assert await worker.claim(2) == []
 
 
+async def test_a_claimed_job_carries_its_projects_settings_as_they_are_at_the_claim(
+    db: Database, project: ProjectData, other_project: ProjectData
+) -> None:
+    async with project.transaction() as tables:
+        await tables.project.update(
+            name=None, description=None, settings=ProjectSettings(custom_instructions="Only food preferences.")
+        )
+    await enqueue(project, n=1)
+    await enqueue(other_project, n=2)
+    mine, theirs = await queue(db, "worker-a").claim(2)
+    assert mine.settings is not None and mine.settings.custom_instructions == "Only food preferences."
+    assert theirs.settings == ProjectSettings(), "another project's job carries that project's (default) settings"
+
+
 async def test_concurrent_claims_never_hand_out_a_job_twice(db: Database, project: ProjectData) -> None:
     queued = {await enqueue(project, n=n) for n in range(24)}
     workers = [queue(db, f"worker-{n}") for n in range(4)]
@@ -112,10 +126,9 @@ async def test_a_job_locked_by_its_finishing_transaction_is_skipped_not_waited_f
     (job,) = await first.claim(1)
     await asyncio.sleep(0.1)  # the lease has lapsed, but its worker is finishing the job right now
     async with project.transaction() as tables:
-        await tables.events.hold(job, first.worker_id)
+        await tables.events.succeed(job, first.worker_id, [{"id": "m1"}], {})
         # Without SKIP LOCKED this claim would wait for this very transaction: a deadlock, cut by the timeout.
         assert await asyncio.wait_for(queue(db, "worker-b").claim(1), 5) == []
-        await tables.events.succeed(job, [{"id": "m1"}], {})
     record = await event(project, event_id)
     assert (record.status, record.attempts, record.results) == (EventStatus.SUCCEEDED, 1, [{"id": "m1"}])
 

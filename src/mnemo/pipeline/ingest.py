@@ -174,15 +174,24 @@ class Ingestor:
     # --- inferred (infer=true) ---------------------------------------------------------------
 
     async def plan_job(
-        self, data: ProjectData, command: AddCommand, *, event_id: uuid.UUID, last_attempt: bool
+        self,
+        data: ProjectData,
+        command: AddCommand,
+        *,
+        event_id: uuid.UUID,
+        last_attempt: bool,
+        project: ProjectSettings | None = None,
     ) -> JobPlan:
         """infer=true, outside any transaction: extract facts, embed them, drop those already known, and
         link the ones that replace existing memories. On the ``last_attempt``, an unreachable extractor
         gives way to the project's fallback.
 
         A verbatim add (infer=false) comes here only when its messages carry documents or images: they are read
-        here, and the messages and document chunks are stored verbatim (:meth:`_verbatim_plan`)."""
-        project = await data.settings()
+        here, and the messages and document chunks are stored verbatim (:meth:`_verbatim_plan`).
+
+        ``project``: the project's settings when the caller has them (a claimed job carries them), else read here."""
+        if project is None:
+            project = await data.settings()
         media = await self.media.read(command.messages, project) if command.has_media else None
         if media is not None:
             command = replace(command, messages=media.messages)

@@ -4,7 +4,7 @@ An event records an add or a delete. A PENDING event is a job: workers claim it 
 ``FOR UPDATE SKIP LOCKED`` (:class:`JobQueue`). A claimed job holds a lease (``locked_until``) that
 its worker extends while it runs; a job whose lease ran out (its worker crashed or hung) is
 claimable again. A job's results are written in the same transaction that marks it SUCCEEDED, and
-only while its claim is still held (:meth:`EventStore.hold`), so a job finishes exactly once however
+only while its claim is still held (:meth:`EventStore.succeed`), so a job finishes exactly once however
 many workers race for it. When a failed attempt is retried is the worker's decision
 (``mnemo.worker.retry``); this module only records it.
 """
@@ -22,8 +22,9 @@ from psycopg.types.json import Jsonb
 
 from mnemo.domain.events import EventStatus, EventType
 from mnemo.domain.memories import ENTITY_FIELDS, Scope
+from mnemo.domain.projects import ProjectSettings
 from mnemo.storage.database import Conn, Database
-from mnemo.storage.records import EventRecord, redacted_results
+from mnemo.storage.records import EventRecord, redacted_results, settings_from_column
 from mnemo.storage.tenant import TenantGuard
 
 NOTIFY_CHANNEL = "mnemo_jobs"
@@ -55,7 +56,8 @@ _EVENT_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """A claimed job: which event, its payload, and which attempt this is (counted at claim)."""
+    """A claimed job: which event, its payload, and which attempt this is (counted at claim); ``settings``: its
+    project's settings as they were at the claim (read in the same statement), None for a job made by hand."""
 
     project_id: str
     event_id: uuid.UUID
@@ -63,6 +65,7 @@ class Job:
     payload: dict[str, Any]
     attempts: int
     max_attempts: int
+    settings: ProjectSettings | None = None
 
 
 class LostClaim(Exception):
@@ -166,23 +169,21 @@ class EventStore:
         )
         await self._conn.execute(statement, ([str(i) for i in deleted], list(event_ids)))
 
-    async def hold(self, job: Job, worker_id: str) -> None:
-        """Inside the finishing transaction: lock the job's row while ``worker_id`` still holds its claim, or
-        raise :class:`LostClaim`."""
-        statement = self._guard.sql(
-            "SELECT 1 FROM events WHERE {tenant} AND id = %s AND locked_by = %s AND status = 'RUNNING' FOR UPDATE"
-        )
-        if await (await self._conn.execute(statement, (job.event_id, worker_id))).fetchone() is None:
-            raise LostClaim(str(job.event_id))
+    async def succeed(self, job: Job, worker_id: str, results: list[Any], metadata: dict[str, Any]) -> None:
+        """Inside the finishing transaction, after its writes: mark the job SUCCEEDED with its results while
+        ``worker_id`` still holds its claim, or raise :class:`LostClaim` (the caller rolls the writes back).
 
-    async def succeed(self, job: Job, results: list[Any], metadata: dict[str, Any]) -> None:
-        """Inside the finishing transaction (after :meth:`hold`): mark the job SUCCEEDED with its results."""
+        The row is locked from here to the commit; a worker that took the job over in the meantime has changed
+        ``locked_by``, so this matches nothing.
+        """
         statement = self._guard.sql(
             "UPDATE events SET status = 'SUCCEEDED', results = %s, metadata = %s, error = NULL,"
             " locked_by = NULL, locked_until = NULL, completed_at = clock_timestamp(),"
-            " updated_at = clock_timestamp() WHERE {tenant} AND id = %s"
+            " updated_at = clock_timestamp() WHERE {tenant} AND id = %s AND locked_by = %s AND status = 'RUNNING'"
         )
-        await self._conn.execute(statement, (Jsonb(results), Jsonb(metadata), job.event_id))
+        done = await self._conn.execute(statement, (Jsonb(results), Jsonb(metadata), job.event_id, worker_id))
+        if done.rowcount != 1:
+            raise LostClaim(str(job.event_id))
 
 
 async def dead_holders(
@@ -226,12 +227,21 @@ class JobQueue:
                     "         AND (status = 'PENDING' OR locked_until < now())"
                     "       ORDER BY run_after LIMIT %s FOR UPDATE SKIP LOCKED) picked"
                     " WHERE e.project_id = picked.project_id AND e.id = picked.id"
-                    " RETURNING e.project_id, e.id, e.event_type, e.payload, e.attempts, e.max_attempts",
+                    " RETURNING e.project_id, e.id, e.event_type, e.payload, e.attempts, e.max_attempts,"
+                    " (SELECT p.settings FROM projects p WHERE p.id = e.project_id) AS settings",
                     (self.worker_id, self.lease, limit),
                 )
             ).fetchall()
         return [
-            Job(r["project_id"], r["id"], EventType(r["event_type"]), r["payload"], r["attempts"], r["max_attempts"])
+            Job(
+                r["project_id"],
+                r["id"],
+                EventType(r["event_type"]),
+                r["payload"],
+                r["attempts"],
+                r["max_attempts"],
+                settings_from_column(r["settings"]),
+            )
             for r in rows
         ]
 

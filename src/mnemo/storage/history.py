@@ -11,7 +11,7 @@ from psycopg.types.json import Jsonb
 from mnemo.domain.memories import MemoryRecord, Scope
 from mnemo.storage.database import Conn
 from mnemo.storage.records import HistoryEntry
-from mnemo.storage.tenant import TenantGuard
+from mnemo.storage.tenant import ROWS_PER_INSERT, TenantGuard, project_rows
 
 #: One change: the memory (after it), the event word, its text before and after.
 Change = tuple[MemoryRecord, str, str | None, str | None]
@@ -28,32 +28,30 @@ class HistoryStore:
         """Write one entry per change (``input_messages``: the add's messages, kept with ADD entries)."""
         if not changes:
             return
-        statement = self._guard.sql(
-            "INSERT INTO memory_history (project_id, id, memory_id, event, old_memory, new_memory,"
-            " input, user_id, agent_id, app_id, run_id, categories, metadata)"
-            " VALUES ({project}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        )
-        async with self._conn.cursor() as cur:
-            await cur.executemany(
-                statement,
-                [
-                    (
-                        uuid.uuid4(),
-                        record.id,
-                        event,
-                        old,
-                        new,
-                        Jsonb(input_messages) if input_messages is not None else None,
-                        record.scope.user_id,
-                        record.scope.agent_id,
-                        record.scope.app_id,
-                        record.scope.run_id,
-                        record.categories,
-                        Jsonb(record.metadata) if record.metadata is not None else None,
-                    )
-                    for record, event, old, new in changes
-                ],
+        rows = [
+            (
+                uuid.uuid4(),
+                record.id,
+                event,
+                old,
+                new,
+                Jsonb(input_messages) if input_messages is not None else None,
+                record.scope.user_id,
+                record.scope.agent_id,
+                record.scope.app_id,
+                record.scope.run_id,
+                record.categories,
+                Jsonb(record.metadata) if record.metadata is not None else None,
             )
+            for record, event, old, new in changes
+        ]
+        for start in range(0, len(rows), ROWS_PER_INSERT):
+            part = rows[start : start + ROWS_PER_INSERT]
+            statement = self._guard.sql(
+                "INSERT INTO memory_history (project_id, id, memory_id, event, old_memory, new_memory,"
+                " input, user_id, agent_id, app_id, run_id, categories, metadata) VALUES " + project_rows(len(part), 12)
+            )
+            await self._conn.execute(statement, [value for row in part for value in row])
 
     async def record_deletions(self, deleted: Sequence[dict[str, Any]], event_ids: Sequence[uuid.UUID]) -> None:
         """Forget what the deleted memories said, and keep that they existed: every history entry of a deleted

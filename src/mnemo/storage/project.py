@@ -26,7 +26,7 @@ from mnemo.storage.idempotency import IdempotencyStore
 from mnemo.storage.members import MemberStore
 from mnemo.storage.memories import MemoryStore
 from mnemo.storage.profiles import ProfileStore
-from mnemo.storage.records import ProjectRecord
+from mnemo.storage.records import ProjectRecord, settings_from_column
 from mnemo.storage.search import SearchStore
 from mnemo.storage.tenant import TenantGuard
 from mnemo.storage.webhooks import WebhookStore
@@ -50,7 +50,7 @@ class ProjectStore:
         row = await (await self._conn.execute(statement)).fetchone()
         if row is None:  # deleted since the caller's key (or the job's event) was read
             raise NotFound(f"Project {self._guard.project_id} no longer exists.")
-        return ProjectRecord(**{**row, "settings": ProjectSettings.model_validate(row["settings"] or {})})
+        return ProjectRecord(**{**row, "settings": settings_from_column(row["settings"])})
 
     async def update(self, *, name: str | None, description: str | None, settings: ProjectSettings) -> None:
         """Set the name and description when given; merge the keys ``settings`` sets into the stored ones."""

@@ -218,6 +218,11 @@ class ProjectRecord:
     updated_at: datetime
 
 
+def settings_from_column(value: dict[str, Any] | None) -> ProjectSettings:
+    """A project's ``settings`` column as the model (an unset column: every setting at its default)."""
+    return ProjectSettings.model_validate(value or {})
+
+
 def record_from_row(row: dict[str, Any]) -> MemoryRecord:
     return MemoryRecord(
         id=row["id"],

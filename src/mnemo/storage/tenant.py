@@ -12,6 +12,16 @@ from typing import LiteralString
 
 from psycopg import sql
 
+#: Rows per multi-row INSERT: a statement takes at most 65,535 parameters.
+ROWS_PER_INSERT = 1000
+
+
+def project_rows(count: int, width: int) -> LiteralString:
+    """The ``VALUES`` list of a multi-row insert into a tenant table: ``count`` rows, each the project id
+    (``{project}``, filled by :meth:`TenantGuard.sql`) and ``width`` parameters."""
+    row = "({project}, " + ", ".join(["%s"] * width) + ")"
+    return ", ".join([row] * count)
+
 
 class TenantGuard:
     """Builds the statements of one project's repositories."""

@@ -148,12 +148,15 @@ class Worker:
         try:
             command = parse_add(job.payload, self.limits)
             plan = await self.ingestor.plan_job(
-                data, command, event_id=job.event_id, last_attempt=self.retry.is_last_attempt(job)
+                data,
+                command,
+                event_id=job.event_id,
+                last_attempt=self.retry.is_last_attempt(job),
+                project=job.settings,
             )
             async with data.transaction() as tables:
-                await tables.events.hold(job, self.queue.worker_id)
                 outcome = await self.ingestor.write_job(tables, plan)
-                await tables.events.succeed(job, outcome.results, outcome.metadata)
+                await tables.events.succeed(job, self.queue.worker_id, outcome.results, outcome.metadata)
         except LostClaim:
             logger.warning("job %s was taken over by another worker; dropping this attempt", job.event_id)
             return
