@@ -7,7 +7,7 @@ starts, and the queue's depth (events PENDING or RUNNING) is read every second u
 events/s over the whole drain and per second, the depth over time, and the events' final statuses.
 ``--profile FILE`` records the worker with py-spy (collapsed stacks).
 
-    python -m bench.worker_drain [--adds 3000] [--concurrency 2] [--profile /tmp/worker.txt]
+    python -m bench.worker_drain [--adds 3000] [--concurrency N] [--workers N] [--profile /tmp/worker.txt]
 """
 
 from __future__ import annotations
@@ -52,6 +52,18 @@ def _depth(database_url: str) -> dict[str, int]:
     return {str(status): int(count) for status, count in rows}
 
 
+def _completion_rate(database_url: str) -> float:
+    """Events finished per second between the first and the last completion (the model's loading excluded, to
+    the millisecond rather than the depth samples' second)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*), extract(epoch FROM max(completed_at) - min(completed_at)) FROM events"
+            " WHERE completed_at IS NOT NULL"
+        ).fetchone()
+    count, seconds = (int(row[0]), float(row[1] or 0)) if row else (0, 0.0)
+    return round((count - 1) / seconds, 1) if count > 1 and seconds > 0 else 0.0
+
+
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     host = machine()
     code = {"PYTHONPATH": str(args.src)} if args.src else {}
@@ -64,8 +76,11 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
             enqueue_seconds = asyncio.run(_enqueue(server.url, server.api_key, args.adds, args.users))
         finally:
             server.stop(timeout=120)
-        env = {"MNEMO_WORKER_CONCURRENCY": str(args.concurrency), "MNEMO_JOB_POLL_SECONDS": "0.5", **code}
-        worker = start_worker(tmp / "worker", database_url, extra_env=env)
+        env = {"MNEMO_JOB_POLL_SECONDS": "0.5", **code}
+        if args.concurrency is not None:
+            env["MNEMO_WORKER_CONCURRENCY"] = str(args.concurrency)
+        workers = [start_worker(tmp / f"worker-{n}", database_url, extra_env=env) for n in range(args.workers)]
+        worker = workers[0]
         spy = None
         if args.profile:
             spy_bin = str(Path(sys.executable).with_name("py-spy"))
@@ -86,19 +101,23 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
             if spy is not None:
                 spy.send_signal(2)
                 spy.wait(60)
-            stop_process(worker)
+            for each in workers:
+                stop_process(each)
         drained = time.perf_counter() - started
         final = _depth(database_url)
+        by_completion = _completion_rate(database_url)
     # the first sample is taken as the worker starts (model loading), so the rate is counted from the first drop
     first_drop = next((t for (t, d), (_, d0) in zip(samples[1:], samples, strict=False) if d < d0), samples[-1][0])
     done = args.adds - samples[-1][1]
     return host, {
         "adds": args.adds,
         "users": args.users,
-        "concurrency": args.concurrency,
+        "workers": args.workers,
+        "concurrency": args.concurrency or "the default of mnemo worker",
         "enqueue_adds_per_second": round(args.adds / enqueue_seconds, 1),
         "drain_seconds_from_worker_start": round(drained, 1),
         "events_per_second_after_first_drop": round(done / max(0.001, samples[-1][0] - first_drop + 1.0), 1),
+        "events_per_second_by_completion": by_completion,
         "statuses": final,
         "depth_over_time": samples,
     }
@@ -108,7 +127,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--adds", type=int, default=3000)
     parser.add_argument("--users", type=int, default=50)
-    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help="jobs at once per worker process (default: mnemo worker's)"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--profile", type=Path, default=None)
     parser.add_argument("--src", type=Path, default=None, help="run the code of this src dir (e.g. a git worktree's)")

@@ -237,7 +237,8 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
         await batcher.close()
 
 
-def build_worker(services: Services) -> Worker:
+def build_worker(services: Services, *, dedicated: bool = False) -> Worker:
+    """The worker of a process: ``dedicated`` when the process runs nothing else (``mnemo worker``)."""
     settings = services.settings
     queue = JobQueue(services.db, worker_id(), lease=timedelta(seconds=settings.job_lease_seconds))
     # A delivery attempt is bounded by the timeout: its lease outlasts it, so only a dead worker's lapses.
@@ -251,7 +252,7 @@ def build_worker(services: Services) -> Worker:
         services.db,
         services.ingestor,
         queue,
-        concurrency=settings.worker_concurrency,
+        concurrency=settings.jobs_at_once(dedicated=dedicated),
         poll_seconds=settings.job_poll_seconds,
         limits=services.limits,
         payload_retention=(

@@ -120,7 +120,7 @@ async def run_workers_only(settings: Settings) -> int:
             serving = asyncio.create_task(health.serve(), name="mnemo-worker-health")
         logger.info("mnemo worker running")
         try:
-            await build_worker(services).run(stop)
+            await build_worker(services, dedicated=True).run(stop)
         finally:
             if health is not None:
                 health.should_exit = True

@@ -24,6 +24,9 @@ from mnemo.providers.llm.profiles import DEFAULT_PROFILE, LLMProfile, LLMProvide
 EmbedderKind = Literal["minilm-onnx", "openai"]
 _DEFAULT_WEIGHTS = RankingWeights()
 _DEFAULT_LLM = LLMProfile(provider="none")
+#: Jobs at once when ``MNEMO_WORKER_CONCURRENCY`` is unset (:meth:`Settings.jobs_at_once`).
+SERVE_WORKER_CONCURRENCY = 2
+DEDICATED_WORKER_CONCURRENCY = 64
 
 
 class ConfigError(Exception):
@@ -99,7 +102,10 @@ class Settings(BaseSettings):
 
     # Processes: an API process may also run workers (the default single-machine mode).
     run_workers: bool = True
-    worker_concurrency: int = 2
+    #: Jobs a worker runs at once; unset: 2 for the workers inside ``serve`` (they share the API's pool and CPU with
+    #: searches), 64 for a ``mnemo worker`` process of its own (bench/README.md: the offline extractor drains about
+    #: 100 events/s at 16 and 120-130 at 64 or 128 on two cores; jobs beyond the pool's size wait for a connection).
+    worker_concurrency: int | None = Field(default=None, ge=1)
     job_lease_seconds: float = 60.0
     job_max_attempts: int = 5
     job_poll_seconds: float = 2.0
@@ -245,6 +251,13 @@ class Settings(BaseSettings):
     def _valid_hosts(cls, value: str) -> str:
         HostAllowlist.parse(value)
         return value
+
+    def jobs_at_once(self, *, dedicated: bool) -> int:
+        """``worker_concurrency``, else the default for a worker process of its own (``dedicated``) or inside
+        ``serve``."""
+        if self.worker_concurrency is not None:
+            return self.worker_concurrency
+        return DEDICATED_WORKER_CONCURRENCY if dedicated else SERVE_WORKER_CONCURRENCY
 
     def webhook_hosts(self) -> HostAllowlist:
         return HostAllowlist.parse(self.webhook_allowed_hosts)
