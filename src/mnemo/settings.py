@@ -104,7 +104,8 @@ class Settings(BaseSettings):
     run_workers: bool = True
     #: Jobs a worker runs at once; unset: 2 for the workers inside ``serve`` (they share the API's pool and CPU with
     #: searches), 64 for a ``mnemo worker`` process of its own (bench/README.md: the offline extractor drains about
-    #: 100 events/s at 16 and 120-130 at 64 or 128 on two cores; jobs beyond the pool's size wait for a connection).
+    #: 100 events/s at 16 and 120-130 at 64 or 128 on two cores; jobs beyond the pool's size wait for a connection),
+    #: and never fewer than 2 + the requests the LLM profiles allow in flight (:meth:`jobs_at_once`).
     worker_concurrency: int | None = Field(default=None, ge=1)
     job_lease_seconds: float = 60.0
     job_max_attempts: int = 5
@@ -254,10 +255,13 @@ class Settings(BaseSettings):
 
     def jobs_at_once(self, *, dedicated: bool) -> int:
         """``worker_concurrency``, else the default for a worker process of its own (``dedicated``) or inside
-        ``serve``."""
+        ``serve``, raised to leave room for every request the LLM profiles allow in flight: a job waiting for an
+        LLM holds no CPU, so with an LLM configured the LLM's limits bound the work, not the worker's slots."""
         if self.worker_concurrency is not None:
             return self.worker_concurrency
-        return DEDICATED_WORKER_CONCURRENCY if dedicated else SERVE_WORKER_CONCURRENCY
+        llm_slots = sum(p.max_concurrency for p in self.llm_profile_table().values() if p.provider != "none")
+        own = DEDICATED_WORKER_CONCURRENCY if dedicated else SERVE_WORKER_CONCURRENCY
+        return max(own, SERVE_WORKER_CONCURRENCY + llm_slots)
 
     def webhook_hosts(self) -> HostAllowlist:
         return HostAllowlist.parse(self.webhook_allowed_hosts)

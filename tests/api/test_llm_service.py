@@ -235,3 +235,26 @@ def test_facts_differing_in_numbers_or_names_are_both_kept(llm: ScriptedLLM, llm
     second = _add(llm_server, user, "Actually we now have 3 kids.")
     assert [r["memory"] for r in second["results"]] == ["The user has 3 kids."]
     assert second["metadata"]["same_meaning_skipped"] == 0
+
+
+def test_serve_runs_as_many_jobs_at_once_as_the_llm_allows_requests(
+    migrated_database_url: str, model_dir: Path, tmp_path: Path
+) -> None:
+    """The workers inside ``serve`` default to two jobs, but a job waiting for the LLM holds no CPU: with an LLM
+    configured, its limit (here 3 requests in flight) bounds the extraction, not the worker's slots."""
+    with ScriptedLLM() as slow:
+        slow.script(*[openai_reply(_facts(_fact(f"Fact {n}.")), delay=0.4) for n in range(6)])
+        env = slow.openai_env("scripted-model", api_key="sk-test", MNEMO_LLM_MAX_CONCURRENCY="3")
+        # A database of its own: the module's server runs workers too, and they would take these jobs.
+        with serving(tmp_path, database_url=migrated_database_url, model_dir=model_dir, extra_env=env) as server:
+            user = f"llm-{uuid.uuid4().hex[:6]}"
+            with server.client() as client:
+                events = [
+                    client.post(
+                        "/v3/memories/add/",
+                        json={"messages": [{"role": "user", "content": f"Message {n}."}], "user_id": user},
+                    ).json()["event_id"]
+                    for n in range(6)
+                ]
+            assert [wait_event(server, event)["status"] for event in events] == ["SUCCEEDED"] * 6
+        assert slow.max_in_flight == 3

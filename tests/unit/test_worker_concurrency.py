@@ -1,4 +1,5 @@
-"""How many jobs a worker runs at once: the setting when given, else a default by the kind of process."""
+"""How many jobs a worker runs at once: the setting when given, else a default by the kind of process and the LLM's
+limits."""
 
 from __future__ import annotations
 
@@ -15,8 +16,20 @@ def test_unset_a_worker_inside_serve_runs_two_jobs_and_a_worker_process_of_its_o
     assert (settings.jobs_at_once(dedicated=False), settings.jobs_at_once(dedicated=True)) == (2, 64)
 
 
+def test_unset_with_an_llm_every_request_it_allows_in_flight_has_a_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MNEMO_LLM_PROVIDER", "openai")
+    monkeypatch.setenv("MNEMO_LLM_MAX_CONCURRENCY", "10")
+    settings = Settings(data_dir=tmp_path)
+    assert (settings.jobs_at_once(dedicated=False), settings.jobs_at_once(dedicated=True)) == (12, 64)
+    monkeypatch.setenv("MNEMO_LLM_MAX_CONCURRENCY", "100")
+    assert Settings(data_dir=tmp_path).jobs_at_once(dedicated=True) == 102
+
+
 def test_the_environment_variable_sets_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MNEMO_WORKER_CONCURRENCY", "8")
+    monkeypatch.setenv("MNEMO_LLM_PROVIDER", "openai")
     settings = Settings(data_dir=tmp_path)
     assert (settings.jobs_at_once(dedicated=False), settings.jobs_at_once(dedicated=True)) == (8, 8)
 
