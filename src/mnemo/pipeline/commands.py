@@ -52,6 +52,13 @@ def parse_add(body: object, limits: AddLimits) -> AddCommand:
     return add_command(parse_body(AddBody, body), limits)
 
 
+def add_messages(body: object, limits: AddLimits) -> tuple[Message, ...]:
+    """The messages of a decoded add request body alone (e.g. an earlier add's stored payload, read as context),
+    validated as :func:`parse_add` validates them, at half its cost; raises BadRequest."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    return _messages(parse_body(AddBody, {"messages": messages}).messages, limits)
+
+
 def add_command(parsed: AddBody, limits: AddLimits) -> AddCommand:
     """The command of a parsed add body; raises BadRequest (PayloadTooLarge) for what the model cannot check."""
     messages = _messages(parsed.messages, limits)

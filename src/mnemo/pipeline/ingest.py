@@ -23,7 +23,7 @@ from mnemo.domain.selection import within_scope
 from mnemo.errors import MnemoError
 from mnemo.observability import metrics
 from mnemo.pipeline import claims
-from mnemo.pipeline.commands import AddCommand, AddLimits, parse_add, parse_categories
+from mnemo.pipeline.commands import AddCommand, AddLimits, add_messages, parse_categories
 from mnemo.pipeline.extraction import (
     ExistingMemory,
     ExtractionRequest,
@@ -360,7 +360,7 @@ class Ingestor:
         messages: list[tuple[uuid.UUID, Message]] = []
         for event, payload in reversed(adds):
             try:
-                messages.extend((event, m) for m in parse_add(payload, self.limits).messages if m.role != "system")
+                messages.extend((event, m) for m in add_messages(payload, self.limits) if m.role != "system")
             except MnemoError:
                 continue  # an old payload that no longer validates is not context worth failing for
         return messages[-_CONTEXT_MESSAGES:]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, LiteralString
 
 from psycopg.types.json import Jsonb
 
@@ -15,6 +15,18 @@ from mnemo.storage.tenant import ROWS_PER_INSERT, TenantGuard, project_rows
 
 #: One change: the memory (after it), the event word, its text before and after.
 Change = tuple[MemoryRecord, str, str | None, str | None]
+
+_COLUMNS: LiteralString = (
+    "project_id, id, memory_id, event, old_memory, new_memory, input, user_id, agent_id, app_id, run_id, categories,"
+    " metadata"
+)
+#: The ADD entries of the memories that a statement's CTE ``m`` has just inserted (``RETURNING`` the memory columns),
+#: as one more CTE of that statement: inserting memories and their entries is one round trip. Its one parameter is
+#: the add's input messages (JSON, or NULL).
+ADDED_FROM_M: LiteralString = (
+    "INSERT INTO memory_history (" + _COLUMNS + ") SELECT {project}, gen_random_uuid(), m.id, 'ADD', NULL, m.memory,"
+    " %s, m.user_id, m.agent_id, m.app_id, m.run_id, m.categories, m.metadata FROM m"
+)
 
 
 class HistoryStore:
@@ -48,8 +60,7 @@ class HistoryStore:
         for start in range(0, len(rows), ROWS_PER_INSERT):
             part = rows[start : start + ROWS_PER_INSERT]
             statement = self._guard.sql(
-                "INSERT INTO memory_history (project_id, id, memory_id, event, old_memory, new_memory,"
-                " input, user_id, agent_id, app_id, run_id, categories, metadata) VALUES " + project_rows(len(part), 12)
+                "INSERT INTO memory_history (" + _COLUMNS + ") VALUES " + project_rows(len(part), 12)
             )
             await self._conn.execute(statement, [value for row in part for value in row])
 

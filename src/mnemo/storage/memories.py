@@ -23,7 +23,7 @@ from mnemo.storage.deliveries import DeliveryLog
 from mnemo.storage.events import EventStore
 from mnemo.storage.exports import ExportStore
 from mnemo.storage.filter_sql import compile_filter
-from mnemo.storage.history import HistoryStore
+from mnemo.storage.history import ADDED_FROM_M, HistoryStore
 from mnemo.storage.idempotency import IdempotencyStore
 from mnemo.storage.records import (
     MEMORY_COLUMNS,
@@ -144,24 +144,25 @@ class MemoryStore:
 
     async def _insert(self, rows: Sequence[_Row], *, input_messages: list[dict[str, Any]] | None) -> list[MemoryRecord]:
         """Multi-row INSERT ... ON CONFLICT DO NOTHING (a conflict: the id, or the text in its scope and speaker, is
-        already there, or comes earlier in ``rows``), and an ADD history entry for each row inserted, in input
-        order. One statement, not one per row: a pipelined ``executemany`` cost the worker more Python than the
-        rows themselves."""
+        already there, or comes earlier in ``rows``) with an ADD history entry for each row inserted, in the same
+        statement; returns the rows inserted, in input order. One statement, not one per row and table: a pipelined
+        ``executemany`` cost the worker more Python than the rows themselves."""
         inserted: dict[uuid.UUID, MemoryRecord] = {}
+        messages = Jsonb(input_messages) if input_messages is not None else None
         for start in range(0, len(rows), ROWS_PER_INSERT):
             part = rows[start : start + ROWS_PER_INSERT]
             statement = self._guard.sql(
-                "INSERT INTO memories (project_id, id, user_id, agent_id, app_id, run_id, memory, hash,"
+                "WITH m AS (INSERT INTO memories (project_id, id, user_id, agent_id, app_id, run_id, memory, hash,"
                 " metadata, categories, immutable, expiration_date, attributed_to, actor_name, event_id, replaced_by,"
                 " state, embedding, entities, dates, context_events, created_at, updated_at)"
-                " VALUES " + project_rows(len(part), 22) + " ON CONFLICT DO NOTHING RETURNING " + MEMORY_COLUMNS,
+                " VALUES " + project_rows(len(part), 22) + " ON CONFLICT DO NOTHING RETURNING " + MEMORY_COLUMNS + "),"
+                " history AS (" + ADDED_FROM_M + ") SELECT * FROM m",
             )
             values = [value for row in part for value in _insert_values(row)]
-            for found in await (await self._conn.execute(statement, values)).fetchall():
+            for found in await (await self._conn.execute(statement, [*values, messages])).fetchall():
                 record = record_from_row(found)
                 inserted[record.id] = record
         written = [inserted.pop(row.id) for row in rows if row.id in inserted]
-        await self._history.record([(r, "ADD", None, r.memory) for r in written], input_messages=input_messages)
         await self._deliveries.changed(written, "ADD")
         return written
 
