@@ -13,7 +13,8 @@ is matched on the content words of its name and description.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 from mnemo.domain.stemming import stem
@@ -201,30 +202,37 @@ class _TextStems:
         self.stems = _stems(text)
         self._runs: dict[int, frozenset[tuple[str, ...]]] = {1: frozenset((stem,) for stem in self.stems)}
 
-    def __contains__(self, entry: tuple[str, ...]) -> bool:
-        runs = self._runs.get(len(entry))
-        if runs is None:
-            length = len(entry)
-            runs = frozenset(tuple(self.stems[i : i + length]) for i in range(len(self.stems) - length + 1))
-            self._runs[length] = runs
-        return entry in runs
+    def runs(self, length: int) -> frozenset[tuple[str, ...]]:
+        """The distinct runs of ``length`` consecutive stems."""
+        found = self._runs.get(length)
+        if found is None:
+            found = frozenset(tuple(self.stems[i : i + length]) for i in range(len(self.stems) - length + 1))
+            self._runs[length] = found
+        return found
 
 
-def _matches(entries: Iterable[tuple[str, ...]], text: _TextStems) -> int:
-    """How many distinct entries occur in the text (phrases as consecutive stems)."""
-    return sum(entry in text for entry in entries)
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """A catalogue ready to score texts: its categories (the first of each name, the fallback aside) and, for each
+    entry, which of them list it. A text is scored by looking its runs up here (a fact has a few dozen), not by
+    looking every entry of every category up in the text (about a thousand for the default catalogue)."""
+
+    #: (position in the catalogue, name) of each category scored
+    scored: tuple[tuple[int, str], ...]
+    #: the name of the catalogue's fallback category, if any
+    fallback: str | None
+    #: each entry, and the indexes (into ``scored``) of the categories that list it
+    entries: Mapping[tuple[str, ...], tuple[int, ...]]
+    #: the lengths (in stems) of the entries
+    lengths: tuple[int, ...]
 
 
-def categorize(text: str, catalogue: Sequence[Category]) -> tuple[str, ...]:
-    """The names of the (at most MAX_CATEGORIES) categories of ``catalogue`` that ``text`` is about.
-
-    Best-matching first, ties in catalogue order. When none matches: the catalogue's fallback category
-    ("misc", any spelling) if it has one, else nothing. Same text and catalogue, same answer.
-    """
-    text_stems = _TextStems(text)
-    scored: list[tuple[int, int, str]] = []
+@lru_cache(maxsize=256)
+def _index(catalogue: tuple[Category, ...]) -> _Index:
+    scored: list[tuple[int, str]] = []
     fallback: str | None = None
     seen: set[str] = set()
+    listing: dict[tuple[str, ...], list[int]] = {}
     for position, category in enumerate(catalogue):
         if category.name in seen:
             continue
@@ -232,9 +240,29 @@ def categorize(text: str, catalogue: Sequence[Category]) -> tuple[str, ...]:
         if _category_key(category.name) == FALLBACK_CATEGORY:
             fallback = fallback or category.name
             continue
-        score = _matches(_entries_of(category), text_stems)
-        if score:
-            scored.append((-score, position, category.name))
+        for entry in _entries_of(category):
+            listing.setdefault(entry, []).append(len(scored))
+        scored.append((position, category.name))
+    entries = {entry: tuple(owners) for entry, owners in listing.items()}
+    return _Index(tuple(scored), fallback, entries, tuple(sorted({len(entry) for entry in entries})))
+
+
+def categorize(text: str, catalogue: Sequence[Category]) -> tuple[str, ...]:
+    """The names of the (at most MAX_CATEGORIES) categories of ``catalogue`` that ``text`` is about.
+
+    A category scores the number of its distinct entries (words, or phrases as consecutive stems) the text holds.
+    Best-matching first, ties in catalogue order. When none matches: the catalogue's fallback category
+    ("misc", any spelling) if it has one, else nothing. Same text and catalogue, same answer.
+    """
+    index = _index(tuple(catalogue))
+    text_stems = _TextStems(text)
+    counts = [0] * len(index.scored)
+    for length in index.lengths:
+        for run in text_stems.runs(length):
+            for owner in index.entries.get(run, ()):
+                counts[owner] += 1
+    pairs = zip(counts, index.scored, strict=True)
+    scored = sorted((-count, position, name) for count, (position, name) in pairs if count)
     if not scored:
-        return (fallback,) if fallback is not None else ()
-    return tuple(name for _, _, name in sorted(scored)[:MAX_CATEGORIES])
+        return (index.fallback,) if index.fallback is not None else ()
+    return tuple(name for _, _, name in scored[:MAX_CATEGORIES])
