@@ -279,7 +279,9 @@ def test_connection_refused_is_unavailable() -> None:
 
 @WIRES
 def test_concurrency_is_limited_per_instance(server: ScriptedLLM, wire: Wire) -> None:
-    server.script(*[wire.ok(f"r{i}", delay=0.15) for i in range(6)])
+    # Here and below: replies slow enough that the calls overlap even on a loaded machine (at 0.15 s, one run saw
+    # a call finish before the next began).
+    server.script(*[wire.ok(f"r{i}", delay=0.4) for i in range(6)])
     replies = complete(lambda: wire.build(server, max_concurrency=2), count=6)
     assert sorted(r.text for r in replies) == [f"r{i}" for i in range(6)]
     assert server.max_in_flight == 2
@@ -287,7 +289,7 @@ def test_concurrency_is_limited_per_instance(server: ScriptedLLM, wire: Wire) ->
 
 @WIRES
 def test_a_model_view_shares_the_connection_limit_and_is_not_closed_by_itself(server: ScriptedLLM, wire: Wire) -> None:
-    server.script(*[wire.ok(f"r{i}", delay=0.15) for i in range(5)])
+    server.script(*[wire.ok(f"r{i}", delay=0.4) for i in range(5)])
 
     async def run() -> list[str]:
         llm = wire.build(server, max_concurrency=2)
