@@ -144,3 +144,22 @@ def test_find_dates_on_a_resolved_text_gives_each_span_once() -> None:
 def test_find_dates_ignores_numbers_that_are_not_dates() -> None:
     assert find_dates("I ran 5 miles in 40 minutes with 2023 other runners; may 5 people come?", MONDAY) == []
     assert find_dates("It was February 30, 2023.", MONDAY) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("SEE YOU TONIGHT", [(date(2023, 5, 8), date(2023, 5, 8))]),
+        ("We met last Tues.", [(date(2023, 5, 2), date(2023, 5, 2))]),
+        ("I moved here a couple of weeks ago", [(date(2023, 4, 24), date(2023, 4, 30))]),
+        ("Back in 2019 I lived in Leeds", [(date(2019, 1, 1), date(2019, 12, 31))]),
+        ("We marry next spring", [(date(2024, 3, 1), date(2024, 5, 31))]),
+        ("I like tea and long walks.", []),
+    ],
+)
+def test_each_kind_of_expression_is_found_and_a_text_with_none_has_no_dates(
+    text: str, expected: list[tuple[date, date]]
+) -> None:
+    """Texts without a digit or a word of a time expression skip the rules altogether; each kind of word still
+    leads to its rule (a digit, "night", a weekday's abbreviation, a unit, a season)."""
+    assert [(span.start, span.end) for span in find_dates(text, MONDAY)] == expected

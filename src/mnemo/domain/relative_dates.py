@@ -121,6 +121,15 @@ _IN_N = re.compile(r"\bin\s+" + _NUMBER_RE + r"\s+" + _UNIT_RE + r"\b(?:['’]s\
 
 _ALREADY_RESOLVED = re.compile(r"\s*\(")
 
+#: What every rule's match contains: a digit (every explicit date has a day or a year), or a word of a relative
+#: expression ("yesterday", "today" and weekday names hold "day"; "tonight" and "last night" hold "night"; "this
+#: morning"; a unit; a season; a weekday's abbreviation). Compiled with the same flag as the rules, so a text
+#: without any of these has no date to find, and the twenty rules are not run on it.
+_MAY_NAME_A_DATE = re.compile(
+    r"\d|day|tomorrow|night|this|week|month|year|spring|summer|fall|autumn|winter|mon|tue|wed|thu|fri|sat|sun",
+    re.IGNORECASE,
+)
+
 # Explicit dates.
 _MONTH_ANYCASE = (
     r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
@@ -382,6 +391,8 @@ class _Found(NamedTuple):  # a tuple: a long text may have thousands
 
 def _matches(text: str, today: date, rules: tuple[tuple[re.Pattern[str], _Resolver], ...]) -> list[_Found]:
     """All resolvable matches of the rules, without overlaps: earliest first, then longest."""
+    if not _MAY_NAME_A_DATE.search(text):
+        return []
     candidates: list[_Found] = []
     context = _Text(text)
     for pattern, resolver in rules:
