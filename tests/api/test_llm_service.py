@@ -243,7 +243,7 @@ def test_serve_runs_as_many_jobs_at_once_as_the_llm_allows_requests(
     """The workers inside ``serve`` default to two jobs, but a job waiting for the LLM holds no CPU: with an LLM
     configured, its limit (here 3 requests in flight) bounds the extraction, not the worker's slots."""
     with ScriptedLLM() as slow:
-        slow.script(*[openai_reply(_facts(_fact(f"Fact {n}.")), delay=0.4) for n in range(6)])
+        slow.script(*[openai_reply(_facts(_fact(f"Fact {n}.")), delay=0.8) for n in range(6)])
         env = slow.openai_env("scripted-model", api_key="sk-test", MNEMO_LLM_MAX_CONCURRENCY="3")
         # A database of its own: the module's server runs workers too, and they would take these jobs.
         with serving(tmp_path, database_url=migrated_database_url, model_dir=model_dir, extra_env=env) as server:
