@@ -11,7 +11,7 @@ from psycopg.types.json import Jsonb
 from mnemo.domain.memories import MemoryRecord, Scope
 from mnemo.storage.database import Conn
 from mnemo.storage.records import HistoryEntry
-from mnemo.storage.tenant import ROWS_PER_INSERT, TenantGuard, project_rows
+from mnemo.storage.tenant import TenantGuard, in_parts, project_rows
 
 #: One change: the memory (after it), the event word, its text before and after.
 Change = tuple[MemoryRecord, str, str | None, str | None]
@@ -36,8 +36,9 @@ class HistoryStore:
         self._conn = conn
         self._guard = guard
 
-    async def record(self, changes: Sequence[Change], *, input_messages: list[dict[str, Any]] | None = None) -> None:
-        """Write one entry per change (``input_messages``: the add's messages, kept with ADD entries)."""
+    async def record(self, changes: Sequence[Change]) -> None:
+        """Write one entry per change. (The ADD entries of new memories, with the add's input messages, are written
+        by the memories' own insert: :data:`ADDED_FROM_M`.)"""
         if not changes:
             return
         rows = [
@@ -47,7 +48,7 @@ class HistoryStore:
                 event,
                 old,
                 new,
-                Jsonb(input_messages) if input_messages is not None else None,
+                None,  # input: only ADD entries keep the add's messages
                 record.scope.user_id,
                 record.scope.agent_id,
                 record.scope.app_id,
@@ -57,8 +58,7 @@ class HistoryStore:
             )
             for record, event, old, new in changes
         ]
-        for start in range(0, len(rows), ROWS_PER_INSERT):
-            part = rows[start : start + ROWS_PER_INSERT]
+        for part in in_parts(rows):
             statement = self._guard.sql(
                 "INSERT INTO memory_history (" + _COLUMNS + ") VALUES " + project_rows(len(part), 12)
             )

@@ -33,7 +33,7 @@ from mnemo.storage.records import (
     multirange,
     record_from_row,
 )
-from mnemo.storage.tenant import ROWS_PER_INSERT, TenantGuard, project_rows
+from mnemo.storage.tenant import TenantGuard, in_parts, project_rows
 
 
 def visibility(options: ReadOptions) -> sql.Composable:
@@ -149,8 +149,7 @@ class MemoryStore:
         ``executemany`` cost the worker more Python than the rows themselves."""
         inserted: dict[uuid.UUID, MemoryRecord] = {}
         messages = Jsonb(input_messages) if input_messages is not None else None
-        for start in range(0, len(rows), ROWS_PER_INSERT):
-            part = rows[start : start + ROWS_PER_INSERT]
+        for part in in_parts(rows):
             statement = self._guard.sql(
                 "WITH m AS (INSERT INTO memories (project_id, id, user_id, agent_id, app_id, run_id, memory, hash,"
                 " metadata, categories, immutable, expiration_date, attributed_to, actor_name, event_id, replaced_by,"

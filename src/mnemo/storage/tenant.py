@@ -8,12 +8,21 @@ Templates are ``LiteralString``: values reach the database only as parameters.
 
 from __future__ import annotations
 
-from typing import LiteralString
+from collections.abc import Iterator, Sequence
+from typing import LiteralString, TypeVar
 
 from psycopg import sql
 
+_T = TypeVar("_T")
+
 #: Rows per multi-row INSERT: a statement takes at most 65,535 parameters.
 ROWS_PER_INSERT = 1000
+
+
+def in_parts(rows: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    """``rows`` in consecutive parts of at most :data:`ROWS_PER_INSERT`: one multi-row insert each."""
+    for start in range(0, len(rows), ROWS_PER_INSERT):
+        yield rows[start : start + ROWS_PER_INSERT]
 
 
 def project_rows(count: int, width: int) -> LiteralString:
