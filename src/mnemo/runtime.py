@@ -191,7 +191,7 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
     await claim_vector_space(db, embedder.vector_space, embedder.dimensions)
     if settings.vector_index_min_memories:
         await ensure_vector_index(db, embedder.dimensions, links=settings.vector_index_links)
-    batcher = EmbeddingBatcher(embedder, max_batch=settings.embedder_max_batch)
+    batcher = EmbeddingBatcher(embedder, max_batch=settings.embedder_max_batch, local=settings.embedder != "openai")
     batcher.start()
     try:
         llms = ProfileLLMs(settings)

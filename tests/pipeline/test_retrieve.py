@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -15,6 +16,7 @@ from mnemo.domain.selection import parse_selection
 from mnemo.errors import BadRequest
 from mnemo.pipeline.retrieve import Retriever
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
+from mnemo.providers.embedding.minilm_onnx import MiniLMOnnxEmbedder
 from mnemo.storage import NewMemory, ProjectData, ReadOptions
 
 pytestmark = pytest.mark.anyio
@@ -175,3 +177,25 @@ async def test_a_memory_found_only_by_its_words_joins_the_candidates(
     (found,) = await Retriever(batcher, RankingWeights(), min_pool=1).search(project, body)
     assert found["id"] == ids[invoice]
     assert found["score_breakdown"]["bm25"] > 0
+
+
+async def test_a_search_alone_and_searches_at_once_rank_alike(alice: ProjectData, minilm: MiniLMOnnxEmbedder) -> None:
+    """A lone search embeds its question on the event loop (a local model, idle); searches in flight together
+    batch their questions. Both give the same answer."""
+    local = EmbeddingBatcher(minilm, local=True)
+    local.start()
+    try:
+        retriever = Retriever(local, RankingWeights())
+        queries = ["What is the name of my dog?", "Where do I work?", "What do I do on weekends?"]
+
+        def body(query: str) -> SearchBody:
+            return SearchBody.model_validate({"query": query, "filters": {"user_id": "alice"}, "threshold": 0.0})
+
+        alone = [await retriever.search(alice, body(query)) for query in queries]
+        together = await asyncio.gather(*(retriever.search(alice, body(query)) for query in queries))
+    finally:
+        await local.close()
+    assert alone[0][0]["memory"] == DOG
+    for one, other in zip(alone, together, strict=True):
+        assert [r["id"] for r in one] == [r["id"] for r in other]
+        assert [r["score"] for r in one] == pytest.approx([r["score"] for r in other], abs=0.02)

@@ -18,7 +18,6 @@ recall@10 0.765 → 0.775).
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -27,7 +26,7 @@ from collections.abc import Sequence
 SAME_ADD_LIMIT = 4
 
 
-def neighbours(turns: Sequence[tuple[uuid.UUID | None, Sequence[uuid.UUID]]]) -> list[set[int]]:
+def neighbours(turns: Sequence[tuple[str | None, Sequence[str]]]) -> list[set[int]]:
     """For each of ``turns`` (a memory's add, and the adds before it it records), the indexes of its neighbours
     among ``turns``."""
     by_event = _by_event([event for event, _ in turns])
@@ -51,9 +50,7 @@ def lifted(scores: Sequence[float], near: Sequence[set[int]], share: float) -> l
     return result
 
 
-def after_the_best_of_its_add(
-    scores: Sequence[float], events: Sequence[uuid.UUID | None], factor: float
-) -> list[float]:
+def after_the_best_of_its_add(scores: Sequence[float], events: Sequence[str | None], factor: float) -> list[float]:
     """``scores`` with every memory of an add (``events``) but the best-scoring one multiplied by ``factor``; an add
     with more than :data:`SAME_ADD_LIMIT` candidates (a document's chunks) is left as it is."""
     result = list(scores)
@@ -66,9 +63,9 @@ def after_the_best_of_its_add(
     return result
 
 
-def _by_event(events: Sequence[uuid.UUID | None]) -> dict[uuid.UUID, list[int]]:
+def _by_event(events: Sequence[str | None]) -> dict[str, list[int]]:
     """The indexes of ``events`` by add (memories without one left out)."""
-    members: defaultdict[uuid.UUID, list[int]] = defaultdict(list)
+    members: defaultdict[str, list[int]] = defaultdict(list)
     for index, event in enumerate(events):
         if event is not None:
             members[event].append(index)

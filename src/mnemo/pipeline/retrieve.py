@@ -42,6 +42,7 @@ from mnemo.domain.scoring import (
 from mnemo.domain.selection import parse_selection, selection_filter
 from mnemo.filters import Node
 from mnemo.pipeline.feedback import feedback_weights
+from mnemo.providers.embedding.base import Vectors
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 from mnemo.storage import HNSW_EF_SEARCH, Candidate, KeywordBounds, ProjectData, ReadOptions
 
@@ -86,6 +87,8 @@ class Retriever:
         #: for choosing how to search (the HNSW index, the keyword leg's bounds), not a result: a scope that
         #: shrinks is still searched as a large one for up to that minute, correctly but approximately.
         self.large_scopes: Recent[Hashable, int] = Recent(ttl=60.0, capacity=1_000)
+        #: Searches in flight in this process (see :meth:`_embed_and_match`).
+        self._searching = 0
 
     async def search(self, data: ProjectData, request: SearchBody) -> list[dict[str, Any]]:
         raw = selection_filter(
@@ -96,13 +99,11 @@ class Retriever:
         )
         options = ReadOptions(show_expired=request.show_expired, latest_only=request.latest_only)
         leg = _Leg(data, parse_selection(raw), options, pool=max(self.min_pool, 3 * request.top_k))
-        vector = asyncio.ensure_future(self.batcher.embed_one(request.query))
-        keyword_leg = asyncio.ensure_future(self._keyword_matches(leg, request.query))
+        self._searching += 1
         try:
-            query_vector, (bm25, best, scope_size) = await asyncio.gather(vector, keyword_leg)
-        finally:  # on failure, stop whatever is still running (and release its connection)
-            for task in (vector, keyword_leg):
-                task.cancel()
+            query_vector, (bm25, best, scope_size) = await self._embed_and_match(leg, request.query)
+        finally:
+            self._searching -= 1
         reference = (
             datetime.now(UTC)
             if request.reference_date is None
@@ -127,6 +128,32 @@ class Retriever:
             records = await tables.memories.get_many([item.candidate.id for item in kept])
         scored = {item.candidate.id: item for item in kept}
         return [_to_wire(record, scored[record.id], request.fields) for record in records]
+
+    async def _embed_and_match(
+        self, leg: _Leg, query: str
+    ) -> tuple[Vectors, tuple[dict[uuid.UUID, float], list[uuid.UUID], int]]:
+        """The query's vector and its keyword matches (:meth:`_keyword_matches`), the two at once.
+
+        A search alone on the server embeds its question on the event loop's thread once the keyword statement
+        is on its way (:meth:`EmbeddingBatcher.embed_here`): PostgreSQL runs the statement while the model runs,
+        and neither waits for a hand-off to the embedder's thread. With other searches in flight, or the
+        embedder busy (adds, workers), the question joins the embedder's next batch instead, so that the event
+        loop keeps serving the others meanwhile.
+        """
+        keyword_leg = asyncio.ensure_future(self._keyword_matches(leg, query))
+        vector: asyncio.Future[Vectors] | None = None
+        try:
+            if self._searching == 1:
+                await asyncio.sleep(0)  # let the keyword leg send its statement
+                here = self.batcher.embed_here(query)
+                if here is not None:
+                    return here, await keyword_leg
+            vector = asyncio.ensure_future(self.batcher.embed_one(query))
+            return await asyncio.gather(vector, keyword_leg)
+        finally:  # on failure, stop whatever is still running (and release its connection)
+            for task in (vector, keyword_leg):
+                if task is not None:
+                    task.cancel()
 
     async def _keyword_matches(self, leg: _Leg, query: str) -> tuple[dict[uuid.UUID, float], list[uuid.UUID], int]:
         """BM25 of every keyword match in scope, the ids of the best ``leg.pool`` of them, and the scope's size."""
@@ -194,7 +221,7 @@ class Retriever:
             Scored(candidate, calibrate(fused), signals, fused)
             for candidate, signals, fused in zip(kept, signals_of, fused_of, strict=True)
         ]
-        scored.sort(key=lambda item: (-item.fused, -item.candidate.similarity, str(item.candidate.id)))
+        scored.sort(key=lambda item: (-item.fused, -item.candidate.similarity, item.candidate.id.int))
         return scored
 
 

@@ -103,17 +103,21 @@ class Candidate:
     dates: list[tuple[date, date]]
     #: the latest feedback given on the memory (``memory_feedback``), read with it in the same statement
     feedback: str | None = None
-    #: the add that wrote it, and the adds whose messages came just before (:class:`NewMemory`)
-    event_id: uuid.UUID | None = None
-    context_events: Sequence[uuid.UUID] = ()
+    #: the add that wrote it, and the adds whose messages came just before (:class:`NewMemory`), as text: ranking
+    #: only compares them, and a ``UUID`` for each id of a search's ~100 candidates cost more than reading them
+    event_id: str | None = None
+    context_events: Sequence[str] = ()
     #: the name of who said it (the message's ``name``), when known
     speaker: str | None = None
 
 
 def _candidate_columns(dates: LiteralString) -> LiteralString:
-    """The columns of a :class:`Candidate` with ``dates`` as its ``dates`` column."""
+    """The columns of a :class:`Candidate` with ``dates`` as its ``dates`` column, in the order
+    :func:`candidate_from_row` reads them (then its similarity and its feedback)."""
     return (
-        "m.id, m.memory, m.created_at, m.entities, " + dates + " AS dates, m.event_id, m.context_events, m.actor_name"
+        "m.id, m.memory, m.created_at, m.entities, "
+        + dates
+        + " AS dates, m.event_id::text, m.context_events::text[], m.actor_name"
     )
 
 
@@ -242,18 +246,23 @@ def record_from_row(row: dict[str, Any]) -> MemoryRecord:
     )
 
 
-def candidate_from_row(row: dict[str, Any]) -> Candidate:
+def candidate_from_row(row: Sequence[Any], at: int = 0) -> Candidate:
+    """The :class:`Candidate` of a row of :data:`CANDIDATE_COLUMNS_M`, its similarity and its feedback, read from
+    position ``at`` on (rows as tuples: a search reads ~100 of them, and dicts cost more)."""
+    (id_, memory, created_at, entities, dates, event_id, context_events, speaker, similarity, feedback) = row[
+        at : at + 10
+    ]
     return Candidate(
-        id=row["id"],
-        memory=row["memory"],
-        created_at=row["created_at"],
-        similarity=float(row["similarity"]),
-        entities=list(row["entities"] or []),
-        dates=[_closed(span) for span in (row["dates"] or []) if span.lower and span.upper],
-        feedback=row.get("feedback"),
-        event_id=row["event_id"],
-        context_events=row["context_events"],
-        speaker=row["actor_name"],
+        id=id_,
+        memory=memory,
+        created_at=created_at,
+        similarity=float(similarity),
+        entities=list(entities or []),
+        dates=[_closed(span) for span in (dates or []) if span.lower and span.upper],
+        feedback=feedback,
+        event_id=event_id,
+        context_events=context_events or (),
+        speaker=speaker,
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import LiteralString
+from typing import Any, LiteralString
 
 from psycopg import sql
 from psycopg.rows import tuple_row
@@ -111,8 +111,7 @@ class SearchStore:
         if also:
             values = [vector, *values, list(also)]
         if not approximate:
-            rows = await (await self._conn.execute(statement, values)).fetchall()
-            return [candidate_from_row(row) for row in rows]
+            return await self._candidates(statement, values)
         async with self._conn.transaction():
             # relaxed_order: the index scan goes on past rows the filter drops until ``limit`` rows are found
             # (in roughly ascending distance; the outer ORDER BY sorts them). No sort: the index it must be.
@@ -121,8 +120,7 @@ class SearchStore:
                 " set_config('hnsw.ef_search', %s, true), set_config('enable_sort', 'off', true)",
                 (str(min(1000, max(ef_search, limit))),),
             )
-            rows = await (await self._conn.execute(statement, values)).fetchall()
-        return [candidate_from_row(row) for row in rows]
+            return await self._candidates(statement, values)
 
     async def nearest_each(
         self, vectors: Sequence[Vector], selection: Node, options: ReadOptions
@@ -133,7 +131,7 @@ class SearchStore:
             return []
         where, params = compile_filter(selection, alias="m")
         statement = self._guard.sql(
-            "SELECT q.i, " + CANDIDATE_COLUMNS_M_UNDATED + ", 1 - near.distance AS similarity"
+            "SELECT q.i, " + CANDIDATE_COLUMNS_M_UNDATED + ", 1 - near.distance AS similarity, NULL AS feedback"
             " FROM unnest(%b::vector[]) WITH ORDINALITY q(v, i) CROSS JOIN LATERAL ("
             "  SELECT m.id, m.embedding <=> q.v AS distance FROM memories m"
             "  WHERE {tenant} AND ({where}) AND {visible} ORDER BY 2 LIMIT 1) near"
@@ -141,10 +139,11 @@ class SearchStore:
             where=where,
             visible=visibility(options),
         )
-        rows = await (await self._conn.execute(statement, [list(vectors), *params])).fetchall()
+        async with self._conn.cursor(row_factory=tuple_row, binary=True) as cursor:
+            rows = await (await cursor.execute(statement, [list(vectors), *params])).fetchall()
         found: list[Candidate | None] = [None] * len(vectors)
         for row in rows:
-            found[row["i"] - 1] = candidate_from_row(row)
+            found[row[0] - 1] = candidate_from_row(row, at=1)
         return found
 
     async def keyword_matches(
@@ -261,5 +260,11 @@ class SearchStore:
             + _FEEDBACK
             + " FROM memories m WHERE {tenant} AND m.id = ANY(%s)"
         )
-        rows = await (await self._conn.execute(statement, [vector, list(ids)])).fetchall()
+        return await self._candidates(statement, [vector, list(ids)])
+
+    async def _candidates(self, statement: sql.Composed, values: Sequence[Any]) -> list[Candidate]:
+        """The candidates of a statement selecting :data:`CANDIDATE_COLUMNS_M`, a similarity and a feedback: plain
+        tuples in binary (a search reads ~100 rows, and dicts and text cost more)."""
+        async with self._conn.cursor(row_factory=tuple_row, binary=True) as cursor:
+            rows = await (await cursor.execute(statement, values)).fetchall()
         return [candidate_from_row(row) for row in rows]
