@@ -166,9 +166,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--limit-conversations", type=int, default=None)
     parser.add_argument("--model-dir", type=Path, default=Path(tempfile.gettempdir()) / "mnemo-bench-models")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (MNEMO_EMBEDDER=e5-onnx)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mnemo-locomo-") as tmp:
-        server = start_server(Path(tmp) / "data", model_dir=args.model_dir)
+        server = start_server(
+            Path(tmp) / "data", model_dir=args.model_dir, extra_env=dict(item.split("=", 1) for item in args.env)
+        )
         try:
             print(json.dumps(run(args.data, args.limit_conversations, server), indent=2))
         finally:

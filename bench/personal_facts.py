@@ -107,6 +107,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=("verbatim", "infer", "both"), default="both")
     parser.add_argument("--misses", action="store_true", help="print every question whose answer is not first")
     parser.add_argument("--model-dir", type=Path, default=Path(tempfile.gettempdir()) / "mnemo-bench-models")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (MNEMO_EMBEDDER=e5-onnx)")
     args = parser.parse_args()
     os.environ.setdefault("MEM0_TELEMETRY", "False")
     os.environ.setdefault("MEM0_DIR", tempfile.mkdtemp(prefix="mem0-"))
@@ -115,7 +116,8 @@ def main() -> None:
     modes = ("verbatim", "infer") if args.mode == "both" else (args.mode,)
     report: dict[str, Any] = {"benchmark": "personal-facts", "date": time.strftime("%Y-%m-%d")}
     with tempfile.TemporaryDirectory(prefix="mnemo-facts-") as tmp:
-        server = start_server(Path(tmp) / "data", model_dir=args.model_dir)
+        env = dict(item.split("=", 1) for item in args.env)
+        server = start_server(Path(tmp) / "data", model_dir=args.model_dir, extra_env=env)
         try:
             client = MemoryClient(api_key=server.api_key, host=server.url)
             for mode in modes:

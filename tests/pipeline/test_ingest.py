@@ -124,7 +124,7 @@ async def test_a_verbatim_message_is_embedded_with_the_messages_before_it_in_its
     )
     assert same_vector(reply.embedding, expected[0])
     assert same_vector(answer.embedding, expected[1])
-    alone = await batcher.embed_one("Her name is Biscuit.")
+    alone = (await batcher.embed(["Her name is Biscuit."]))[0]
     assert cosine(reply.embedding, alone) < 0.95, "the context moved the vector"
     assert reply.text == "Her name is Biscuit.", "the stored text is the message alone"
 
@@ -268,14 +268,14 @@ async def test_a_self_contained_fact_is_embedded_alone_and_a_worded_one_with_its
         project, parse_add(conversation, LIMITS), event_id=uuid.uuid4(), last_attempt=False
     )
     (memory,) = plan.memories
-    assert same_vector(memory.embedding, await batcher.embed_one("Mel: Mel's dog is named Biscuit."))
+    assert same_vector(memory.embedding, (await batcher.embed(["Mel: Mel's dog is named Biscuit."]))[0])
 
     worded = ScriptedExtractor([Fact("Biscuit, after my favourite snack.", "user")], self_contained=False)
     plan = await ingestor(batcher, worded).plan_job(
         project, parse_add(conversation, LIMITS), event_id=uuid.uuid4(), last_attempt=False
     )
     (memory,) = plan.memories
-    expected = await batcher.embed_one("Mel: Biscuit, after my favourite snack.\nWhat is your dog's name?")
+    expected = (await batcher.embed(["Mel: Biscuit, after my favourite snack.\nWhat is your dog's name?"]))[0]
     assert same_vector(memory.embedding, expected)
 
 

@@ -170,7 +170,7 @@ async def test_a_memory_found_only_by_its_words_joins_the_candidates(
     query = "Was the climate near Zanzibar discussed?"
     async with project.reading() as tables:
         nearest = await tables.search.nearest(
-            await batcher.embed_one(query), parse_selection({"user_id": "alice"}), ReadOptions(), limit=3
+            await batcher.embed_query(query), parse_selection({"user_id": "alice"}), ReadOptions(), limit=3
         )
     assert ids[invoice] not in {str(c.id) for c in nearest}, "the premise: meaning alone misses it"
     body = SearchBody.model_validate({"query": query, "filters": {"user_id": "alice"}, "top_k": 1})

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnemo.providers.embedding import minilm_cache, minilm_onnx
+from mnemo.providers.embedding import minilm_onnx, onnx_cache
 from mnemo.providers.embedding.base import Embedder, EmbedderUnavailable, Vectors
-from mnemo.providers.embedding.minilm_onnx import MiniLMOnnxEmbedder, cached_model_path, plan_batches
+from mnemo.providers.embedding.minilm_onnx import MODEL_NAME, MiniLMOnnxEmbedder, cached_model_path, plan_batches
 from mnemo.providers.embedding.minilm_reference import reference_embed
 
 LONG = " ".join(f"memory number {i} is about hiking in the Alps;" for i in range(60))  # > 256 tokens
@@ -109,14 +109,14 @@ def test_empty_input(int8: MiniLMOnnxEmbedder) -> None:
 def test_cached_model_files_are_reused(
     cache_dir: Path, int8: MiniLMOnnxEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    files = [cached_model_path(cache_dir, "fp32"), cached_model_path(cache_dir, "int8")]
+    files = [cached_model_path(cache_dir, MODEL_NAME, "fp32"), cached_model_path(cache_dir, MODEL_NAME, "int8")]
     before = [(path.stat().st_ino, path.stat().st_mtime_ns) for path in files]
 
     def must_not_build(*args: object) -> None:
         raise AssertionError("the cached model was rebuilt")
 
-    monkeypatch.setattr(minilm_cache, "_save_fp32", must_not_build)
-    monkeypatch.setattr(minilm_cache, "_save_int8", must_not_build)
+    monkeypatch.setattr(onnx_cache, "_save_fp32", must_not_build)
+    monkeypatch.setattr(onnx_cache, "_save_int8", must_not_build)
     again = MiniLMOnnxEmbedder(cache_dir, precision="int8")
     assert again.model_path == int8.model_path == files[1]
     assert [(path.stat().st_ino, path.stat().st_mtime_ns) for path in files] == before
@@ -124,7 +124,7 @@ def test_cached_model_files_are_reused(
 
 
 def test_cache_file_names_carry_builder_version_and_precision(tmp_path: Path) -> None:
-    name = cached_model_path(tmp_path, "int8").name
+    name = cached_model_path(tmp_path, MODEL_NAME, "int8").name
     assert f"v{minilm_onnx.BUILDER_VERSION}" in name
     assert "int8" in name
 
@@ -148,6 +148,6 @@ def test_plan_batches_groups_similar_lengths() -> None:
 def test_quantiser_logging_does_not_configure_the_root_logger(monkeypatch: pytest.MonkeyPatch) -> None:
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", [])
-    with minilm_cache._no_implicit_root_handler():
+    with onnx_cache._no_implicit_root_handler():
         logging.warning("what onnxruntime.quantization logs")  # would call logging.basicConfig()
     assert root.handlers == []

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from mnemo.providers.embedding.base import EmbedderUnavailable, Vectors
+from mnemo.providers.embedding.base import PLAIN, EmbedderUnavailable, Vectors
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 
 pytestmark = pytest.mark.anyio
@@ -21,14 +21,19 @@ class Counting:
     name = "counting"
     dimensions = 2
     vector_space = "counting"
+    query_prefix = "q: "
+    passage_prefix = ""
+    calibration = PLAIN
 
     def __init__(self, gate: threading.Event | None = None, fail: bool = False) -> None:
         self.threads: list[int] = []
+        self.texts: list[str] = []
         self.gate = gate
         self.fail = fail
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         self.threads.append(threading.get_ident())
+        self.texts.extend(texts)
         if self.gate is not None:
             self.gate.wait(5)
         if self.fail:
@@ -44,6 +49,7 @@ async def test_a_local_idle_embedder_embeds_on_the_callers_thread() -> None:
         vector = batcher.embed_here("where do I live?")
         assert vector is not None and vector.tolist() == [1.0, 0.0]
         assert embedder.threads == [threading.get_ident()]
+        assert embedder.texts == ["q: where do I live?"]  # a question carries the embedder's query prefix
     finally:
         await batcher.close()
 
@@ -54,8 +60,9 @@ async def test_a_remote_embedder_is_never_run_on_the_callers_thread() -> None:
     batcher.start()
     try:
         assert batcher.embed_here("where do I live?") is None
-        assert (await batcher.embed_one("where do I live?")).tolist() == [1.0, 0.0]
+        assert (await batcher.embed_query("where do I live?")).tolist() == [1.0, 0.0]
         assert embedder.threads and threading.get_ident() not in embedder.threads
+        assert embedder.texts == ["q: where do I live?"]
     finally:
         await batcher.close()
 

@@ -1,7 +1,8 @@
 """Fusing the ranking signals of a search into one score in [0, 1].
 
 Each signal is first mapped to [0, 1]:
-- semantic: cosine similarity of query and memory embeddings, negative values clipped to 0;
+- semantic: cosine similarity of query and memory embeddings, read through the embedder's calibration
+  (:class:`mnemo.providers.embedding.base.Calibration`: MiniLM's cosine itself, negative values clipped to 0);
 - keyword: BM25 over stemmed lexemes within the search's scope (see :func:`bm25_scores`), saturated
   as ``s / (s + k)``;
 - entity: share of the query's entities (names, places, titles) the memory names;

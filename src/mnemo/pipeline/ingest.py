@@ -370,7 +370,7 @@ class Ingestor:
         text = "\n".join(m.content for m in command.messages if m.role != "system")
         if not text.strip():
             return []
-        vector = await self.batcher.embed_one(text)
+        vector = await self.batcher.embed_query(text)
         async with data.reading() as tables:
             hits = await tables.search.nearest(
                 vector, within_scope(command.scope), ReadOptions(), limit=_CONTEXT_MEMORIES

@@ -148,7 +148,7 @@ class Retriever:
                 here = self.batcher.embed_here(query)
                 if here is not None:
                     return here, await keyword_leg
-            vector = asyncio.ensure_future(self.batcher.embed_one(query))
+            vector = asyncio.ensure_future(self.batcher.embed_query(query))
             return await asyncio.gather(vector, keyword_leg)
         finally:  # on failure, stop whatever is still running (and release its connection)
             for task in (vector, keyword_leg):
@@ -189,6 +189,7 @@ class Retriever:
         )
         personal = asks_about_the_person(query)
         named = speaker_named(query, {candidate.speaker for candidate in candidates if candidate.speaker})
+        semantic = self.batcher.embedder.calibration.semantic
         kept, signals_of, fused_of = [], [], []
         for candidate in candidates:
             weight = feedback.get(candidate.id, 1.0) if feedback else 1.0
@@ -196,7 +197,7 @@ class Retriever:
                 continue
             observed = candidate.created_at.date()
             signals = Signals(
-                semantic=candidate.similarity,
+                semantic=semantic(candidate.similarity),
                 keyword=form.keyword(candidate.memory, keyword_signal(bm25.get(candidate.id, 0.0), self.weights)),
                 entity=overlap(query_entities, candidate.entities),
                 time=time_signal(query_spans, [(observed, observed), *candidate.dates]) if query_spans else 0.0,

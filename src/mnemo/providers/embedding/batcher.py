@@ -3,7 +3,9 @@
 One consumer task runs the (synchronous) embedder in a worker thread, one batch at a time. While a
 batch computes, new requests queue up; the next batch takes all of them (up to ``max_batch`` texts).
 So a lone query is embedded at once, with no waiting window, and a burst of requests is embedded at
-batch throughput.
+batch throughput. The embedder's prefixes are put here: :meth:`EmbeddingBatcher.embed` takes texts to store
+(``passage_prefix``), :meth:`EmbeddingBatcher.embed_query` and :meth:`EmbeddingBatcher.embed_here` questions
+(``query_prefix``).
 
 A local embedder (one that computes on this machine's CPU, never over a network) may also embed a short text
 on the caller's thread when nothing else is being embedded (:meth:`EmbeddingBatcher.embed_here`): a search
@@ -69,7 +71,17 @@ class EmbeddingBatcher:
         self._executor.shutdown(wait=True)
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
-        """Vectors for ``texts``, computed together with whatever else is waiting."""
+        """Vectors for ``texts`` to store, computed together with whatever else is waiting."""
+        prefix = self.embedder.passage_prefix
+        return await self._queued([prefix + text for text in texts] if prefix else texts)
+
+    async def embed_query(self, question: str) -> Vectors:
+        """The vector of a question (what a search or a lookup compares stored texts with)."""
+        vectors = await self._queued([self.embedder.query_prefix + question])
+        first: Vectors = vectors[0]
+        return first
+
+    async def _queued(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.embedder.dimensions), dtype=np.float32)
         if self._task is None:
@@ -80,20 +92,15 @@ class EmbeddingBatcher:
         vectors: Vectors = await request.future
         return vectors
 
-    async def embed_one(self, text: str) -> Vectors:
-        vectors = await self.embed([text])
-        first: Vectors = vectors[0]
-        return first
-
-    def embed_here(self, text: str) -> Vectors | None:
-        """The vector of ``text`` computed on the calling thread, when the embedder is local and idle (no batch
-        computing, none waiting); None otherwise (then :meth:`embed_one`). It blocks the caller for the
+    def embed_here(self, question: str) -> Vectors | None:
+        """The vector of a question computed on the calling thread, when the embedder is local and idle (no batch
+        computing, none waiting); None otherwise (then :meth:`embed_query`). It blocks the caller for the
         model's run (a question: 1-2 ms), so the event loop should call it only when it has nothing else to do."""
         if not self.local or self._computing or self._pending or self._task is None:
             return None
         started = time.perf_counter()
         try:
-            vectors = self.embedder.embed([text])
+            vectors = self.embedder.embed([self.embedder.query_prefix + question])
         except Exception as exc:
             metrics.embedding_batch(1, time.perf_counter() - started, ok=False)
             if isinstance(exc, EmbedderUnavailable):

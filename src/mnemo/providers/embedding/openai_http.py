@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import httpx
 import numpy as np
 
-from mnemo.providers.embedding.base import EmbedderUnavailable, Vectors
+from mnemo.providers.embedding.base import PLAIN, Calibration, EmbedderUnavailable, Vectors
 
 
 class OpenAIEmbedder:
@@ -18,12 +18,15 @@ class OpenAIEmbedder:
         model: str,
         api_key: str | None,
         dimensions: int,
+        query_prefix: str = "",
+        passage_prefix: str = "",
         timeout: float = 30.0,
     ) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
         self._model = model
         self._dimensions = dimensions
+        self._prefixes = (query_prefix, passage_prefix)
 
     @property
     def name(self) -> str:
@@ -36,6 +39,18 @@ class OpenAIEmbedder:
     @property
     def dimensions(self) -> int:
         return self._dimensions
+
+    @property
+    def query_prefix(self) -> str:
+        return self._prefixes[0]
+
+    @property
+    def passage_prefix(self) -> str:
+        return self._prefixes[1]
+
+    @property
+    def calibration(self) -> Calibration:
+        return PLAIN
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:

@@ -1,25 +1,47 @@
-"""The ONNX graph of all-MiniLM-L6-v2, written out op by op from the packaged weights (no torch).
+"""The ONNX graph of a BERT sentence encoder, written out op by op from packaged weights (no torch).
 
-The BERT encoder, attention-masked mean pooling and L2 normalisation, in standard ops only (opset 17):
-``input_ids``, ``attention_mask`` (int64, ``[batch, seq]``) -> ``embeddings`` (float32, ``[batch, 384]``).
+The encoder, attention-masked mean pooling and L2 normalisation, in standard ops only (opset 17):
+``input_ids``, ``attention_mask`` (int64, ``[batch, seq]``) -> ``embeddings`` (float32, ``[batch, hidden]``).
+all-MiniLM-L6-v2 and multilingual-e5-small are both built here. A model whose vocabulary table is too large to
+hold as float32 (e5's 250,037 rows) leaves the lookup to its caller: the graph then takes ``token_embeddings``
+(float32, ``[batch, seq, hidden]``) instead of ``input_ids``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from mnemo.providers.embedding.minilm_package import MINILM, MODEL_NAME, BertConfig, Weights
+Weights = Mapping[str, npt.NDArray[np.float32]]
 
 # Bump whenever the graph built below changes: cached files carry it in their name.
 BUILDER_VERSION = 1
 OPSET = 17
+#: The graph input of a model built with ``lookup=False``.
+TOKEN_EMBEDDINGS = "token_embeddings"
 # Additive attention bias for padding positions; exp() of it underflows to exactly 0.
 MASK_BIAS = -1e9
+
+
+@dataclass(frozen=True, slots=True)
+class BertConfig:
+    """The shape of a BERT encoder (``config.json`` of a packaged model); the defaults are all-MiniLM-L6-v2's."""
+
+    layers: int = 6
+    hidden: int = 384
+    heads: int = 12
+    intermediate: int = 1536
+    layer_norm_eps: float = 1e-12
+    max_positions: int = 512
+
+    @property
+    def head_size(self) -> int:
+        return self.hidden // self.heads
 
 
 class _GraphBuilder:
@@ -75,15 +97,20 @@ class _GraphBuilder:
         return self.op("Mul", [self.op("Mul", [x, shifted]), self.const("half", np.array(0.5, np.float32))])
 
 
-def _embeddings(g: _GraphBuilder, weights: Weights, config: BertConfig) -> str:
-    """Word + position + token-type-0 embeddings, layer-normalised: ``[batch, seq, hidden]``."""
-    words = g.op("Gather", [g.const("word_embeddings", weights["embeddings.word_embeddings.weight"]), "input_ids"])
+def _embeddings(g: _GraphBuilder, weights: Weights, config: BertConfig, tokens: str) -> str:
+    """Word + position + token-type-0 embeddings, layer-normalised: ``[batch, seq, hidden]``. ``tokens`` is the
+    graph input: ``input_ids`` (looked up here) or ``token_embeddings`` (looked up by the caller)."""
+    if tokens == TOKEN_EMBEDDINGS:
+        words = tokens
+    else:
+        table = g.const("word_embeddings", weights["embeddings.word_embeddings.weight"])
+        words = g.op("Gather", [table, tokens])
     # Token type ids are all zero: fold that row into the position table.
     table = (
         weights["embeddings.position_embeddings.weight"][: config.max_positions]
         + weights["embeddings.token_type_embeddings.weight"][0]
     )
-    seq_len = g.op("Shape", ["input_ids"], "seq_len", start=1, end=2)
+    seq_len = g.op("Shape", [tokens], "seq_len", start=1, end=2)
     zero = g.const("zero", np.array([0], np.int64))
     positions = g.op("Slice", [g.const("position_embeddings", table), zero, seq_len, zero], "positions")
     summed = g.op("Add", [words, positions], "embeddings.sum")
@@ -153,22 +180,26 @@ def _mean_pool_normalise(g: _GraphBuilder, h: str, mask: str) -> None:
     g.emit("Div", [mean, safe], ["embeddings"])
 
 
-def build_fp32_model(weights: Weights, config: BertConfig = MINILM) -> Any:
-    """The ONNX ``ModelProto``: ``input_ids``, ``attention_mask`` (int64) -> ``embeddings`` (float32)."""
+def build_fp32_model(weights: Weights, config: BertConfig, *, name: str, lookup: bool = True) -> Any:
+    """The ONNX ``ModelProto``: ``input_ids`` (or, with ``lookup=False``, ``token_embeddings``) and
+    ``attention_mask`` -> ``embeddings`` (float32)."""
     from onnx import TensorProto, checker, helper
 
     g = _GraphBuilder()
-    h = _embeddings(g, weights, config)
+    tokens = "input_ids" if lookup else TOKEN_EMBEDDINGS
+    h = _embeddings(g, weights, config, tokens)
     mask, bias = _mask_bias(g)
     for index in range(config.layers):
         h = _encoder_layer(g, h, bias, weights, index, config)
     _mean_pool_normalise(g, h, mask)
     inputs = [
-        helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "seq"])
-        for name in ("input_ids", "attention_mask")
+        helper.make_tensor_value_info(TOKEN_EMBEDDINGS, TensorProto.FLOAT, ["batch", "seq", config.hidden])
+        if not lookup
+        else helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
+        helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]),
     ]
     output = helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", config.hidden])
-    graph = helper.make_graph(g.nodes, MODEL_NAME, inputs, [output], initializer=g.initializers)
+    graph = helper.make_graph(g.nodes, name, inputs, [output], initializer=g.initializers)
     model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="mnemo", ir_version=8
     )

@@ -1,7 +1,7 @@
-"""The cache of built ONNX files: one per builder version and precision, built once per cache directory.
+"""The cache of built ONNX files: one per model, builder version and precision, built once per cache directory.
 
 The int8 variant is the fp32 graph passed through ONNX Runtime's dynamic quantisation (MatMul weights only).
-Files are named after the builder version and precision, and written to a temporary file then renamed, so
+Files are named after the model, the builder version and the precision, and written to a temporary file then renamed, so
 concurrent starters never see a half-written model and a changed builder never reuses a stale one.
 """
 
@@ -14,18 +14,17 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from mnemo.providers.embedding.minilm_graph import BUILDER_VERSION, build_fp32_model
-from mnemo.providers.embedding.minilm_package import MODEL_NAME, load_weights
+from mnemo.providers.embedding.bert_graph import BUILDER_VERSION
 
 logger = logging.getLogger(__name__)
 
 Precision = Literal["fp32", "int8"]
 
 
-def cached_model_path(cache_dir: Path, precision: Precision) -> Path:
-    return cache_dir / f"{MODEL_NAME}.builder-v{BUILDER_VERSION}.{precision}.onnx"
+def cached_model_path(cache_dir: Path, model: str, precision: Precision) -> Path:
+    return cache_dir / f"{model}.builder-v{BUILDER_VERSION}.{precision}.onnx"
 
 
 def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
@@ -42,10 +41,10 @@ def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
         temp.unlink(missing_ok=True)
 
 
-def _save_fp32(directory: Path, target: Path) -> None:
+def _save_fp32(build: Callable[[], Any], target: Path) -> None:
     import onnx
 
-    model = build_fp32_model(load_weights(directory))
+    model = build()
     _write_atomically(target, lambda path: onnx.save_model(model, str(path)))
 
 
@@ -92,17 +91,18 @@ def _no_implicit_root_handler() -> Iterator[None]:
         root.removeHandler(guard)
 
 
-def ensure_model(cache_dir: Path, precision: Precision, directory: Path) -> Path:
-    """The cached ONNX file for ``precision``, building it (and, for int8, its fp32 source) if absent."""
+def ensure_model(cache_dir: Path, model: str, precision: Precision, build: Callable[[], Any]) -> Path:
+    """The cached ONNX file of ``model`` at ``precision``, building it (and, for int8, its fp32 source) if absent;
+    ``build`` returns the fp32 ``ModelProto``."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    fp32 = cached_model_path(cache_dir, "fp32")
-    target = cached_model_path(cache_dir, precision)
+    fp32 = cached_model_path(cache_dir, model, "fp32")
+    target = cached_model_path(cache_dir, model, precision)
     if target.is_file():
         return target
     logger.info("building %s (once per cache directory)", target.name)
     started = time.perf_counter()
     if not fp32.is_file():
-        _save_fp32(directory, fp32)
+        _save_fp32(build, fp32)
     if precision == "int8":
         _save_int8(fp32, target)
     logger.info("built %s in %.1f s", target, time.perf_counter() - started)
