@@ -38,7 +38,16 @@ install_chromium() {
         sudo="sudo"
     fi
     echo "Installing Debian's chromium for the browser tests (tests/ui)..." >&2
-    $sudo apt-get update -qq || true
+    # A machine's first apt-get update can fail or come back empty while its network settles: try again.
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        $sudo apt-get update -qq || true
+        if apt-cache policy chromium | grep -q "Candidate: [0-9]"; then
+            break
+        fi
+        echo "apt offers no chromium yet (attempt $attempt); retrying in $((attempt * 5)) s" >&2
+        sleep $((attempt * 5))
+    done
     if ! apt-cache policy chromium | grep -q "Candidate: [0-9]"; then
         echo "warning: apt offers no chromium package; the browser tests (tests/ui) will fail" >&2
         return 0
