@@ -20,7 +20,7 @@ that the baseline ranked in its top 10 but extraction did not, split into "no me
 "memory ranked lower".
 
     python -m bench.locomo_infer [--data ../shared/data/locomo/locomo6.json] [--limit-conversations N]
-                                 [--no-baseline] [--examples N]
+                                 [--no-baseline] [--examples N] [--env NAME=VALUE]
 
 ``--examples N`` prints N lost evidence turns (turn, caption, question) to stderr for a human to read.
 LoCoMo is CC BY-NC 4.0 (Maharana et al., ACL 2024): evaluation only, never shipped with mnemo.
@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -98,9 +98,9 @@ def turns_of(sample: dict[str, Any]) -> dict[str, Turn]:
 
 
 @contextmanager
-def running_server(model_dir: Path) -> Iterator[MnemoServer]:
+def running_server(model_dir: Path, env: Mapping[str, str]) -> Iterator[MnemoServer]:
     with tempfile.TemporaryDirectory(prefix="mnemo-locomo-") as tmp:
-        server = start_server(Path(tmp) / "data", model_dir=model_dir)
+        server = start_server(Path(tmp) / "data", model_dir=model_dir, extra_env=dict(env))
         try:
             yield server
         finally:
@@ -320,9 +320,11 @@ def _recall(outcomes: Iterable[dict[str, Any]], k: int) -> float | None:
 # ---------------------------------------------------------------- the runs
 
 
-def run_baseline(samples: list[dict[str, Any]], model_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def run_baseline(
+    samples: list[dict[str, Any]], model_dir: Path, env: Mapping[str, str]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """bench/locomo.py's flow (infer=false) on a fresh server: its report, and the per-question outcomes."""
-    with running_server(model_dir) as server:
+    with running_server(model_dir, env) as server:
         client = memory_client(server)
         started = time.perf_counter()
         turns = locomo.load(client, samples)
@@ -332,10 +334,10 @@ def run_baseline(samples: list[dict[str, Any]], model_dir: Path) -> tuple[dict[s
 
 
 def run_infer(
-    samples: list[dict[str, Any]], model_dir: Path
+    samples: list[dict[str, Any]], model_dir: Path, env: Mapping[str, str]
 ) -> tuple[InferLoad, dict[str, int], dict[str, set[str]], list[dict[str, Any]]]:
     """The infer=true flow on a fresh server: the load, memories per user, dia_ids with a memory, outcomes."""
-    with running_server(model_dir) as server:
+    with running_server(model_dir, env) as server:
         client = memory_client(server)
         load = InferLoad(turns=sum(len(turns_of(sample)) for sample in samples))
         started = time.perf_counter()
@@ -360,16 +362,26 @@ def load_average() -> float | None:
         return None
 
 
-def run(data: Path, limit: int | None, model_dir: Path, *, with_baseline: bool, examples: int) -> dict[str, Any]:
+def run(
+    data: Path,
+    limit: int | None,
+    model_dir: Path,
+    *,
+    with_baseline: bool,
+    examples: int,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """``env``: settings for both servers (e.g. ``MNEMO_EMBEDDER``)."""
+    env = dict(env or {})
     samples = json.loads(data.read_text())[:limit]
     started_load = load_average()
     baseline: dict[str, Any] | None = None
     baseline_outcomes: list[dict[str, Any]] | None = None
     if with_baseline:
         print("baseline (infer=false) ...", file=sys.stderr, flush=True)
-        baseline, baseline_outcomes = run_baseline(samples, model_dir)
+        baseline, baseline_outcomes = run_baseline(samples, model_dir, env)
     print("infer=true ...", file=sys.stderr, flush=True)
-    load, stored, remembered, outcomes = run_infer(samples, model_dir)
+    load, stored, remembered, outcomes = run_infer(samples, model_dir, env)
     summary = locomo.report(outcomes, load.turns, load.finish_seconds)
     diagnostics, lost = diagnose(samples, load, remembered, outcomes, baseline_outcomes)
     memories = sum(stored.values())
@@ -379,6 +391,7 @@ def run(data: Path, limit: int | None, model_dir: Path, *, with_baseline: bool, 
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "load_average_1m": {"start": started_load, "end": load_average()},
         "conversations": len(samples),
+        "server_env": env,
         "turns": load.turns,
         "memories_stored": memories,
         "memories_per_turn": round(memories / load.turns, 3),
@@ -432,9 +445,15 @@ def main() -> None:
     )
     parser.add_argument("--no-baseline", dest="with_baseline", action="store_false", help="same as --no-with-baseline")
     parser.add_argument("--examples", type=int, default=0, help="print this many lost evidence turns to stderr")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for both servers")
     args = parser.parse_args()
     result = run(
-        args.data, args.limit_conversations, args.model_dir, with_baseline=args.with_baseline, examples=args.examples
+        args.data,
+        args.limit_conversations,
+        args.model_dir,
+        with_baseline=args.with_baseline,
+        examples=args.examples,
+        env=dict(item.split("=", 1) for item in args.env),
     )
     print(json.dumps(result, indent=2))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -112,3 +113,35 @@ def test_accepted_adds_survive_sigkill_of_service_and_database(tmp_path: Path, m
         assert set(written) <= {m["id"] for m in listed["results"]}
     finally:
         restarted.stop()
+
+
+def test_fastapi_telemetry_stays_off_whatever_the_environment(tmp_path: Path, model_dir: Path) -> None:
+    """FastAPI's own OpenTelemetry export, which its environment variables switch on, never starts: mnemo sends
+    nothing anywhere (its metrics are its own /metrics page), and such variables meant for other programs do not
+    stop it from starting either."""
+    collector = socket.socket()
+    collector.bind(("127.0.0.1", 0))
+    collector.listen()
+    collector.setblocking(False)
+    endpoint = f"http://127.0.0.1:{collector.getsockname()[1]}"
+    otel = {
+        "FASTAPI_OTEL_AUTO_CONFIGURE": "true",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_METRICS_EXPORTER": "otlp",
+        "OTEL_METRIC_EXPORT_INTERVAL": "100",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+    }
+    server = start_server(tmp_path / "data", model_dir=model_dir, extra_env=otel)
+    try:
+        for _ in range(3):
+            assert httpx.get(f"{server.url}/v1/ping/", headers=server.headers()).status_code == 200
+        time.sleep(0.5)  # longer than the export intervals asked for above
+        try:
+            connection, _ = collector.accept()
+        except BlockingIOError:
+            connection = None
+        assert connection is None, "something connected to the OpenTelemetry collector's address"
+    finally:
+        server.stop()
+        collector.close()

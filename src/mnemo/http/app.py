@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 from fastapi import FastAPI
 
 from mnemo import __version__
@@ -43,6 +46,7 @@ def create_app(services: Services) -> FastAPI:
         # A body without Content-Type is read as JSON (as before FastAPI 0.132); the API key, not the content
         # type, is what keeps browsers' cross-site requests out.
         strict_content_type=False,
+        **_telemetry_off(),
     )
     app.state.services = services
     app.state.rate_limiter = RateLimiter(services.settings.rate_limit_per_minute)
@@ -74,6 +78,16 @@ def create_app(services: Services) -> FastAPI:
     install_observability(app)
     _require_declared(app)
     return app
+
+
+def _telemetry_off() -> dict[str, Any]:
+    """FastAPI's own OpenTelemetry (newer releases: spans, metrics and logs per request, exported when a global
+    provider or ``FASTAPI_OTEL_AUTO_CONFIGURE`` says so), switched off whatever the environment says: mnemo sends
+    nothing anywhere, and its metrics are its own ``/metrics`` page. Releases without it take no such argument."""
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    off = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False, "auto_configure": False}
+    return {"telemetry": off}
 
 
 def _require_declared(app: FastAPI) -> None:
