@@ -86,7 +86,7 @@ async def test_search_legs_see_only_their_own_project(a: Tenant, b: Tenant) -> N
         keywords = await tables.search.keyword_matches("Boston", select(ALICE_ONLY), ReadOptions())
         by_id = await tables.search.candidates_by_id([a.new.id, b.new.id, b.old.id], axis(0))
     assert {c.id for c in nearest} == {a.old.id, a.new.id}
-    assert {m[0] for m in keywords.matches} == {a.old.id, a.new.id}
+    assert {m[0] for m in keywords.matches} == {str(a.old.id), str(a.new.id)}
     assert keywords.documents == 2
     assert [c.id for c in by_id] == [a.new.id]
 

@@ -260,7 +260,7 @@ async def test_update_rewrites_the_text_with_its_index_fields_and_records_the_ch
         ("ADD", None, "Alice lives in Paris."),
         ("UPDATE", "Alice lives in Paris.", text),
     ]
-    assert [m[0] for m in new_word.matches] == [memory_id]
+    assert [m[0] for m in new_word.matches] == [str(memory_id)]
     assert old_word.matches == [], "the keyword index follows the text"
 
 

@@ -18,7 +18,7 @@ ALICE_ONLY = select({"user_id": "alice"})
 
 
 def by_id(matches: KeywordMatches) -> dict[uuid.UUID, tuple[int, list[int]]]:
-    return {memory_id: (length, hits) for memory_id, length, hits in matches.matches}
+    return {uuid.UUID(memory_id): (length, hits) for memory_id, length, hits in matches.matches}
 
 
 async def compass(project: ProjectData) -> list[uuid.UUID]:
@@ -108,7 +108,7 @@ async def test_keyword_matches_weighs_the_speakers_name_as_a_lexeme(project: Pro
     (said,) = await insert(project, memory("I adopted a kitten.", speaker="Caroline"))
     async with project.reading() as tables:
         found = await tables.search.keyword_matches("Caroline", ALICE_ONLY, ReadOptions())
-    assert [m[0] for m in found.matches] == [said]
+    assert [m[0] for m in found.matches] == [str(said)]
 
 
 async def test_keyword_matches_of_a_query_without_lexemes_is_empty(project: ProjectData) -> None:
@@ -148,9 +148,11 @@ async def test_nearest_also_fetches_the_given_rows_once_in_order_of_similarity(p
     (bobs,) = await insert(project, memory("Bob's north.", scope=BOB, vector=vec(1, 0)))
     async with project.reading() as tables:
         found = await tables.search.nearest(
-            vec(1, 0), ALICE_ONLY, ReadOptions(), limit=2, also=[south, northeast, uuid.uuid4()]
+            vec(1, 0), ALICE_ONLY, ReadOptions(), limit=2, also=[str(south), str(northeast), str(uuid.uuid4())]
         )
-        others = await tables.search.nearest(vec(1, 0), select({"user_id": "bob"}), ReadOptions(), limit=1, also=[east])
+        others = await tables.search.nearest(
+            vec(1, 0), select({"user_id": "bob"}), ReadOptions(), limit=1, also=[str(east)]
+        )
     assert [c.id for c in found] == [north, northeast, south], "the nearest two, then what was asked for"
     assert [c.similarity for c in found] == pytest.approx([1.0, 0.8, -1.0], abs=1e-6)
     assert [c.id for c in others] == [bobs, east], "the given ids are taken as they are (already matched)"

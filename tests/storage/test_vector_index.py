@@ -63,7 +63,7 @@ async def _check_approximate(db: Database, project: ProjectData) -> None:
     walked = await _index_scans(db)
     async with project.reading() as tables:
         exact = await tables.search.nearest(vec(1, 0), ALICE_ONLY, ReadOptions(), limit=5)
-        await tables.search.nearest(vec(1, 0), ALICE_ONLY, ReadOptions(), limit=3, also=alices[3:])
+        await tables.search.nearest(vec(1, 0), ALICE_ONLY, ReadOptions(), limit=3, also=[str(a) for a in alices[3:]])
     assert [c.id for c in approximate] == alices, "all five, nearest first, though 400 nearer rows are Bob's"
     assert [c.id for c in exact] == alices
     assert [c.similarity for c in approximate] == pytest.approx([c.similarity for c in exact], abs=1e-6)

@@ -129,9 +129,7 @@ class Retriever:
         scored = {item.candidate.id: item for item in kept}
         return [_to_wire(record, scored[record.id], request.fields) for record in records]
 
-    async def _embed_and_match(
-        self, leg: _Leg, query: str
-    ) -> tuple[Vectors, tuple[dict[uuid.UUID, float], list[uuid.UUID], int]]:
+    async def _embed_and_match(self, leg: _Leg, query: str) -> tuple[Vectors, tuple[dict[str, float], list[str], int]]:
         """The query's vector and its keyword matches (:meth:`_keyword_matches`), the two at once.
 
         A search alone on the server embeds its question on the event loop's thread once the keyword statement
@@ -155,8 +153,9 @@ class Retriever:
                 if task is not None:
                     task.cancel()
 
-    async def _keyword_matches(self, leg: _Leg, query: str) -> tuple[dict[uuid.UUID, float], list[uuid.UUID], int]:
-        """BM25 of every keyword match in scope, the ids of the best ``leg.pool`` of them, and the scope's size."""
+    async def _keyword_matches(self, leg: _Leg, query: str) -> tuple[dict[str, float], list[str], int]:
+        """BM25 of every keyword match in scope, the ids of the best ``leg.pool`` of them, and the scope's size
+        (memories by id as text, as the keyword leg reads them)."""
         key = (leg.data.project_id, leg.selection)
         bounds = KeywordBounds(count_up_to=self.approximate_from, known_size=self.large_scopes.get(key))
         async with leg.data.reading() as tables:
@@ -173,13 +172,14 @@ class Retriever:
         self,
         query: str,
         candidates: list[Candidate],
-        bm25: Mapping[uuid.UUID, float],
+        bm25: Mapping[str, float],
         *,
         query_spans: Sequence[tuple[date, date]],
         feedback: Mapping[uuid.UUID, float] | None = None,
     ) -> list[Scored]:
-        """``query_spans``: the days the query names (:func:`find_dates`); ``feedback``: the weight of each memory
-        whose feedback changes its score (0: left out)."""
+        """``bm25``: the keyword score of each memory that matched (by id as text); ``query_spans``: the days the
+        query names (:func:`find_dates`); ``feedback``: the weight of each memory whose feedback changes its score
+        (0: left out)."""
         query_entities = extract_entities(query)
         form = question_form(query)
         shape = QueryShape(
@@ -198,7 +198,9 @@ class Retriever:
             observed = candidate.created_at.date()
             signals = Signals(
                 semantic=semantic(candidate.similarity),
-                keyword=form.keyword(candidate.memory, keyword_signal(bm25.get(candidate.id, 0.0), self.weights)),
+                keyword=form.keyword(
+                    candidate.memory, keyword_signal(bm25.get(str(candidate.id), 0.0), self.weights) if bm25 else 0.0
+                ),
                 entity=overlap(query_entities, candidate.entities),
                 time=time_signal(query_spans, [(observed, observed), *candidate.dates]) if query_spans else 0.0,
             )
@@ -226,8 +228,9 @@ class Retriever:
         return scored
 
 
-def _by_score(item: tuple[uuid.UUID, float]) -> tuple[float, int]:
-    return item[1], item[0].int
+def _by_score(item: tuple[str, float]) -> tuple[float, str]:
+    """A keyword match's order: its score, then its id (canonical UUID text sorts as the number does)."""
+    return item[1], item[0]
 
 
 def _to_wire(record: MemoryRecord, item: Scored, fields: list[str] | None) -> dict[str, Any]:

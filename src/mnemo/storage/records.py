@@ -154,7 +154,8 @@ class KeywordBounds:
 class KeywordMatches:
     """The memories of a scope that share lexemes with a query (input of BM25).
 
-    ``matches`` holds, per memory, its id, its number of distinct lexemes, and the indexes (into the
+    ``matches`` holds, per memory, its id (as text: a broad query matches hundreds of memories, and a ``UUID``
+    for each cost more than the rest of the row), its number of distinct lexemes, and the indexes (into the
     query's ``terms`` distinct lexemes) of the lexemes it contains.
 
     ``documents`` is the scope's size, counted up to the bound the search asked for. In a large scope
@@ -165,7 +166,7 @@ class KeywordMatches:
 
     terms: int
     documents: int
-    matches: list[tuple[uuid.UUID, int, list[int]]]
+    matches: list[tuple[str, int, list[int]]]
     estimated: dict[int, int] = field(default_factory=dict)
     corpus_estimate: int = 0
 

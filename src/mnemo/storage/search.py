@@ -65,14 +65,14 @@ class SearchStore:
         options: ReadOptions,
         *,
         limit: int,
-        also: Sequence[uuid.UUID] = (),
+        also: Sequence[str] = (),
         approximate: bool = False,
         ef_search: int = HNSW_EF_SEARCH,
         dates: bool = True,
     ) -> list[Candidate]:
         """Memories ``selection`` matches, ordered by cosine similarity to ``vector`` (best first), plus the
-        rows of ``also`` (ids already known to match, e.g. a search's best keyword matches) in the same order:
-        one statement, each row once.
+        rows of ``also`` (ids, as text, already known to match, e.g. a search's best keyword matches) in the same
+        order: one statement, each row once.
 
         The exact scan sorts ids and distances only, then fetches the winners' rows: sorting whole
         rows (with their vectors) costs more than the distances themselves. ``approximate`` walks the HNSW
@@ -168,11 +168,11 @@ class SearchStore:
             "  SELECT count(*) AS documents FROM (SELECT 1 FROM memories m WHERE {tenant} AND ({where}) LIMIT %s) s)"
             # One row with the query's lexemes and the scope's size, then one per match (id, length, hits): the
             # lexemes repeated on every match were decoded once per match.
-            " SELECT terms.lexemes, scope.documents, NULL::uuid, NULL::integer, NULL::integer[] FROM terms, scope"
+            " SELECT terms.lexemes, scope.documents, NULL::text, NULL::integer, NULL::integer[] FROM terms, scope"
             " UNION ALL"
             " SELECT NULL, NULL, matched.id, matched.length, matched.hits"
             " FROM terms CROSS JOIN scope CROSS JOIN LATERAL ("
-            "  SELECT m.id, length(m.tsv) AS length," + _HITS + " AS hits"
+            "  SELECT m.id::text, length(m.tsv) AS length," + _HITS + " AS hits"
             "  FROM memories m WHERE scope.documents < %s AND {tenant} AND ({where}) AND {visible}"
             # OFFSET 0 keeps the subquery whole, so that the scope's size gates it before it runs (a one-time
             # filter); flattened, the size would be checked only after every match had been read.
@@ -225,7 +225,7 @@ class SearchStore:
             rare.add(i)
             budget -= expected[i]
         estimated = {i: count for i, count in enumerate(expected) if i not in rare}
-        matches: list[tuple[uuid.UUID, int, list[int]]] = []
+        matches: list[tuple[str, int, list[int]]] = []
         if rare:
             where, params = compile_filter(selection, alias="m")
             statement = self._guard.sql(
@@ -233,7 +233,7 @@ class SearchStore:
                 "  SELECT array_agg(quote_literal(t)::tsquery ORDER BY i) AS each,"
                 "   (SELECT string_agg(quote_literal(r), ' | ')::tsquery FROM unnest(%s::text[]) r) AS q"
                 "  FROM unnest(%s::text[]) WITH ORDINALITY u(t, i))"
-                " SELECT m.id, length(m.tsv),"
+                " SELECT m.id::text, length(m.tsv),"
                 + _HITS
                 + " FROM terms, memories m WHERE {tenant} AND ({where}) AND {visible} AND m.tsv @@ terms.q LIMIT %s",
                 where=where,
