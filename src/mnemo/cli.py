@@ -1,4 +1,4 @@
-"""The ``mnemo`` command: serve, worker, keys, events, mcp."""
+"""The ``mnemo`` command: serve, worker, keys, events, mcp, and the operating commands (:mod:`mnemo.ops`)."""
 
 from __future__ import annotations
 
@@ -108,6 +108,12 @@ def _add_ops_commands(commands: Any) -> None:
     imports.add_argument("source", help="the API's URL (e.g. https://api.mem0.ai) or a JSON file of memories")
     imports.add_argument("--api-key", help="the source API's key (MEM0_API_KEY)")
     imports.add_argument("--project", help="project id (created if new; default: the default project)")
+    reembed = commands.add_parser(
+        "reembed", help="compute every memory's vector again with the configured embedder (no serve running)"
+    )
+    _add_common(reembed)
+    reembed.add_argument("--force", action="store_true", help="re-embed even when the vectors are already this model's")
+    reembed.add_argument("--batch-size", type=int, default=256, help="memories read and stored at a time")
 
 
 #: Failures the user can act on from their message alone: one line on stderr, exit code 2.
@@ -141,10 +147,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(run_workers_only(settings))
         if args.command == "mcp":
             return _mcp(settings, args)
-        if args.command in ("backup", "restore", "import"):
+        if args.command in ("backup", "restore", "import", "reembed"):
             from mnemo import ops
 
-            command = {"backup": ops.backup_command, "restore": ops.restore_command, "import": ops.import_command}
+            command = {
+                "backup": ops.backup_command,
+                "restore": ops.restore_command,
+                "import": ops.import_command,
+                "reembed": ops.reembed_command,
+            }
             return _run(command[args.command](settings, args))
         if args.command == "keys":
             from mnemo.admin import keys_command

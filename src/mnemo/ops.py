@@ -1,4 +1,4 @@
-"""Operating commands: ``mnemo backup``, ``mnemo restore`` and ``mnemo import``.
+"""Operating commands: ``mnemo backup``, ``mnemo restore``, ``mnemo import`` and ``mnemo reembed``.
 
 Each works on the database the settings name: the embedded one (attached to while ``serve`` runs, else
 started and stopped here) or ``--database-url``. Progress goes to stderr, the outcome to stdout; a
@@ -12,9 +12,11 @@ import contextlib
 import os
 import sys
 import time
+from collections import deque
 from pathlib import Path
 from typing import TextIO
 
+from mnemo.domain.memories import embedding_text, index_text
 from mnemo.embedded_db import DataDirLock
 from mnemo.pipeline.import_sources import ApiSource, FileSource, Source, SourceError
 from mnemo.pipeline.importer import Importer, ImportReport
@@ -23,7 +25,10 @@ from mnemo.runtime import build_embedder, database_url, describe_database, open_
 from mnemo.settings import Settings
 from mnemo.storage import AccountStore, claim_vector_space, migrate
 from mnemo.storage.backup import BackupError, BackupRefused, analyze, dump
+from mnemo.storage.deployment import VectorSpace, record_vector_space, recorded_vector_space
+from mnemo.storage.reembed import count_memories, memories_in_conversation_order, store_vectors
 from mnemo.storage.restore import restore
+from mnemo.storage.vector_index import drop_vector_index
 
 
 class ProgressBar:
@@ -157,3 +162,57 @@ async def import_command(settings: Settings, args: argparse.Namespace) -> int:
         f" {report.duplicates} duplicates of a memory of the same scope, {report.invalid} invalid (of {report.read})"
     )
     return 1 if report.invalid else 0
+
+
+async def reembed_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Every memory's vector computed again with the configured embedder, which the deployment then records.
+
+    A memory is embedded as an add embeds a message: its text (with its speaker) followed by the
+    ``embedding_context_messages`` memories said just before it in its conversation. No process may write meanwhile:
+    the embedded database is locked, and processes that start on a database being re-embedded refuse to; stop the
+    others first. An interrupted run leaves the database refusing every process until it is run again.
+    """
+    if args.batch_size < 1:
+        return _refuse("--batch-size must be at least 1")
+    print(f"mnemo: re-embedding the memories of {describe_database(settings)}", file=sys.stderr)
+    embedded = settings.database_url is None
+    with DataDirLock(settings.data_dir.expanduser()) if embedded else contextlib.nullcontext():
+        async with (
+            database_url(settings, stop_embedded=False, existing=True) as url,
+            open_database(settings, url) as db,
+        ):
+            embedder = build_embedder(settings)
+            target = VectorSpace(embedder.vector_space, embedder.dimensions)
+            recorded = await recorded_vector_space(db)
+            if recorded == target and not args.force:
+                print(f"the memories already hold vectors of {target.space}: nothing to do (--force re-embeds them)")
+                return 0
+            await record_vector_space(db, VectorSpace(target.space, target.dimensions, reembedding=True))
+            if await drop_vector_index(db):
+                print("dropped the HNSW index: serve builds it again at start", file=sys.stderr)
+            total = await count_memories(db)
+            bar = ProgressBar("reembed")
+            batcher = EmbeddingBatcher(embedder, max_batch=settings.embedder_max_batch)
+            batcher.start()
+            done = 0
+            try:
+                said: deque[str] = deque(maxlen=max(1, settings.embedding_context_messages))
+                conversation = None
+                async for memories in memories_in_conversation_order(db, batch=args.batch_size):
+                    texts = []
+                    for memory in memories:
+                        if memory.conversation != conversation:
+                            conversation = memory.conversation
+                            said.clear()
+                        own = index_text(memory.memory, memory.speaker)
+                        texts.append(embedding_text(own, list(said) if settings.embedding_context_messages else []))
+                        said.append(own)
+                    await store_vectors(db, memories, list(await batcher.embed(texts)))
+                    done += len(memories)
+                    bar.update(done, total)
+            finally:
+                await batcher.close()
+            await record_vector_space(db, target)
+    bar.update(done, total, final=True)
+    print(f"re-embedded {done} memories with {embedder.name}")
+    return 0

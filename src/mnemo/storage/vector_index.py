@@ -56,3 +56,15 @@ async def ensure_vector_index(db: Database, dimensions: int, *, links: int = 16,
         )
     logger.info("HNSW index built in %.1f s", time.perf_counter() - started)
     return True
+
+
+async def drop_vector_index(db: Database) -> bool:
+    """Drop the HNSW index if it exists (its expression names the old model's dimensions); True when it did. A
+    process configured for it builds it again when it starts (:func:`ensure_vector_index`)."""
+    async with db.transaction() as conn:
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        found = await (await conn.execute("SELECT to_regclass(%s) IS NOT NULL AS found", (INDEX_NAME,))).fetchone()
+        if found is None or not found["found"]:
+            return False
+        await conn.execute(sql.SQL("DROP INDEX {name}").format(name=sql.Identifier(INDEX_NAME)))
+    return True
