@@ -8,6 +8,7 @@ refusal is one line on stderr and exit code 2, a failure exit code 1.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
 import sys
@@ -20,10 +21,11 @@ from mnemo.domain.memories import embedding_text, index_text
 from mnemo.embedded_db import DataDirLock
 from mnemo.pipeline.import_sources import ApiSource, FileSource, Source, SourceError
 from mnemo.pipeline.importer import Importer, ImportReport
+from mnemo.providers.embedding.base import EmbedderUnavailable
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 from mnemo.runtime import build_embedder, database_url, describe_database, open_database
 from mnemo.settings import Settings
-from mnemo.storage import AccountStore, claim_vector_space, migrate
+from mnemo.storage import AccountStore, Database, claim_vector_space, migrate
 from mnemo.storage.backup import BackupError, BackupRefused, analyze, dump
 from mnemo.storage.deployment import VectorSpace, record_vector_space, recorded_vector_space
 from mnemo.storage.reembed import count_memories, memories_in_conversation_order, store_vectors
@@ -187,6 +189,10 @@ async def reembed_command(settings: Settings, args: argparse.Namespace) -> int:
             if recorded == target and not args.force:
                 print(f"the memories already hold vectors of {target.space}: nothing to do (--force re-embeds them)")
                 return 0
+            try:  # an embedder that cannot embed is found before the database is marked
+                await asyncio.to_thread(embedder.embed, [embedder.passage_prefix + "mnemo"])
+            except EmbedderUnavailable as exc:
+                return _refuse(f"the configured embedder cannot embed ({exc}); the database was not changed")
             await record_vector_space(db, VectorSpace(target.space, target.dimensions, reembedding=True))
             if await drop_vector_index(db):
                 print("dropped the HNSW index: serve builds it again at start", file=sys.stderr)
@@ -194,25 +200,35 @@ async def reembed_command(settings: Settings, args: argparse.Namespace) -> int:
             bar = ProgressBar("reembed")
             batcher = EmbeddingBatcher(embedder, max_batch=settings.embedder_max_batch)
             batcher.start()
-            done = 0
             try:
-                said: deque[str] = deque(maxlen=max(1, settings.embedding_context_messages))
-                conversation = None
-                async for memories in memories_in_conversation_order(db, batch=args.batch_size):
-                    texts = []
-                    for memory in memories:
-                        if memory.conversation != conversation:
-                            conversation = memory.conversation
-                            said.clear()
-                        own = index_text(memory.memory, memory.speaker)
-                        texts.append(embedding_text(own, list(said) if settings.embedding_context_messages else []))
-                        said.append(own)
-                    await store_vectors(db, memories, list(await batcher.embed(texts)))
-                    done += len(memories)
-                    bar.update(done, total)
+                done = await _reembed_all(db, batcher, settings.embedding_context_messages, args.batch_size, bar, total)
             finally:
                 await batcher.close()
             await record_vector_space(db, target)
     bar.update(done, total, final=True)
     print(f"re-embedded {done} memories with {embedder.name}")
     return 0
+
+
+async def _reembed_all(
+    db: Database, batcher: EmbeddingBatcher, context: int, batch: int, bar: ProgressBar, total: int
+) -> int:
+    """Embed and store every memory, each with the ``context`` memories said just before it; how many there were."""
+    done = 0
+    said: deque[str] = deque(maxlen=max(1, context))
+    conversation = None
+    # Closed before the database stops (an error in between would leave its cursor to the garbage collector).
+    async with contextlib.aclosing(memories_in_conversation_order(db, batch=batch)) as stored:
+        async for memories in stored:
+            texts = []
+            for memory in memories:
+                if memory.conversation != conversation:
+                    conversation = memory.conversation
+                    said.clear()
+                own = index_text(memory.memory, memory.speaker)
+                texts.append(embedding_text(own, list(said) if context else []))
+                said.append(own)
+            await store_vectors(db, memories, list(await batcher.embed(texts)))
+            done += len(memories)
+            bar.update(done, total)
+    return done

@@ -86,4 +86,19 @@ def test_reembed_gives_the_vectors_an_add_with_the_new_model_gives(tmp_path: Pat
 
 def test_reembed_refuses_a_data_dir_without_a_database(tmp_path: Path, model_dir: Path) -> None:
     code, _, err = _reembed(tmp_path / "empty", model_dir)
-    assert code == 2 and err.strip(), err
+    assert code == 2 and "there is no mnemo database" in err, err
+
+
+def test_an_embedder_that_cannot_embed_leaves_the_database_as_it_was(tmp_path: Path, model_dir: Path) -> None:
+    data_dir = tmp_path / "data"
+    with serving(data_dir, model_dir=model_dir) as before:
+        _load(before)
+        key = before.api_key
+        wanted = _search(before)
+    unreachable = {"MNEMO_EMBEDDER": "openai", "MNEMO_OPENAI_EMBEDDING_BASE_URL": "http://127.0.0.1:9/v1"}
+    env = mnemo_env(model_dir=model_dir, extra=unreachable)
+    result = run_cli(["reembed", "--data-dir", str(data_dir)], env=env, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "cannot embed" in result.stderr and "was not changed" in result.stderr, result.stderr
+    with serving(data_dir, model_dir=model_dir, api_key=key) as after:  # the same model is still accepted
+        assert _search(after) == wanted

@@ -8,7 +8,7 @@ and it is the one place outside a project's tables that does.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import LiteralString
 
@@ -50,7 +50,7 @@ async def count_memories(db: Database) -> int:
     return int(row["n"]) if row else 0
 
 
-async def memories_in_conversation_order(db: Database, *, batch: int) -> AsyncIterator[list[StoredMemory]]:
+async def memories_in_conversation_order(db: Database, *, batch: int) -> AsyncGenerator[list[StoredMemory], None]:
     """Every memory of the deployment, ``batch`` at a time, each conversation's in the order it was said (one
     snapshot, read through a server-side cursor)."""
     async with db.transaction() as conn:
