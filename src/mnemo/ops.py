@@ -215,7 +215,7 @@ async def _reembed_all(
 ) -> int:
     """Embed and store every memory, each with the ``context`` memories said just before it; how many there were."""
     done = 0
-    said: deque[str] = deque(maxlen=max(1, context))
+    said: deque[str] = deque(maxlen=context)  # the last ``context`` texts of the conversation (none at 0)
     conversation = None
     # Closed before the database stops (an error in between would leave its cursor to the garbage collector).
     async with contextlib.aclosing(memories_in_conversation_order(db, batch=batch)) as stored:
@@ -226,7 +226,7 @@ async def _reembed_all(
                     conversation = memory.conversation
                     said.clear()
                 own = index_text(memory.memory, memory.speaker)
-                texts.append(embedding_text(own, list(said) if context else []))
+                texts.append(embedding_text(own, list(said)))
                 said.append(own)
             await store_vectors(db, memories, list(await batcher.embed(texts)))
             done += len(memories)

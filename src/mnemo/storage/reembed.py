@@ -36,12 +36,15 @@ _IN_CONVERSATION_ORDER: LiteralString = (
 class StoredMemory:
     """A memory as re-embedding reads it: where it lives, its text and who said it."""
 
-    project_id: str
     #: its project and entity ids: the conversation it belongs to
     conversation: tuple[str, str | None, str | None, str | None, str | None]
     id: uuid.UUID
     memory: str
     speaker: str | None
+
+    @property
+    def project_id(self) -> str:
+        return self.conversation[0]
 
 
 async def count_memories(db: Database) -> int:
@@ -58,13 +61,7 @@ async def memories_in_conversation_order(db: Database, *, batch: int) -> AsyncGe
             await cursor.execute(_IN_CONVERSATION_ORDER)
             while rows := await cursor.fetchmany(batch):
                 yield [
-                    StoredMemory(
-                        project_id=project,
-                        conversation=(project, user, agent, app, run),
-                        id=memory_id,
-                        memory=text,
-                        speaker=speaker,
-                    )
+                    StoredMemory((project, user, agent, app, run), memory_id, text, speaker)
                     for project, user, agent, app, run, memory_id, text, speaker in rows
                 ]
 
