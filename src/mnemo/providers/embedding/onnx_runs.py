@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mnemo.providers.embedding.base import Vectors
+from mnemo.providers.embedding.base import PLAIN, Calibration, Vectors
+from mnemo.providers.embedding.onnx_cache import Precision
 
 TokenIds = npt.NDArray[np.int64]
 
@@ -143,3 +144,35 @@ class OnnxEncoder:
             (output,) = self._session.run(["embeddings"], self._feeds(input_ids, attention_mask))
             vectors[group] = np.asarray(output, dtype=np.float32)
         return vectors
+
+
+class PackagedOnnxEmbedder:
+    """The :class:`~mnemo.providers.embedding.base.Embedder` port of a model shipped in a package and run by an
+    :class:`OnnxEncoder`: what the model says of itself and its vectors. A model's class builds its encoder and
+    sets what differs from these defaults (its prefixes, its :class:`Calibration`)."""
+
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    calibration: Calibration = PLAIN
+
+    def __init__(self, model_name: str, precision: Precision, encoder: OnnxEncoder) -> None:
+        self._model_name = model_name
+        self._precision = precision
+        self._encoder = encoder
+        self.model_path = encoder.model_path
+
+    @property
+    def name(self) -> str:
+        return f"{self._model_name}/onnx-{self._precision}"
+
+    @property
+    def vector_space(self) -> str:
+        """One space for both precisions: int8 vectors stay within ~0.99 cosine of fp32's."""
+        return self._model_name
+
+    @property
+    def dimensions(self) -> int:
+        return self._encoder.dimensions
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        return self._encoder.embed(texts)
