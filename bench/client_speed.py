@@ -28,7 +28,15 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.common import cpu_seconds, embedded_database_url, machine, percentiles, report, running_server
+from bench.common import (
+    cpu_seconds,
+    embedded_database_url,
+    machine,
+    percentiles,
+    report,
+    running_server,
+    server_env,
+)
 from bench.locomo import DEFAULT_DATA, evidence_ids, score, session_turns, turn_adds
 from testkit.server import MnemoServer
 
@@ -104,7 +112,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     host = machine()
     with ExitStack() as stack:
         current_env = {"PYTHONPATH": str(args.current_pythonpath)} if args.current_pythonpath else {}
-        current_env.update(dict(item.split("=", 1) for item in args.env))
+        current_env.update(server_env(args.env))
         servers = {"current": stack.enter_context(running_server(workers=not args.no_workers, env=current_env))}
         if args.baseline_src:
             env = {"PYTHONPATH": str(args.baseline_src)}

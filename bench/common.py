@@ -35,6 +35,11 @@ REQUEST_TIMEOUT = 30.0
 Request = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
 
 
+def server_env(items: list[str]) -> dict[str, str]:
+    """The settings that ``--env NAME=VALUE`` options give a server, by name."""
+    return dict(item.split("=", 1) for item in items)
+
+
 @contextmanager
 def running_server(*, workers: bool = True, env: dict[str, str] | None = None) -> Iterator[MnemoServer]:
     """``mnemo serve`` on its embedded PostgreSQL in a fresh temp data dir; everything stopped on exit.

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.common import server_env
 from testkit.server import MnemoServer, start_server
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo6.json"
@@ -169,9 +170,7 @@ def main() -> None:
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (MNEMO_EMBEDDER=e5-onnx)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mnemo-locomo-") as tmp:
-        server = start_server(
-            Path(tmp) / "data", model_dir=args.model_dir, extra_env=dict(item.split("=", 1) for item in args.env)
-        )
+        server = start_server(Path(tmp) / "data", model_dir=args.model_dir, extra_env=server_env(args.env))
         try:
             print(json.dumps(run(args.data, args.limit_conversations, server), indent=2))
         finally:

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import locomo
+from bench.common import server_env
 from testkit.server import MnemoServer, start_server
 
 #: How long all events of one run may take to finish.
@@ -453,7 +454,7 @@ def main() -> None:
         args.model_dir,
         with_baseline=args.with_baseline,
         examples=args.examples,
-        env=dict(item.split("=", 1) for item in args.env),
+        env=server_env(args.env),
     )
     print(json.dumps(result, indent=2))
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from bench.common import server_env
 from bench.personal_facts_data import PEOPLE
 from testkit.server import MnemoServer, start_server
 
@@ -116,7 +117,7 @@ def main() -> None:
     modes = ("verbatim", "infer") if args.mode == "both" else (args.mode,)
     report: dict[str, Any] = {"benchmark": "personal-facts", "date": time.strftime("%Y-%m-%d")}
     with tempfile.TemporaryDirectory(prefix="mnemo-facts-") as tmp:
-        env = dict(item.split("=", 1) for item in args.env)
+        env = server_env(args.env)
         server = start_server(Path(tmp) / "data", model_dir=args.model_dir, extra_env=env)
         try:
             client = MemoryClient(api_key=server.api_key, host=server.url)

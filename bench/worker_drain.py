@@ -25,7 +25,7 @@ import httpx
 import psycopg
 
 from bench import texts
-from bench.common import MODEL_DIR, embedded_database, machine, report, start_worker, stop_process
+from bench.common import MODEL_DIR, embedded_database, machine, report, server_env, start_worker, stop_process
 from testkit.server import start_server
 
 
@@ -67,7 +67,7 @@ def _completion_rate(database_url: str) -> float:
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     host = machine()
     code = {"PYTHONPATH": str(args.src)} if args.src else {}
-    code.update(kv.split("=", 1) for kv in args.env)
+    code.update(server_env(args.env))
     with embedded_database() as (database_url, tmp):
         server = start_server(
             tmp / "serve", database_url=database_url, model_dir=MODEL_DIR, extra_args=["--no-workers"], extra_env=code
