@@ -22,6 +22,14 @@ install_js_client() {
     fi
 }
 
+# Whether apt has a chromium package to install. Not `apt-cache policy | grep -q`: under pipefail, grep leaving at
+# its first match makes apt-cache die of SIGPIPE, and the pipeline fails although the package is there.
+chromium_offered() {
+    local policy
+    policy=$(apt-cache policy chromium 2>/dev/null) || return 1
+    [[ $policy == *"Candidate: "[0-9]* ]]
+}
+
 # The dashboard's browser tests (tests/ui) drive Debian's chromium through Playwright: a browser of
 # Playwright's own cannot be downloaded here. Installs the package when it is missing; if that is not
 # possible the tests say so when they run (they never skip).
@@ -42,13 +50,13 @@ install_chromium() {
     local attempt
     for attempt in 1 2 3 4 5; do
         $sudo apt-get update -qq || true
-        if apt-cache policy chromium | grep -q "Candidate: [0-9]"; then
+        if chromium_offered; then
             break
         fi
         echo "apt offers no chromium yet (attempt $attempt); retrying in $((attempt * 5)) s" >&2
         sleep $((attempt * 5))
     done
-    if ! apt-cache policy chromium | grep -q "Candidate: [0-9]"; then
+    if ! chromium_offered; then
         echo "warning: apt offers no chromium package; the browser tests (tests/ui) will fail" >&2
         return 0
     fi
