@@ -41,6 +41,7 @@ FAMILIES = {
     "mnemo_db_pool_requests_waiting",
     "mnemo_db_pool_max_connections",
     "mnemo_build_info",
+    "mnemo_gc_frozen_objects",
     "process_cpu_seconds_total",
 }
 
@@ -55,6 +56,7 @@ ALWAYS = {
     "mnemo_db_pool_connections_in_use",
     "mnemo_db_pool_requests_waiting",
     "mnemo_build_info",
+    "mnemo_gc_frozen_objects",
 }
 
 
@@ -90,6 +92,7 @@ def test_metrics_move_with_traffic(served: MnemoServer, llm: ScriptedLLM) -> Non
     user = f"metrics-{uuid.uuid4().hex[:8]}"
     before, _ = scrape(served.url)
     assert ALWAYS <= names(before), ALWAYS - names(before)
+    assert value(before, "mnemo_gc_frozen_objects") > 10_000, "what serve loaded at its start is frozen"
 
     added = _add(served, user, "I keep bees on my roof in Lyon.", infer=False)
     llm.script(openai_reply(_facts("User works as a glassblower."), prompt_tokens=120, completion_tokens=30))
@@ -215,6 +218,9 @@ def test_each_process_exposes_its_own_registry(database_url: str, model_dir: Pat
         assert delta(worker_before, worker_after, "mnemo_adds_total", infer="true") == 0
         # The queue is the deployment's: both processes report it.
         assert value(api_after, "mnemo_workers_live") == value(worker_after, "mnemo_workers_live") == 1
+        # What each process loaded at its start is out of the garbage collector's scans (settle_heap).
+        assert value(api_after, "mnemo_gc_frozen_objects") > 10_000
+        assert value(worker_after, "mnemo_gc_frozen_objects") > 10_000
     finally:
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(60) == 0, log_path.read_text()

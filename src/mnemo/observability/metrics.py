@@ -13,6 +13,7 @@ process's own. Recording is a no-op after :func:`disable` (``MNEMO_METRICS=false
 
 from __future__ import annotations
 
+import gc
 import math
 from typing import Literal
 
@@ -138,6 +139,11 @@ POOL_WAITING = Gauge(
     "mnemo_db_pool_requests_waiting", "Callers waiting for a connection of the pool.", registry=REGISTRY
 )
 POOL_MAX = Gauge("mnemo_db_pool_max_connections", "The pool's maximum size.", registry=REGISTRY)
+Gauge(
+    "mnemo_gc_frozen_objects",
+    "Objects of the process's start that the garbage collector no longer scans (mnemo.server.settle_heap).",
+    registry=REGISTRY,
+).set_function(gc.get_freeze_count)
 WEBHOOK_DELIVERIES = Counter(
     "mnemo_webhook_deliveries_total",
     "Webhook delivery attempts that ended in this process: delivered, retried (will run again) or failed (for good).",
