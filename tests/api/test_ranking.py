@@ -189,3 +189,26 @@ def test_a_second_memory_of_an_add_gives_way_to_another_adds_match(server: Mnemo
         "My sister adopted a shelter cat too.",
         "You adopted a cat from the shelter, how lovely!",
     ]
+
+
+def test_a_scopes_common_words_weigh_the_same_once_they_are_known(server: MnemoServer) -> None:
+    """A speaker's name is in every message they said. After a search of the scope has found it common, the next
+    ones do not read the memories holding only it, yet every result keeps the keyword score it had."""
+    user = _user()
+    with server.client() as client:
+        for day in range(30):
+            messages = [
+                {"role": "user", "name": "Caroline", "content": f"Day {day}: I walked along the river again."},
+                {"role": "assistant", "name": "Mel", "content": f"Day {day}: " + ("nice!" if day % 10 else "I read.")},
+            ]
+            body = {"messages": messages, "user_id": user, "infer": False}
+            assert client.post("/v3/memories/add/", json=body).status_code == 200
+    question = "Did Caroline read by the river?"
+    first = _search(server, user, question, top_k=60)
+    again = _search(server, user, question, top_k=60)
+    assert len(first) == 60
+    assert [(r["id"], r["score"], r["score_breakdown"]) for r in again] == [
+        (r["id"], r["score"], r["score_breakdown"]) for r in first
+    ]
+    walks = [r for r in again if "walked" in r["memory"]]
+    assert walks and all(r["score_breakdown"]["bm25"] > 0 for r in walks), "Caroline's name alone still counts"

@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 
 from mnemo.domain.memories import index_fields
+from mnemo.domain.scoring import bm25_scores
 from mnemo.storage import Database, KeywordBounds, KeywordMatches, ProjectData, ReadOptions
 from tests.storage.support import BOB, T0, axis, insert, memory, select, vec
 
@@ -109,6 +110,47 @@ async def test_keyword_matches_weighs_the_speakers_name_as_a_lexeme(project: Pro
     async with project.reading() as tables:
         found = await tables.search.keyword_matches("Caroline", ALICE_ONLY, ReadOptions())
     assert [m[0] for m in found.matches] == [str(said)]
+
+
+async def test_keyword_matches_skip_memories_holding_only_the_lexemes_known_to_be_common(project: ProjectData) -> None:
+    """Lexemes the bounds know to be common match nothing by themselves: the memories holding another lexeme of the
+    query come with all their hits, and the common ones' document frequencies are those the bounds gave."""
+    chatter = await insert(project, *(memory(f"Day {i} was fine.", speaker="Caroline") for i in range(7)))
+    (kitten,) = await insert(project, memory("I adopted a kitten.", speaker="Caroline"))
+    others = await insert(project, memory("Nice kitten!", speaker="Mel"), memory("Sounds fun.", speaker="Mel"))
+    question = "Did Caroline adopt a kitten?"
+    async with project.reading() as tables:
+        every = await tables.search.keyword_matches(question, ALICE_ONLY, ReadOptions())
+        known = await tables.search.keyword_matches(
+            question, ALICE_ONLY, ReadOptions(), bounds=KeywordBounds(common={"carolin": 8, "elsewher": 3})
+        )
+        only_common = await tables.search.keyword_matches(
+            "Caroline?", ALICE_ONLY, ReadOptions(), bounds=KeywordBounds(common={"carolin": 8})
+        )
+    # Lexemes, sorted: "adopt" (0), "carolin" (1), "kitten" (2). Caroline is in 8 of the 10 memories.
+    assert set(by_id(every)) == {*chatter, kitten, others[0]} and every.estimated == {}
+    assert by_id(known) == {kitten: (3, [0, 1, 2]), others[0]: by_id(every)[others[0]]}
+    assert (known.lexemes, known.estimated, known.unmatched) == (["adopt", "carolin", "kitten"], {1: 8}, {1: "carolin"})
+    assert (known.documents, known.bounded) == (10, False)
+    scores, kept = (bm25_scores(m.corpus, m.terms, m.matches, m.estimated) for m in (every, known))
+    assert kept == {key: scores[key] for key in kept}, "the memories read score as they did"
+    assert (only_common.matches, only_common.estimated) == ([], {0: 8})
+
+
+async def test_nearest_tells_which_of_the_given_lexemes_each_candidate_holds(project: ProjectData) -> None:
+    said, other = await insert(
+        project,
+        memory("Caroline went hiking.", speaker="Caroline", vector=vec(1, 0)),
+        memory("Mel baked bread.", speaker="Mel", vector=vec(0, 1)),
+    )
+    async with project.reading() as tables:
+        found = await tables.search.nearest(
+            vec(1, 0), ALICE_ONLY, ReadOptions(), limit=5, holding={1: "carolin", 4: "bread"}
+        )
+        plain = await tables.search.nearest(vec(1, 0), ALICE_ONLY, ReadOptions(), limit=5)
+    assert [(c.id, list(c.holds)) for c in found] == [(said, [1]), (other, [4])]
+    assert all(c.lexemes > 0 for c in found), "each candidate's number of lexemes (BM25's length)"
+    assert [(c.id, c.lexemes, list(c.holds)) for c in plain] == [(said, 0, []), (other, 0, [])]
 
 
 async def test_keyword_matches_of_a_query_without_lexemes_is_empty(project: ProjectData) -> None:

@@ -25,13 +25,14 @@ from mnemo.domain.recent import Recent
 from mnemo.domain.relative_dates import find_dates
 from mnemo.domain.requests import SearchBody
 from mnemo.domain.scoring import (
+    BM25,
     QueryShape,
     RankingWeights,
     Signals,
     about_a_relative,
     asks_about_the_person,
-    bm25_scores,
     calibrate,
+    common_terms,
     fuse,
     keyword_query,
     keyword_signal,
@@ -87,6 +88,11 @@ class Retriever:
         #: for choosing how to search (the HNSW index, the keyword leg's bounds), not a result: a scope that
         #: shrinks is still searched as a large one for up to that minute, correctly but approximately.
         self.large_scopes: Recent[Hashable, int] = Recent(ttl=60.0, capacity=1_000)
+        #: The lexemes found in a large part of each scope lately (:func:`common_terms`), with their document
+        #: frequencies: the scope's next searches do not read the memories that match only those (a speaker's name
+        #: matched most of a conversation). A statistic too: a search weighs them by the frequency counted then,
+        #: for up to a minute after the last word was added.
+        self.common_words: Recent[Hashable, dict[str, int]] = Recent(ttl=60.0, capacity=1_000)
         #: Searches in flight in this process (see :meth:`_embed_and_match`).
         self._searching = 0
 
@@ -101,7 +107,7 @@ class Retriever:
         leg = _Leg(data, parse_selection(raw), options, pool=max(self.min_pool, 3 * request.top_k))
         self._searching += 1
         try:
-            query_vector, (bm25, best, scope_size) = await self._embed_and_match(leg, request.query)
+            query_vector, keywords = await self._embed_and_match(leg, request.query)
         finally:
             self._searching -= 1
         reference = (
@@ -116,20 +122,29 @@ class Retriever:
                 leg.selection,
                 leg.options,
                 limit=leg.pool,
-                also=best,
-                approximate=0 < self.approximate_from <= scope_size,
+                also=keywords.best,
+                approximate=0 < self.approximate_from <= keywords.documents,
                 ef_search=self.ef_search,
                 dates=bool(spans),  # only a query naming a time reads the dates a memory mentions
+                holding=keywords.unmatched,
             )
             feedback = feedback_weights(candidates)
-            ranked = self.rank(request.query, candidates, bm25, query_spans=spans, feedback=feedback)
+            bm25 = keywords.of(candidates)
+            ranked = self.rank(
+                request.query,
+                candidates,
+                bm25,
+                query_spans=spans,
+                feedback=feedback,
+                matched=keywords.matched or bool(bm25),
+            )
             kept = [item for item in ranked if item.score >= request.threshold][: request.top_k]
             # The answer's rows, whole: only those ranking kept (a memory deleted meanwhile drops out).
             records = await tables.memories.get_many([item.candidate.id for item in kept])
         scored = {item.candidate.id: item for item in kept}
         return [_to_wire(record, scored[record.id], request.fields) for record in records]
 
-    async def _embed_and_match(self, leg: _Leg, query: str) -> tuple[Vectors, tuple[dict[str, float], list[str], int]]:
+    async def _embed_and_match(self, leg: _Leg, query: str) -> tuple[Vectors, _Keywords]:
         """The query's vector and its keyword matches (:meth:`_keyword_matches`), the two at once.
 
         A search alone on the server embeds its question on the event loop's thread once the keyword statement
@@ -153,20 +168,38 @@ class Retriever:
                 if task is not None:
                     task.cancel()
 
-    async def _keyword_matches(self, leg: _Leg, query: str) -> tuple[dict[str, float], list[str], int]:
-        """BM25 of every keyword match in scope, the ids of the best ``leg.pool`` of them, and the scope's size
-        (memories by id as text, as the keyword leg reads them)."""
+    async def _keyword_matches(self, leg: _Leg, query: str) -> _Keywords:
+        """The keyword matches in scope and their BM25 (memories by id as text, as the keyword leg reads them).
+
+        Memories holding only lexemes known to be common in the scope (:attr:`common_words`) are not read here:
+        the candidates carry the common lexemes they hold, and score by them as the others do (:meth:`_Keywords.of`).
+        """
         key = (leg.data.project_id, leg.selection)
-        bounds = KeywordBounds(count_up_to=self.approximate_from, known_size=self.large_scopes.get(key))
+        scope = (*key, leg.options)
+        known = self.common_words.get(scope) or {}
+        bounds = KeywordBounds(count_up_to=self.approximate_from, known_size=self.large_scopes.get(key), common=known)
         async with leg.data.reading() as tables:
             matches = await tables.search.keyword_matches(
                 keyword_query(query), leg.selection, leg.options, bounds=bounds
             )
         if matches.bounded and not bounds.knows_large():
             self.large_scopes.put(key, matches.documents)
-        bm25 = bm25_scores(matches.corpus, matches.terms, matches.matches, matches.estimated)
-        best = [key for key, _ in heapq.nlargest(leg.pool, bm25.items(), key=_by_score)]
-        return bm25, best, matches.documents
+        if not matches.bounded:  # every memory holding one of the other lexemes was read: their counts are exact
+            found = common_terms(matches.documents, matches.lexemes, matches.matches).items()
+            new = {lexeme: n for lexeme, n in found if lexeme not in known}  # the known ones were not all read
+            if new:
+                self.common_words.put(scope, {**known, **new})
+        scorer = BM25.of(matches.corpus, matches.terms, matches.matches, matches.estimated)
+        bm25 = {memory: scorer.score(length, hits) for memory, length, hits in matches.matches}
+        return _Keywords(
+            bm25=bm25,
+            best=[key for key, _ in heapq.nlargest(leg.pool, bm25.items(), key=_by_score)],
+            documents=matches.documents,
+            scorer=scorer,
+            unmatched=matches.unmatched,
+            # A small scope's common lexemes were counted in it; a large scope's are the whole table's estimates.
+            matched=bool(bm25) or (bool(matches.estimated) and not matches.bounded),
+        )
 
     def rank(
         self,
@@ -176,14 +209,16 @@ class Retriever:
         *,
         query_spans: Sequence[tuple[date, date]],
         feedback: Mapping[uuid.UUID, float] | None = None,
+        matched: bool | None = None,
     ) -> list[Scored]:
         """``bm25``: the keyword score of each memory that matched (by id as text); ``query_spans``: the days the
         query names (:func:`find_dates`); ``feedback``: the weight of each memory whose feedback changes its score
-        (0: left out)."""
+        (0: left out); ``matched``: whether the query's words matched any memory of the scope (by default,
+        whether ``bm25`` has any)."""
         query_entities = extract_entities(query)
         form = question_form(query)
         shape = QueryShape(
-            has_terms=bool(bm25) or form.applies,
+            has_terms=(bool(bm25) if matched is None else matched) or form.applies,
             has_entities=bool(query_entities),
             has_time=bool(query_spans),
         )
@@ -198,9 +233,7 @@ class Retriever:
             observed = candidate.created_at.date()
             signals = Signals(
                 semantic=semantic(candidate.similarity),
-                keyword=form.keyword(
-                    candidate.memory, keyword_signal(bm25.get(str(candidate.id), 0.0), self.weights) if bm25 else 0.0
-                ),
+                keyword=form.keyword(candidate.memory, keyword_signal(bm25.get(str(candidate.id), 0.0), self.weights)),
                 entity=overlap(query_entities, candidate.entities),
                 time=time_signal(query_spans, [(observed, observed), *candidate.dates]) if query_spans else 0.0,
             )
@@ -226,6 +259,32 @@ class Retriever:
         ]
         scored.sort(key=lambda item: (-item.fused, -item.candidate.similarity, item.candidate.id.int))
         return scored
+
+
+@dataclass(frozen=True, slots=True)
+class _Keywords:
+    """What a search's keyword leg found: the BM25 of the memories it read, by id as text, and the ids of the best
+    of them; the scope's size; the lexemes whose memories it did not all read (by index), and how to score
+    those; whether the query's words matched anything at all."""
+
+    bm25: dict[str, float]
+    best: list[str]
+    documents: int
+    scorer: BM25
+    unmatched: dict[int, str]
+    matched: bool
+
+    def of(self, candidates: Sequence[Candidate]) -> dict[str, float]:
+        """The BM25 of every candidate: as read, or from the unmatched lexemes it holds (the statement that found
+        it reads them, :meth:`mnemo.storage.search.SearchStore.nearest`'s ``holding``)."""
+        if not self.unmatched:
+            return self.bm25
+        scores = dict(self.bm25)
+        for candidate in candidates:
+            key = str(candidate.id)
+            if candidate.holds and key not in scores:
+                scores[key] = self.scorer.score(candidate.lexemes, candidate.holds)
+        return scores
 
 
 def _by_score(item: tuple[str, float]) -> tuple[float, str]:

@@ -7,7 +7,7 @@ no caller sees a row, a cursor or a column list.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, LiteralString
@@ -109,6 +109,10 @@ class Candidate:
     context_events: Sequence[str] = ()
     #: the name of who said it (the message's ``name``), when known
     speaker: str | None = None
+    #: its number of distinct lexemes, and which of the lexemes a search asked about it holds (their indexes);
+    #: read only when a search asks (:meth:`mnemo.storage.search.SearchStore.nearest`'s ``holding``)
+    lexemes: int = 0
+    holds: Sequence[int] = ()
 
 
 def _candidate_columns(dates: LiteralString) -> LiteralString:
@@ -137,6 +141,10 @@ class KeywordBounds:
     on its rarer lexemes only: the rarest first, while the statistics expect them in at most
     ``match_budget`` memories together (a common word's matches would rank below those of rarer words
     anyway, and each costs a row read); at most twice that are read (the statistics are estimates).
+
+    ``common``: lexemes known to be held by a large part of the scope (the caller counted them in an earlier
+    match), with their document frequencies. They match nothing by themselves: a speaker's name matched most of
+    a conversation, each match a row read, sent and decoded.
     """
 
     count_up_to: int = 0
@@ -145,6 +153,7 @@ class KeywordBounds:
     #: The scope's size as counted recently (``documents`` of an earlier match): when at least ``large_scope``,
     #: it is taken as it is instead of counting again (counting a large scope reads one index entry a memory).
     known_size: int | None = None
+    common: Mapping[str, int] = field(default_factory=dict)
 
     def knows_large(self) -> bool:
         return self.known_size is not None and self.known_size >= self.large_scope
@@ -161,14 +170,25 @@ class KeywordMatches:
     ``documents`` is the scope's size, counted up to the bound the search asked for. In a large scope
     (``bounded``) only the memories holding one of the query's rarer lexemes are matched; ``estimated``
     then gives, for each lexeme left out of the matching (by its index), its document frequency as the
-    table's statistics estimate it, out of ``corpus`` memories.
+    table's statistics estimate it, out of ``corpus`` memories. In a smaller scope ``estimated`` gives the
+    document frequencies that the bounds gave for their ``common`` lexemes, whose matches alone were left out.
     """
 
-    terms: int
+    #: the query's distinct stemmed lexemes, sorted: the terms whose indexes the matches give
+    lexemes: list[str]
     documents: int
     matches: list[tuple[str, int, list[int]]]
     estimated: dict[int, int] = field(default_factory=dict)
     corpus_estimate: int = 0
+
+    @property
+    def terms(self) -> int:
+        return len(self.lexemes)
+
+    @property
+    def unmatched(self) -> dict[int, str]:
+        """The lexemes (by index) whose memories were not all matched: those of ``estimated``."""
+        return {i: self.lexemes[i] for i in self.estimated}
 
     @property
     def bounded(self) -> bool:
@@ -249,10 +269,12 @@ def record_from_row(row: dict[str, Any]) -> MemoryRecord:
 
 def candidate_from_row(row: Sequence[Any], at: int = 0) -> Candidate:
     """The :class:`Candidate` of a row of :data:`CANDIDATE_COLUMNS_M`, its similarity and its feedback, read from
-    position ``at`` on (rows as tuples: a search reads ~100 of them, and dicts cost more)."""
+    position ``at`` on (rows as tuples: a search reads ~100 of them, and dicts cost more), then its lexemes and
+    those it holds when the row has them."""
     (id_, memory, created_at, entities, dates, event_id, context_events, speaker, similarity, feedback) = row[
         at : at + 10
     ]
+    lexemes, holds = row[at + 10 : at + 12] if len(row) >= at + 12 else (0, None)
     return Candidate(
         id=id_,
         memory=memory,
@@ -264,6 +286,8 @@ def candidate_from_row(row: Sequence[Any], at: int = 0) -> Candidate:
         event_id=event_id,
         context_events=context_events or (),
         speaker=speaker,
+        lexemes=lexemes,
+        holds=holds or (),
     )
 
 

@@ -6,7 +6,7 @@ Each leg is one statement; the retriever runs them at once on two connections.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, LiteralString
 
 from psycopg import sql
@@ -37,6 +37,12 @@ _FEEDBACK: LiteralString = (
 
 #: Which of the query's lexemes (``terms.each``, one tsquery each) a memory ``m`` holds: their indexes, from 0.
 _HITS: LiteralString = " ARRAY(SELECT i - 1 FROM generate_subscripts(terms.each, 1) i WHERE m.tsv @@ terms.each[i])"
+
+#: A candidate ``m``'s number of lexemes, and which of the given lexemes (indexes, then lexemes) it holds.
+_HOLDS: LiteralString = (
+    ", length(m.tsv), ARRAY(SELECT u.i FROM unnest(%s::int[], %s::text[]) u(i, t)"
+    " WHERE m.tsv @@ quote_literal(u.t)::tsquery)"
+)
 
 #: The share of the memories table holding each of the given lexemes, for those among the most common elements
 #: the statistics keep for ``tsv``, and the table's estimated row count (on every row, and alone when none is).
@@ -69,10 +75,12 @@ class SearchStore:
         approximate: bool = False,
         ef_search: int = HNSW_EF_SEARCH,
         dates: bool = True,
+        holding: Mapping[int, str] | None = None,
     ) -> list[Candidate]:
         """Memories ``selection`` matches, ordered by cosine similarity to ``vector`` (best first), plus the
         rows of ``also`` (ids, as text, already known to match, e.g. a search's best keyword matches) in the same
-        order: one statement, each row once.
+        order: one statement, each row once. With ``holding`` (stemmed lexemes by index, e.g. those the keyword
+        leg left out as common), each candidate also carries its number of lexemes and the indexes of those it holds.
 
         The exact scan sorts ids and distances only, then fetches the winners' rows: sorting whole
         rows (with their vectors) costs more than the distances themselves. ``approximate`` walks the HNSW
@@ -100,6 +108,7 @@ class SearchStore:
             + (CANDIDATE_COLUMNS_M if dates else CANDIDATE_COLUMNS_M_UNDATED)
             + ", 1 - near.distance AS similarity, "
             + _FEEDBACK
+            + (_HOLDS if holding else "")
             + " FROM ("
             + near
             + ") near JOIN memories m ON m.id = near.id AND m.{tenant} ORDER BY near.distance, m.id",
@@ -110,6 +119,8 @@ class SearchStore:
         values = [vector, *params, limit]
         if also:
             values = [vector, *values, list(also)]
+        if holding:
+            values = [list(holding), list(holding.values()), *values]
         if not approximate:
             return await self._candidates(statement, values)
         async with self._conn.transaction():
@@ -152,17 +163,31 @@ class SearchStore:
         """Every memory in scope sharing a stemmed lexeme with ``query``: which lexemes, and its length.
 
         The GIN index on ``tsv`` finds the matches; ``documents`` counts the scope for IDF (visibility
-        aside, so the count can come from an index alone), up to ``bounds.count_up_to``. A scope of at least
-        ``bounds.large_scope`` memories is matched on its rarer lexemes only (:meth:`_bounded_matches`): there a
-        common word would match a large part of the scope, and each match costs a row read.
+        aside, so the count can come from an index alone), up to ``bounds.count_up_to``. The lexemes of
+        ``bounds.common`` (known to be in a large part of the scope, e.g. a speaker's name, which is in every message
+        they said) match nothing by themselves: only the memories holding another of the query's lexemes are read,
+        with all their hits, and the common lexemes' document frequencies are those ``bounds`` gives (``estimated``).
+
+        A scope of at least ``bounds.large_scope`` memories is matched on its rarer lexemes only
+        (:meth:`_bounded_matches`): there a common word would match a large part of the scope, and each match costs
+        a row read.
         """
         bounds = bounds or KeywordBounds()
         where, params = compile_filter(selection, alias="m")
+        skipped = list(bounds.common)
+        # The query's lexemes ORed, those known to be common left out (built from the lexemes only then, so that
+        # every other query matches as it always has).
+        matching: LiteralString = (
+            "(SELECT string_agg(quote_literal(t), ' | ') FROM unnest(tsvector_to_array(to_tsvector('english', %s))) t"
+            " WHERE t <> ALL(%s::text[]))::tsquery"
+            if skipped
+            else "nullif(replace(plainto_tsquery('english', %s)::text, ' & ', ' | '), '')::tsquery"
+        )
         statement = self._guard.sql(
             "WITH terms AS MATERIALIZED ("
             "  SELECT coalesce(array_agg(t ORDER BY t), '{{}}') AS lexemes,"
             "         coalesce(array_agg(quote_literal(t)::tsquery ORDER BY t), '{{}}') AS each,"
-            "         nullif(replace(plainto_tsquery('english', %s)::text, ' & ', ' | '), '')::tsquery AS q"
+            "         " + matching + " AS q"
             "  FROM unnest(tsvector_to_array(to_tsvector('english', %s))) t),"
             " scope AS MATERIALIZED ("
             "  SELECT count(*) AS documents FROM (SELECT 1 FROM memories m WHERE {tenant} AND ({where}) LIMIT %s) s)"
@@ -184,7 +209,8 @@ class SearchStore:
         known = bounds.known_size if bounds.knows_large() else None
         # A scope known to be large is neither counted (a LIMIT of 0) nor matched here (a gate of 0).
         count_cap, gate = (0, 0) if known is not None else (max(large, bounds.count_up_to), large)
-        values = [query, query, *params, count_cap, gate, *params]
+        query_values: list[Any] = [query, skipped] if skipped else [query]
+        values = [*query_values, query, *params, count_cap, gate, *params]
         # Plain tuples: a broad query matches hundreds of rows, and dicts would cost more than the SQL.
         async with self._conn.cursor(row_factory=tuple_row) as cursor:
             rows = await (await cursor.execute(statement, values)).fetchall()
@@ -194,9 +220,10 @@ class SearchStore:
         if documents >= large and lexemes:
             return await self._bounded_matches(lexemes, documents, selection, options, bounds)
         return KeywordMatches(
-            terms=len(lexemes),
+            lexemes=lexemes,
             documents=documents,
             matches=[(row[2], row[3], row[4]) for row in rows if row[2] is not None],
+            estimated={i: bounds.common[lexeme] for i, lexeme in enumerate(lexemes) if lexeme in bounds.common},
         )
 
     async def _bounded_matches(
@@ -244,7 +271,7 @@ class SearchStore:
                 result = await cursor.execute(statement, [rare_lexemes, lexemes, *params, 2 * bounds.match_budget])
                 matches = [(row[0], row[1], row[2]) for row in await result.fetchall()]
         return KeywordMatches(
-            terms=len(lexemes),
+            lexemes=lexemes,
             documents=documents,
             matches=matches,
             estimated=estimated,
