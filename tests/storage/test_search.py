@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from mnemo.domain.memories import index_fields
-from mnemo.domain.scoring import bm25_scores
+from mnemo.domain.scoring import BM25
 from mnemo.storage import Database, KeywordBounds, KeywordMatches, ProjectData, ReadOptions
 from tests.storage.support import BOB, T0, axis, insert, memory, select, vec
 
@@ -132,7 +132,10 @@ async def test_keyword_matches_skip_memories_holding_only_the_lexemes_known_to_b
     assert by_id(known) == {kitten: (3, [0, 1, 2]), others[0]: by_id(every)[others[0]]}
     assert (known.lexemes, known.estimated, known.unmatched) == (["adopt", "carolin", "kitten"], {1: 8}, {1: "carolin"})
     assert (known.documents, known.bounded) == (10, False)
-    scores, kept = (bm25_scores(m.corpus, m.terms, m.matches, m.estimated) for m in (every, known))
+    scores, kept = (
+        {key: BM25.of(m.corpus, m.terms, m.matches, m.estimated).score(length, hits) for key, length, hits in m.matches}
+        for m in (every, known)
+    )
     assert kept == {key: scores[key] for key in kept}, "the memories read score as they did"
     assert (only_common.matches, only_common.estimated) == ([], {0: 8})
 

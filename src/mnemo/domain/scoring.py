@@ -3,7 +3,7 @@
 Each signal is first mapped to [0, 1]:
 - semantic: cosine similarity of query and memory embeddings, read through the embedder's calibration
   (:class:`mnemo.providers.embedding.base.Calibration`: MiniLM's cosine itself, negative values clipped to 0);
-- keyword: BM25 over stemmed lexemes within the search's scope (see :func:`bm25_scores`), saturated
+- keyword: BM25 over stemmed lexemes within the search's scope (see :class:`BM25`), saturated
   as ``s / (s + k)``;
 - entity: share of the query's entities (names, places, titles) the memory names;
 - time: 1 when a date the query refers to overlaps the memory's observation date or a date it
@@ -12,7 +12,7 @@ The fused score is the weighted mean of the signals that apply to the query: key
 content words, entity a query naming an entity, time a query with a time expression.
 
 BM25's IDF counts a scope as at least :data:`IDF_FLOOR_DOCUMENTS` memories and discounts words most of
-the scope shares (see :func:`bm25_scores`). Before the keyword leg, a question is given the words of the
+the scope shares (see :class:`BM25`). Before the keyword leg, a question is given the words of the
 statements that answer its form (see :func:`keyword_query`: "where ... live" also looks for "moved", "do
 for a living" for "work", not "living"), and for such a question a memory whose subject is someone else
 ("My mother lives in ...") gives way to one about the person unless the question names a relative
@@ -156,17 +156,6 @@ def _frequencies(terms: int, matches: Sequence[tuple[Key, int, Sequence[int]]]) 
         for term in hits:
             frequency[term] += 1
     return frequency
-
-
-def bm25_scores(
-    documents: int,
-    terms: int,
-    matches: Sequence[tuple[Key, int, Sequence[int]]],
-    estimated: Mapping[int, int] | None = None,
-) -> dict[Key, float]:
-    """The BM25 (:class:`BM25`) of every matching memory, by key."""
-    scorer = BM25.of(documents, terms, matches, estimated)
-    return {key: scorer.score(length, hits) for key, length, hits in matches}
 
 
 def keyword_signal(bm25: float, weights: RankingWeights) -> float:
