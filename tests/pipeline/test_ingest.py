@@ -206,6 +206,48 @@ async def test_a_fact_of_the_same_meaning_as_a_known_one_is_not_stored_again(
     assert different.metadata["same_meaning_skipped"] == 0
 
 
+async def test_facts_said_after_the_same_messages_are_not_taken_for_one_another(
+    batcher: EmbeddingBatcher, project: ProjectData
+) -> None:
+    """A fact in the conversation's own wording is embedded with the messages said before it. Two different facts
+    said after the same long messages get close vectors, yet one is no copy of the other: both are stored, while a
+    paraphrase after those messages is still known."""
+    story = (
+        "We spent the whole weekend at the lake house with the cousins, cooking, swimming, fixing the old boat, "
+        "arguing about the best way to grill fish and staying up late by the fire telling stories about the summers "
+        "we spent there as children, when grandpa still ran the little bait shop by the pier. On Saturday the storm "
+        "knocked out the power, so we played cards by candlelight, and on Sunday morning we all walked around the "
+        "whole lake before breakfast, stopping at every dock and every bench, just like we used to when we were "
+        "small and the summers felt endless."
+    )
+    reply = (
+        "That sounds like a wonderful weekend at the lake house with the cousins, with the swimming, the old boat, "
+        "the grilled fish and the late nights by the fire, and all those stories about the summers there as children "
+        "and grandpa's little bait shop by the pier. Cards by candlelight during the storm and a long walk around the "
+        "lake on Sunday morning, stopping at every dock and bench, sound just like the endless summers you always "
+        "describe."
+    )
+    # Embedded with these two messages, the first two facts' vectors are at 0.96 (all-MiniLM-L6-v2), the texts
+    # alone at 0.06.
+    said = (("user", story, "Alice"), ("assistant", reply, "Bot"))
+    facts = ScriptedExtractor(
+        [Fact("I bought a blue bowl at the market.", "user")],
+        [Fact("My sister thinks the winter will be cold.", "user")],
+        [Fact("I bought a blue bowl at the market!", "user")],
+        self_contained=False,
+    )
+    ing = ingestor(batcher, facts)
+    first = await job(ing, project, body(*said, ("user", "Anyway.", "Alice")))
+    second = await job(ing, project, body(*said, ("user", "So.", "Alice"), at=T0 + timedelta(days=1)))
+    third = await job(ing, project, body(*said, ("user", "Well.", "Alice"), at=T0 + timedelta(days=2)))
+    assert [r.memory for r in first.written + second.written] == [
+        "I bought a blue bowl at the market.",
+        "My sister thinks the winter will be cold.",
+    ]
+    assert second.metadata["same_meaning_skipped"] == 0
+    assert (third.written, third.metadata["same_meaning_skipped"]) == ([], 1), "the paraphrase is known"
+
+
 async def test_with_same_meaning_off_only_exact_duplicates_are_skipped(
     batcher: EmbeddingBatcher, project: ProjectData
 ) -> None:
