@@ -209,16 +209,16 @@ class Retriever:
         *,
         query_spans: Sequence[tuple[date, date]],
         feedback: Mapping[uuid.UUID, float] | None = None,
-        matched: bool | None = None,
+        matched: bool,
     ) -> list[Scored]:
         """``bm25``: the keyword score of each memory that matched (by id as text); ``query_spans``: the days the
         query names (:func:`find_dates`); ``feedback``: the weight of each memory whose feedback changes its score
-        (0: left out); ``matched``: whether the query's words matched any memory of the scope (by default,
-        whether ``bm25`` has any)."""
+        (0: left out); ``matched``: whether the query's words matched any memory of the scope (``bm25`` holds only
+        the candidates' scores)."""
         query_entities = extract_entities(query)
         form = question_form(query)
         shape = QueryShape(
-            has_terms=(bool(bm25) if matched is None else matched) or form.applies,
+            has_terms=matched or form.applies,
             has_entities=bool(query_entities),
             has_time=bool(query_spans),
         )
