@@ -172,6 +172,8 @@ class Settings(BaseSettings):
     #: How far a memory is lifted towards its best neighbour in the conversation (0: not at all; see
     #: mnemo.domain.neighbours).
     rank_neighbour_share: float = Field(default=_DEFAULT_WEIGHTS.neighbour_share, ge=0.0, le=1.0)
+    #: The share of its score a message stored verbatim keeps when it says nothing to keep (1: all of it).
+    rank_small_talk: float = Field(default=_DEFAULT_WEIGHTS.small_talk, ge=0.0, le=1.0)
 
     # Fact extraction for infer=true adds. "none" runs the offline extractor.
     llm_provider: LLMProvider = "none"
@@ -239,6 +241,7 @@ class Settings(BaseSettings):
             time=self.rank_time_weight,
             keyword_half=self.rank_keyword_half,
             neighbour_share=self.rank_neighbour_share,
+            small_talk=self.rank_small_talk,
         )
 
     def llm_profile_table(self) -> dict[str, LLMProfile]:

@@ -212,3 +212,30 @@ def test_a_scopes_common_words_weigh_the_same_once_they_are_known(server: MnemoS
     ]
     walks = [r for r in again if "walked" in r["memory"]]
     assert walks and all(r["score_breakdown"]["bm25"] > 0 for r in walks), "Caroline's name alone still counts"
+
+
+def test_small_talk_gives_way_to_what_was_told(server: MnemoServer) -> None:
+    """A question stored verbatim says nothing to keep: the statement that answers it comes first, though the
+    question is the closer match by meaning and by words."""
+    user = _user()
+    told = "Last summer I spent two weeks hiking in the Alps with my sister."
+    asked = "Have you ever been hiking in the Alps?"
+    _store(server, user, (told, None, None), (asked, None, None))
+    results = _search(server, user, "Have you ever been hiking in the Alps?")
+    by_text = {r["memory"]: r for r in results}
+    assert [r["memory"] for r in results] == [told, asked]
+    assert by_text[asked]["score_breakdown"]["semantic"] > by_text[told]["score_breakdown"]["semantic"]
+    assert by_text[asked]["score_breakdown"]["bm25"] >= by_text[told]["score_breakdown"]["bm25"]
+
+
+def test_a_rewritten_message_is_no_longer_small_talk(server: MnemoServer) -> None:
+    """Whoever edits a memory's text chose to keep it: it scores as what it says, not as the message it was."""
+    user = _user()
+    text = "Haha, that sounds like so much fun!"
+    _store(server, user, (text, None, None))
+    (before,) = _search(server, user, "so much fun")
+    with server.client() as client:
+        assert client.put(f"/v1/memories/{before['id']}/", json={"text": text}).status_code == 200
+    (after,) = _search(server, user, "so much fun")
+    assert after["score_breakdown"] == before["score_breakdown"]
+    assert after["score"] > before["score"]

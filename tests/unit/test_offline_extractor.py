@@ -10,6 +10,7 @@ from mnemo.pipeline.offline_extractor import (
     MAX_FACTS_PER_MESSAGE,
     OfflineExtractor,
     extract_facts,
+    is_small_talk,
     split_sentences,
 )
 
@@ -329,3 +330,22 @@ def test_a_plan_made_together_is_kept_when_it_says_when() -> None:
 def test_once_the_speaker_is_named_my_becomes_their() -> None:
     assert _texts(_user("I broke my wrist skiing.", "Sam")) == ["Sam broke their wrist skiing."]
     assert _texts(_user("My mom is a librarian.", "Sam")) == ["Sam's mom is a librarian."]
+
+
+@pytest.mark.parametrize(
+    ("text", "small_talk"),
+    [
+        ("Have you ever been hiking in the Alps?", True),
+        ("Haha, that sounds like so much fun!", True),
+        ("Thanks so much, Mel!", True),
+        ("Noted, you live in Austin.", True),
+        ("Yes!", True),
+        ("Last summer I spent two weeks hiking in the Alps with my sister.", False),
+        ("It was Matt Patterson.", False),
+        ("[shares a photo of a lake at sunset]", False),
+        # an answer that tells something is no small talk, whoever gives it
+        ("Mix flour, eggs and milk, then bake the batter for twenty minutes at 180 degrees.", False),
+    ],
+)
+def test_small_talk_is_a_message_with_nothing_to_keep(text: str, small_talk: bool) -> None:
+    assert is_small_talk(text) is small_talk

@@ -35,7 +35,7 @@ from mnemo.pipeline.extraction import (
     Speaker,
 )
 from mnemo.pipeline.media import MediaReader, ReadMedia
-from mnemo.pipeline.offline_extractor import OfflineExtractor
+from mnemo.pipeline.offline_extractor import OfflineExtractor, is_small_talk
 from mnemo.pipeline.supersede import ClaimLinks, claim_links, supersede_by_claims
 from mnemo.providers.embedding.base import Vectors
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
@@ -134,7 +134,8 @@ class Ingestor:
 
         A message is embedded together with the messages that preceded it in its conversation (this
         add's earlier messages, then the scope's previous adds): a reply such as "Yes, last Tuesday!"
-        is found by what it answers. The stored text is the message alone.
+        is found by what it answers. The stored text is the message alone. A message the offline rules keep
+        nothing of is marked as small talk (:func:`is_small_talk`): a search ranks it below what was said.
         """
         kept = [m for m in command.messages if m.role != "system" and m.content.strip()]
         if not kept:
@@ -150,7 +151,8 @@ class Ingestor:
             said.append(_Said(own, None))
         vectors = await self.batcher.embed(inputs)
         drafts = [(m.content, m.role, m.name) for m in kept]
-        return self._drafted(command, command.scope, drafts, vectors, contexts=contexts)
+        memories = self._drafted(command, command.scope, drafts, vectors, contexts=contexts)
+        return [replace(memory, small_talk=is_small_talk(memory.text)) for memory in memories]
 
     async def write_verbatim(
         self, tables: ProjectTables, command: AddCommand, memories: list[NewMemory], payload: dict[str, Any]

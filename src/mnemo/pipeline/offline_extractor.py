@@ -32,7 +32,15 @@ from mnemo.pipeline.offline_rewrite import TERMINAL, fact_text, lower_first, nor
 from mnemo.pipeline.offline_rules import STOP_WORDS, WEAK_WORDS, Sentence, content_words, judge
 from mnemo.pipeline.offline_sentences import clean, split_sentences
 
-__all__ = ["MAX_FACTS_PER_MESSAGE", "STOP_WORDS", "WEAK_WORDS", "OfflineExtractor", "extract_facts", "split_sentences"]
+__all__ = [
+    "MAX_FACTS_PER_MESSAGE",
+    "STOP_WORDS",
+    "WEAK_WORDS",
+    "OfflineExtractor",
+    "extract_facts",
+    "is_small_talk",
+    "split_sentences",
+]
 
 MAX_FACTS_PER_MESSAGE = 12
 # Judging stops here; the slack covers assistant sentences dropped as restatements and repeated facts.
@@ -129,6 +137,13 @@ def _kept_sentences(message: Message, seen: set[tuple[str, str]]) -> list[Senten
             if sentence is not None:
                 kept.append(sentence)
     return kept
+
+
+def is_small_talk(text: str) -> bool:
+    """Whether a message says nothing these rules would keep, whoever said it: greetings, thanks, questions,
+    reactions to the other speaker, short remarks about nothing named ("Haha, so true!", "How was the trip?").
+    Judged as a user's message: an assistant's answer that tells something is no small talk either."""
+    return not _kept_sentences(Message("user", text), set())
 
 
 def _restates(sentence: Sentence, user_content: Sequence[frozenset[str]]) -> bool:

@@ -243,6 +243,8 @@ class Retriever:
             speaker = candidate.speaker
             if named is not None and speaker and speaker.casefold() != named and not names(candidate.memory, speaker):
                 fused *= self.weights.other_speaker
+            if candidate.small_talk:
+                fused *= self.weights.small_talk
             fused *= weight * form.factor(candidate.memory)
             kept.append(candidate)
             signals_of.append(signals)

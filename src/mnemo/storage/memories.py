@@ -70,7 +70,7 @@ class _Row:
 
 
 def _insert_values(row: _Row) -> tuple[Any, ...]:
-    """The 22 parameters of one row of :meth:`MemoryStore._insert` (after the project id)."""
+    """The 23 parameters of one row of :meth:`MemoryStore._insert` (after the project id)."""
     memory = row.memory
     return (
         row.id,
@@ -93,6 +93,7 @@ def _insert_values(row: _Row) -> tuple[Any, ...]:
         list(memory.index.entities),
         multirange(memory.index.dates),
         list(memory.context_events),
+        memory.small_talk,
         memory.created_at,
         row.updated_at,
     )
@@ -153,8 +154,8 @@ class MemoryStore:
             statement = self._guard.sql(
                 "WITH m AS (INSERT INTO memories (project_id, id, user_id, agent_id, app_id, run_id, memory, hash,"
                 " metadata, categories, immutable, expiration_date, attributed_to, actor_name, event_id, replaced_by,"
-                " state, embedding, entities, dates, context_events, created_at, updated_at)"
-                " VALUES " + project_rows(len(part), 22) + " ON CONFLICT DO NOTHING RETURNING " + MEMORY_COLUMNS + "),"
+                " state, embedding, entities, dates, context_events, small_talk, created_at, updated_at)"
+                " VALUES " + project_rows(len(part), 23) + " ON CONFLICT DO NOTHING RETURNING " + MEMORY_COLUMNS + "),"
                 " history AS (" + ADDED_FROM_M + ") SELECT * FROM m",
             )
             values = [value for row in part for value in _insert_values(row)]
@@ -179,7 +180,9 @@ class MemoryStore:
             " dates = CASE WHEN %s THEN %s ELSE dates END,"
             " metadata = CASE WHEN %s THEN %s ELSE metadata END,"
             " expiration_date = CASE WHEN %s THEN %s ELSE expiration_date END,"
-            " created_at = coalesce(%s, created_at), updated_at = clock_timestamp()"
+            " created_at = coalesce(%s, created_at), updated_at = clock_timestamp(),"
+            # A memory someone rewrote is what they chose to keep, whatever the message it came from said.
+            " small_talk = small_talk AND %s::text IS NULL"
             " WHERE {tenant} AND m.id = %s RETURNING " + MEMORY_COLUMNS
         )
         index = patch.index
@@ -195,6 +198,7 @@ class MemoryStore:
             patch.set_expiration,
             patch.expiration_date,
             patch.created_at,
+            patch.text,
             current.id,
         )
         row = await (await self._conn.execute(statement, values)).fetchone()

@@ -60,6 +60,8 @@ class NewMemory:
     actor_name: str | None = None
     #: The adds whose messages came just before this memory's in its conversation (see migration 0014).
     context_events: Sequence[uuid.UUID] = ()
+    #: A message stored verbatim that says nothing to keep: a greeting, thanks, a question (see migration 0015).
+    small_talk: bool = False
 
     @property
     def hash(self) -> str:
@@ -109,6 +111,8 @@ class Candidate:
     context_events: Sequence[str] = ()
     #: the name of who said it (the message's ``name``), when known
     speaker: str | None = None
+    #: a message stored verbatim that says nothing to keep (:attr:`NewMemory.small_talk`)
+    small_talk: bool = False
     #: its number of distinct lexemes, and which of the lexemes a search asked about it holds (their indexes);
     #: read only when a search asks (:meth:`mnemo.storage.search.SearchStore.nearest`'s ``holding``)
     lexemes: int = 0
@@ -121,7 +125,7 @@ def _candidate_columns(dates: LiteralString) -> LiteralString:
     return (
         "m.id, m.memory, m.created_at, m.entities, "
         + dates
-        + " AS dates, m.event_id::text, m.context_events::text[], m.actor_name"
+        + " AS dates, m.event_id::text, m.context_events::text[], m.actor_name, m.small_talk"
     )
 
 
@@ -271,10 +275,10 @@ def candidate_from_row(row: Sequence[Any], at: int = 0) -> Candidate:
     """The :class:`Candidate` of a row of :data:`CANDIDATE_COLUMNS_M`, its similarity and its feedback, read from
     position ``at`` on (rows as tuples: a search reads ~100 of them, and dicts cost more), then its lexemes and
     those it holds when the row has them."""
-    (id_, memory, created_at, entities, dates, event_id, context_events, speaker, similarity, feedback) = row[
-        at : at + 10
-    ]
-    lexemes, holds = row[at + 10 : at + 12] if len(row) >= at + 12 else (0, None)
+    (id_, memory, created_at, entities, dates, event_id, context_events, speaker, small_talk, similarity, feedback) = (
+        row[at : at + 11]
+    )
+    lexemes, holds = row[at + 11 : at + 13] if len(row) >= at + 13 else (0, None)
     return Candidate(
         id=id_,
         memory=memory,
@@ -286,6 +290,7 @@ def candidate_from_row(row: Sequence[Any], at: int = 0) -> Candidate:
         event_id=event_id,
         context_events=context_events or (),
         speaker=speaker,
+        small_talk=small_talk,
         lexemes=lexemes,
         holds=holds or (),
     )
