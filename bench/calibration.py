@@ -10,9 +10,10 @@ conversation), then asks every question of categories 1-4 with evidence:
   threshold would show although none can answer the question.
 
 Targets (issue 10): recall@10 at 0.3 within 2 points of recall@10 at 0; at most 10% of the other scope's
-top-10 at 0.3 or above. ``--dump FILE`` writes every result's score and ``score_breakdown`` (JSON lines)
+top-10 at 0.3 or above. ``--dump FILE`` writes every result's text, turn, score and ``score_breakdown`` (JSON lines)
 for fitting the calibration; ``--data-dir DIR`` keeps the server's data there and ``--reuse`` searches an
-already loaded one (so a ranking change is measured on the same stored memories).
+already loaded one (so a ranking change is measured on the same stored memories); ``--env NAME=VALUE`` sets
+the server's settings (a ranking weight, to compare weights on one store).
 
     python -m bench.calibration [--data ../shared/data/locomo/locomo6.json] [--limit-conversations N]
 
@@ -30,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.common import server_env
 from bench.locomo import DEFAULT_DATA, evidence_ids, load, score, session_turns
 from testkit.server import start_server
 
@@ -86,6 +88,8 @@ def evaluate(client: Any, samples: list[dict[str, Any]], dump: Any = None) -> di
                             "scope": scope,
                             "rank": rank,
                             "evidence": scope == "own" and dia_id in evidence,
+                            "dia_id": dia_id,
+                            "memory": r["memory"],
                             "score": r["score"],
                             "breakdown": r.get("score_breakdown"),
                         }
@@ -121,6 +125,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None, help="keep the server's data here")
     parser.add_argument("--reuse", action="store_true", help="the data dir is already loaded: only search")
     parser.add_argument("--dump", type=Path, default=None, help="write every result's signals (JSON lines)")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server")
     args = parser.parse_args()
     os.environ.setdefault("MEM0_TELEMETRY", "False")
     os.environ.setdefault("MEM0_DIR", tempfile.mkdtemp(prefix="mem0-"))
@@ -129,7 +134,9 @@ def main() -> None:
     samples = json.loads(args.data.read_text())[: args.limit_conversations]
     with tempfile.TemporaryDirectory(prefix="mnemo-calibration-") as tmp:
         data_dir = args.data_dir or Path(tmp) / "data"
-        server = start_server(data_dir, model_dir=args.model_dir, api_key="m0-calibration-bench")
+        server = start_server(
+            data_dir, model_dir=args.model_dir, api_key="m0-calibration-bench", extra_env=server_env(args.env)
+        )
         try:
             client = MemoryClient(api_key=server.api_key, host=server.url)
             turns = 0

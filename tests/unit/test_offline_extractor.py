@@ -175,6 +175,7 @@ def test_multi_sentence_message_keeps_only_informative_sentences() -> None:
             "Barcelona is a must-visit city with great architecture and amazing food by the beaches.",
             ["Mel: Barcelona is a must-visit city with great architecture and amazing food by the beaches."],
         ),
+        ("The new bakery downtown sells sourdough.", ["Mel: The new bakery downtown sells sourdough."]),
     ],
 )
 def test_what_a_user_tells_about_someone_or_something_else_is_kept(content: str, expected: list[str]) -> None:

@@ -9,7 +9,7 @@ it stays a suggestion ("Let's do it!").
 
 A user's statement about someone or something else ("It was Matt Patterson.", "The doctor said it's not too
 serious.") is a fact too when it names something (a capitalised name inside the sentence, or a number) and
-has two content words, or names nothing and has six: what a person tells is what they are later asked about.
+has two content words, or names nothing and has four: what a person tells is what they are later asked about.
 
 The sentences judged here are at most LONG_SENTENCE (400) characters (see ``offline_sentences``); every
 pattern is also linear in its input on its own: anchored at the start, or starting only at a word
@@ -97,7 +97,7 @@ _PLAN_START = re.compile(r"^let'?s\b", re.IGNORECASE)
 # find_dates resolves against a day; any day tells whether a sentence names a time at all.
 _ANY_DAY = date(2000, 1, 1)
 _REPORT_NAMED_CONTENT = 2
-_REPORT_CONTENT = 6
+_REPORT_CONTENT = 4
 _YOU = re.compile(r"\b(?:you|your|yours|you're|you've|you'll|you'd|yourself)\b", re.IGNORECASE)
 
 _IRREGULAR_PAST = frozenset(
