@@ -21,6 +21,7 @@ from mnemo.domain.memories import embedding_text, index_text
 from mnemo.embedded_db import DataDirLock
 from mnemo.pipeline.import_sources import ApiSource, FileSource, Source, SourceError
 from mnemo.pipeline.importer import Importer, ImportReport
+from mnemo.pipeline.ingest import told_text
 from mnemo.providers.embedding.base import EmbedderUnavailable
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 from mnemo.runtime import build_embedder, database_url, describe_database, open_database
@@ -169,7 +170,7 @@ async def import_command(settings: Settings, args: argparse.Namespace) -> int:
 async def reembed_command(settings: Settings, args: argparse.Namespace) -> int:
     """Every memory's vector computed again with the configured embedder, which the deployment then records.
 
-    A memory is embedded as an add embeds a message: its text (with its speaker) followed by the
+    A memory is embedded as an add embeds a message: what it tells (with its speaker; ``told_text``) followed by the
     ``embedding_context_messages`` memories said just before it in its conversation. No process may write meanwhile:
     the embedded database is locked, and processes that start on a database being re-embedded refuse to; stop the
     others first. An interrupted run leaves the database refusing every process until it is run again.
@@ -225,9 +226,9 @@ async def _reembed_all(
                 if memory.conversation != conversation:
                     conversation = memory.conversation
                     said.clear()
-                own = index_text(memory.memory, memory.speaker)
+                own, _ = told_text(memory.memory, memory.speaker)
                 texts.append(embedding_text(own, list(said)))
-                said.append(own)
+                said.append(index_text(memory.memory, memory.speaker))
             await store_vectors(db, memories, list(await batcher.embed(texts)))
             done += len(memories)
             bar.update(done, total)

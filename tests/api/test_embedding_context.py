@@ -107,3 +107,23 @@ def test_offline_facts_keep_their_context_too(server: MnemoServer, alone: MnemoS
         (fact,) = [r for r in results if r["memory"].startswith("Biscuit")]
         similarity[label] = fact["score_breakdown"]["semantic"]
     assert similarity["context"] != pytest.approx(similarity["alone"], abs=0.02)
+
+
+def test_greetings_and_questions_around_a_statement_leave_its_vector_alone(alone: MnemoServer) -> None:
+    """Only the sentences that tell something are embedded; the whole message is stored."""
+    plain, wrapped = _user(), _user()
+    told = "I adopted a puppy named Biscuit last week."
+    said = f"Thanks, Mel! How are you doing? {told} Haha!"
+    _add(alone, plain, [("Caroline", told)])
+    _add(alone, wrapped, [("Caroline", said)])
+    found = {}
+    with alone.client() as client:
+        for user in (plain, wrapped):
+            body: dict[str, Any] = {"query": "Did Caroline get a pet?", "filters": {"user_id": user}, "threshold": 0}
+            response = client.post("/v3/memories/search/", json=body)
+            assert response.status_code == 200, response.text
+            (found[user],) = response.json()["results"]
+    assert found[wrapped]["memory"] == said
+    assert found[wrapped]["score_breakdown"]["semantic"] == pytest.approx(
+        found[plain]["score_breakdown"]["semantic"], abs=1e-4
+    )

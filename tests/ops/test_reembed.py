@@ -22,7 +22,7 @@ ADDS = [
         {"role": "user", "content": "I work as a nurse at the children's hospital.", "name": "Nadia"},
         {"role": "assistant", "content": "That sounds demanding and rewarding."},
     ],
-    [{"role": "user", "content": "My cat Miso hates the heat too.", "name": "Nadia"}],
+    [{"role": "user", "content": "Thanks for asking! How about you? My cat Miso hates the heat too.", "name": "Nadia"}],
 ]
 QUESTIONS = ["Where does Nadia live?", "What is her job?", "What pet does she have?"]
 

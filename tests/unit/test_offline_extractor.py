@@ -10,8 +10,8 @@ from mnemo.pipeline.offline_extractor import (
     MAX_FACTS_PER_MESSAGE,
     OfflineExtractor,
     extract_facts,
-    is_small_talk,
     split_sentences,
+    told,
 )
 
 # Monday 8 May 2023.
@@ -348,5 +348,11 @@ def test_once_the_speaker_is_named_my_becomes_their() -> None:
         ("Mix flour, eggs and milk, then bake the batter for twenty minutes at 180 degrees.", False),
     ],
 )
-def test_small_talk_is_a_message_with_nothing_to_keep(text: str, small_talk: bool) -> None:
-    assert is_small_talk(text) is small_talk
+def test_small_talk_is_a_message_that_tells_nothing(text: str, small_talk: bool) -> None:
+    assert (told(text) == []) is small_talk
+
+
+def test_a_message_tells_its_informative_sentences() -> None:
+    assert told("Thanks, Mel! How are you doing? I adopted a puppy named Biscuit last week. Haha!") == [
+        "I adopted a puppy named Biscuit last week."
+    ]

@@ -35,7 +35,7 @@ from mnemo.pipeline.extraction import (
     Speaker,
 )
 from mnemo.pipeline.media import MediaReader, ReadMedia
-from mnemo.pipeline.offline_extractor import OfflineExtractor, is_small_talk
+from mnemo.pipeline.offline_extractor import OfflineExtractor, told
 from mnemo.pipeline.supersede import ClaimLinks, claim_links, supersede_by_claims
 from mnemo.providers.embedding.base import Vectors
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
@@ -134,8 +134,10 @@ class Ingestor:
 
         A message is embedded together with the messages that preceded it in its conversation (this
         add's earlier messages, then the scope's previous adds): a reply such as "Yes, last Tuesday!"
-        is found by what it answers. The stored text is the message alone. A message the offline rules keep
-        nothing of is marked as small talk (:func:`is_small_talk`): a search ranks it below what was said.
+        is found by what it answers. The stored text is the message alone. Of the message itself, only the sentences
+        that tell something are embedded (:func:`told`: "Thanks, Mel! How are you? I adopted a puppy." is embedded as
+        "I adopted a puppy."), and a message that tells nothing is marked as small talk: a search ranks it below
+        what was told.
         """
         kept = [m for m in command.messages if m.role != "system" and m.content.strip()]
         if not kept:
@@ -143,16 +145,18 @@ class Ingestor:
         # Read even with context embeddings off: the adds before a memory are its neighbours (mnemo.domain.neighbours).
         earlier = await self._recent(data, command, before=None)
         said = [_Said(index_text(m.content, m.name), event) for event, m in earlier]
-        inputs, contexts = [], []
+        inputs, contexts, small_talk = [], [], []
         for message in kept:
-            own = index_text(message.content, message.name)
+            own, chatter = told_text(message.content, message.name)
+            small_talk.append(chatter)
             inputs.append(embedding_text(own, [s.text for s in self._context_window(said)]))
             contexts.append(_events(said))
-            said.append(_Said(own, None))
+            # The context of the messages after it is the message as said, as the scope's earlier adds are read.
+            said.append(_Said(index_text(message.content, message.name), None))
         vectors = await self.batcher.embed(inputs)
         drafts = [(m.content, m.role, m.name) for m in kept]
         memories = self._drafted(command, command.scope, drafts, vectors, contexts=contexts)
-        return [replace(memory, small_talk=is_small_talk(memory.text)) for memory in memories]
+        return [replace(memory, small_talk=chatter) for memory, chatter in zip(memories, small_talk, strict=True)]
 
     async def write_verbatim(
         self, tables: ProjectTables, command: AddCommand, memories: list[NewMemory], payload: dict[str, Any]
@@ -444,6 +448,13 @@ class Ingestor:
             )
             for (text, role, name), vector, context in zip(drafts, vectors, contexts or [()] * len(drafts), strict=True)
         ]
+
+
+def told_text(content: str, speaker: str | None) -> tuple[str, bool]:
+    """What a message kept verbatim gives its vector, and whether it is small talk: the sentences that tell something
+    (:func:`told`), or the whole message when none does, with its speaker's name."""
+    telling = told(content)
+    return index_text(" ".join(telling) or content, speaker), not telling
 
 
 async def _timed(extractor: Extractor, request: ExtractionRequest) -> ExtractionResult:

@@ -38,8 +38,8 @@ __all__ = [
     "WEAK_WORDS",
     "OfflineExtractor",
     "extract_facts",
-    "is_small_talk",
     "split_sentences",
+    "told",
 ]
 
 MAX_FACTS_PER_MESSAGE = 12
@@ -139,11 +139,12 @@ def _kept_sentences(message: Message, seen: set[tuple[str, str]]) -> list[Senten
     return kept
 
 
-def is_small_talk(text: str) -> bool:
-    """Whether a message says nothing these rules would keep, whoever said it: greetings, thanks, questions,
-    reactions to the other speaker, short remarks about nothing named ("Haha, so true!", "How was the trip?").
-    Judged as a user's message: an assistant's answer that tells something is no small talk either."""
-    return not _kept_sentences(Message("user", text), set())
+def told(text: str) -> list[str]:
+    """The sentences of a message that these rules keep, whoever said it (cleaned; a stage direction joined to the
+    sentence before it): what the message tells. None for small talk: greetings, thanks, questions, reactions to
+    the other speaker, short remarks about nothing named ("Haha, so true!", "How was the trip?"). Judged as a
+    user's message: an assistant's answer that tells something is no small talk either."""
+    return [sentence.text for sentence in _kept_sentences(Message("user", text), set())]
 
 
 def _restates(sentence: Sentence, user_content: Sequence[frozenset[str]]) -> bool:
