@@ -109,11 +109,13 @@ def test_offline_facts_keep_their_context_too(server: MnemoServer, alone: MnemoS
     assert similarity["context"] != pytest.approx(similarity["alone"], abs=0.02)
 
 
-def test_greetings_and_questions_around_a_statement_leave_its_vector_alone(alone: MnemoServer) -> None:
-    """Only the sentences that tell something are embedded; the whole message is stored."""
+@pytest.mark.parametrize("questions", [1, 700], ids=["short", "read-in-a-thread"])
+def test_greetings_and_questions_around_a_statement_leave_its_vector_alone(alone: MnemoServer, questions: int) -> None:
+    """Only the sentences that tell something are embedded; the whole message is stored. An add of more than 10,000
+    characters is read off the event loop, with the same result."""
     plain, wrapped = _user(), _user()
     told = "I adopted a puppy named Biscuit last week."
-    said = f"Thanks, Mel! How are you doing? {told} Haha!"
+    said = "Thanks, Mel! " + "How are you doing? " * questions + f"{told} Haha!"
     _add(alone, plain, [("Caroline", told)])
     _add(alone, wrapped, [("Caroline", said)])
     found = {}

@@ -35,7 +35,7 @@ from mnemo.pipeline.extraction import (
     Speaker,
 )
 from mnemo.pipeline.media import MediaReader, ReadMedia
-from mnemo.pipeline.offline_extractor import OfflineExtractor, told
+from mnemo.pipeline.offline_extractor import OfflineExtractor, off_the_loop, told
 from mnemo.pipeline.supersede import ClaimLinks, claim_links, supersede_by_claims
 from mnemo.providers.embedding.base import Vectors
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
@@ -145,18 +145,18 @@ class Ingestor:
         # Read even with context embeddings off: the adds before a memory are its neighbours (mnemo.domain.neighbours).
         earlier = await self._recent(data, command, before=None)
         said = [_Said(index_text(m.content, m.name), event) for event, m in earlier]
-        inputs, contexts, small_talk = [], [], []
-        for message in kept:
-            own, chatter = told_text(message.content, message.name)
-            small_talk.append(chatter)
+        chars = sum(len(message.content) for message in kept)
+        judged = await off_the_loop(chars, _told_texts, kept)
+        inputs, contexts = [], []
+        for message, (own, _) in zip(kept, judged, strict=True):
             inputs.append(embedding_text(own, [s.text for s in self._context_window(said)]))
             contexts.append(_events(said))
             # The context of the messages after it is the message as said, as the scope's earlier adds are read.
             said.append(_Said(index_text(message.content, message.name), None))
         vectors = await self.batcher.embed(inputs)
         drafts = [(m.content, m.role, m.name) for m in kept]
-        memories = self._drafted(command, command.scope, drafts, vectors, contexts=contexts)
-        return [replace(memory, small_talk=chatter) for memory, chatter in zip(memories, small_talk, strict=True)]
+        memories = await off_the_loop(chars, self._drafted, command, command.scope, drafts, vectors, contexts=contexts)
+        return [replace(memory, small_talk=chatter) for memory, (_, chatter) in zip(memories, judged, strict=True)]
 
     async def write_verbatim(
         self, tables: ProjectTables, command: AddCommand, memories: list[NewMemory], payload: dict[str, Any]
@@ -448,6 +448,10 @@ class Ingestor:
             )
             for (text, role, name), vector, context in zip(drafts, vectors, contexts or [()] * len(drafts), strict=True)
         ]
+
+
+def _told_texts(messages: Sequence[Message]) -> list[tuple[str, bool]]:
+    return [told_text(message.content, message.name) for message in messages]
 
 
 def told_text(content: str, speaker: str | None) -> tuple[str, bool]:

@@ -23,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from typing import ParamSpec, TypeVar
 
 from mnemo.pipeline.categories import DEFAULT_CATEGORIES, categorize
 from mnemo.pipeline.extraction import Category, ExtractionRequest, ExtractionResult, Fact, Message, Speaker
@@ -33,20 +34,26 @@ from mnemo.pipeline.offline_rules import STOP_WORDS, WEAK_WORDS, Sentence, conte
 from mnemo.pipeline.offline_sentences import clean, split_sentences
 
 __all__ = [
+    "INLINE_CHARS",
     "MAX_FACTS_PER_MESSAGE",
     "STOP_WORDS",
     "WEAK_WORDS",
     "OfflineExtractor",
     "extract_facts",
+    "off_the_loop",
     "split_sentences",
     "told",
 ]
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
 MAX_FACTS_PER_MESSAGE = 12
 # Judging stops here; the slack covers assistant sentences dropped as restatements and repeated facts.
 _MAX_KEPT_PER_MESSAGE = 3 * MAX_FACTS_PER_MESSAGE
-# Adds with more text than this are extracted in a worker thread, keeping the event loop responsive.
-_INLINE_CHARS = 10_000
+#: Adds with more text than this are read (extracted, judged, indexed) in a worker thread: judging and indexing the
+#: largest add (2 MB) takes seconds, and the event loop must keep serving meanwhile (:func:`off_the_loop`).
+INLINE_CHARS = 10_000
 _RESTATEMENT_OVERLAP = 0.6
 # Restatement checks compare an assistant sentence with every kept user sentence of the add, so their cost
 # grows with the square of the add (200 messages of 36 sentences: 2.8 s). Checks stop when they would pass
@@ -139,6 +146,14 @@ def _kept_sentences(message: Message, seen: set[tuple[str, str]]) -> list[Senten
     return kept
 
 
+async def off_the_loop(chars: int, work: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """``work(*args, **kwargs)`` for ``chars`` characters of messages: on the event loop when they are few, else in
+    a worker thread (:data:`INLINE_CHARS`)."""
+    if chars <= INLINE_CHARS:
+        return work(*args, **kwargs)
+    return await asyncio.to_thread(work, *args, **kwargs)
+
+
 def told(text: str) -> list[str]:
     """The sentences of a message that these rules keep, whoever said it (cleaned; a stage direction joined to the
     sentence before it): what the message tells. None for small talk: greetings, thanks, questions, reactions to
@@ -193,10 +208,8 @@ class OfflineExtractor:
         """Facts from the request's new messages, categorised with the request's catalogue (else the
         default one); an add with nothing informative gives none."""
         catalogue = tuple(request.categories) or DEFAULT_CATEGORIES
-        if sum(len(message.content) for message in request.messages) <= _INLINE_CHARS:
-            facts = _categorised(request.messages, request.observed_at, catalogue)
-        else:
-            facts = await asyncio.to_thread(_categorised, request.messages, request.observed_at, catalogue)
+        chars = sum(len(message.content) for message in request.messages)
+        facts = await off_the_loop(chars, _categorised, request.messages, request.observed_at, catalogue)
         return ExtractionResult(facts=focused(facts, includes=request.includes, excludes=request.excludes))
 
 
