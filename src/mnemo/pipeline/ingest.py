@@ -145,8 +145,7 @@ class Ingestor:
         # Read even with context embeddings off: the adds before a memory are its neighbours (mnemo.domain.neighbours).
         earlier = await self._recent(data, command, before=None)
         said = [_Said(index_text(m.content, m.name), event) for event, m in earlier]
-        chars = sum(len(message.content) for message in kept)
-        judged = await off_the_loop(chars, _told_texts, kept)
+        judged = await off_the_loop(kept, _told_texts, kept)
         inputs, contexts = [], []
         for message, (own, _) in zip(kept, judged, strict=True):
             inputs.append(embedding_text(own, [s.text for s in self._context_window(said)]))
@@ -155,7 +154,7 @@ class Ingestor:
             said.append(_Said(index_text(message.content, message.name), None))
         vectors = await self.batcher.embed(inputs)
         drafts = [(m.content, m.role, m.name) for m in kept]
-        memories = await off_the_loop(chars, self._drafted, command, command.scope, drafts, vectors, contexts=contexts)
+        memories = await off_the_loop(kept, self._drafted, command, command.scope, drafts, vectors, contexts=contexts)
         return [replace(memory, small_talk=chatter) for memory, (_, chatter) in zip(memories, judged, strict=True)]
 
     async def write_verbatim(

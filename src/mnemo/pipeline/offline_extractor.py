@@ -146,17 +146,17 @@ def _kept_sentences(message: Message, seen: set[tuple[str, str]]) -> list[Senten
     return kept
 
 
-async def off_the_loop(chars: int, work: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
-    """``work(*args, **kwargs)`` for ``chars`` characters of messages: on the event loop when they are few, else in
-    a worker thread (:data:`INLINE_CHARS`)."""
-    if chars <= INLINE_CHARS:
+async def off_the_loop(messages: Sequence[Message], work: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """``work(*args, **kwargs)``, which reads ``messages``: on the event loop when they hold little text, else in a
+    worker thread (:data:`INLINE_CHARS`)."""
+    if sum(len(message.content) for message in messages) <= INLINE_CHARS:
         return work(*args, **kwargs)
     return await asyncio.to_thread(work, *args, **kwargs)
 
 
 def told(text: str) -> list[str]:
     """The sentences of a message that these rules keep, whoever said it (cleaned; a stage direction joined to the
-    sentence before it): what the message tells. None for small talk: greetings, thanks, questions, reactions to
+    sentence before it): what the message tells. Empty for small talk: greetings, thanks, questions, reactions to
     the other speaker, short remarks about nothing named ("Haha, so true!", "How was the trip?"). Judged as a
     user's message: an assistant's answer that tells something is no small talk either."""
     return [sentence.text for sentence in _kept_sentences(Message("user", text), set())]
@@ -208,8 +208,7 @@ class OfflineExtractor:
         """Facts from the request's new messages, categorised with the request's catalogue (else the
         default one); an add with nothing informative gives none."""
         catalogue = tuple(request.categories) or DEFAULT_CATEGORIES
-        chars = sum(len(message.content) for message in request.messages)
-        facts = await off_the_loop(chars, _categorised, request.messages, request.observed_at, catalogue)
+        facts = await off_the_loop(request.messages, _categorised, request.messages, request.observed_at, catalogue)
         return ExtractionResult(facts=focused(facts, includes=request.includes, excludes=request.excludes))
 
 
