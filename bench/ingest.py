@@ -1,7 +1,7 @@
 """Verbatim ingest throughput against the embedder's own ceiling.
 
-32 clients (closed loop) post ``infer=false`` adds of two distinct personal facts each (so every add
-stores two memories) to ``POST /v3/memories/add/`` for ~30 s after a warm-up; the figure is memories
+32 clients (closed loop) post ``infer=false`` adds of two distinct personal facts each (``--messages``; every
+add stores one memory per message) to ``POST /v3/memories/add/`` for ~30 s after a warm-up; the figure is memories
 stored per second. In the same run, while the server is idle, this process builds the same local
 embedder the server uses (all-MiniLM-L6-v2, ONNX, int8, all cores) and embeds the same kind of texts
 at batch 64 for ~10 s: ``ratio`` = memories/s ÷ embedder sentences/s, i.e. how much of the model's
@@ -9,7 +9,7 @@ throughput survives HTTP, parsing, batching and PostgreSQL. Client and server sh
 cores, so the client's own CPU time counts against the server.
 
     python -m bench.ingest [--quick] [--seconds 30] [--warmup 5] [--clients 32] [--embed-seconds 10]
-                           [--context-messages N]
+                           [--context-messages N] [--messages N] [--env NAME=VALUE]
 """
 
 from __future__ import annotations
@@ -24,7 +24,17 @@ from typing import Any
 import httpx
 
 from bench import texts
-from bench.common import MODEL_DIR, closed_loop, cpu_split, http_clients, machine, percentiles, report, running_server
+from bench.common import (
+    MODEL_DIR,
+    closed_loop,
+    cpu_split,
+    http_clients,
+    machine,
+    percentiles,
+    report,
+    running_server,
+    server_env,
+)
 from testkit.server import MnemoServer
 
 TARGET_RATIO = 0.8
@@ -62,7 +72,7 @@ async def ingest(server: MnemoServer, args: argparse.Namespace) -> dict[str, Any
 
     async def add(client: httpx.AsyncClient, n: int) -> httpx.Response:
         body = {
-            "messages": [{"role": "user", "content": next(stream)}, {"role": "user", "content": next(stream)}],
+            "messages": [{"role": "user", "content": next(stream)} for _ in range(args.messages)],
             "user_id": f"user-{n % USERS}",
             "infer": False,
         }
@@ -94,11 +104,14 @@ def main() -> None:
     parser.add_argument(
         "--context-messages", type=int, help="MNEMO_EMBEDDING_CONTEXT_MESSAGES for the server (default: its own)"
     )
+    parser.add_argument("--messages", type=int, default=2, help="messages per add (each one memory)")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server")
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.warmup, args.embed_seconds = 3.0, 1.0, 2.0
     host = machine()
     env = {} if args.context_messages is None else {"MNEMO_EMBEDDING_CONTEXT_MESSAGES": str(args.context_messages)}
+    env.update(server_env(args.env))
     with running_server(env=env) as server:
         embedder = embedder_throughput(args.embed_seconds, args.seed + 1)
         served = asyncio.run(ingest(server, args))
@@ -107,7 +120,7 @@ def main() -> None:
         "ingest",
         host,
         {
-            "endpoint": "POST /v3/memories/add/ (infer=false, 2 messages per add)",
+            "endpoint": f"POST /v3/memories/add/ (infer=false, {args.messages} messages per add)",
             "clients": args.clients,
             "embedding_context_messages": args.context_messages,
             "seconds": args.seconds,

@@ -100,6 +100,12 @@ def test_mixed_length_batch_keeps_input_order(cache_dir: Path) -> None:
     np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
 
 
+def test_a_text_alone_gets_its_vector_from_a_batch(fp32: MiniLMOnnxEmbedder, fp32_vectors: Vectors) -> None:
+    """One text runs with more threads than a batch does (onnx_runs.lone_threads), on the same model."""
+    one_by_one = np.concatenate([fp32.embed([text]) for text in SENTENCES])
+    np.testing.assert_allclose(one_by_one, fp32_vectors, atol=1e-5)
+
+
 def test_empty_input(int8: MiniLMOnnxEmbedder) -> None:
     vectors = int8.embed([])
     assert vectors.shape == (0, 384)

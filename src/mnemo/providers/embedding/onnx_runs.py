@@ -27,18 +27,32 @@ MAX_TOKENS_PER_RUN = 256
 PAD_SLACK_TOKENS = 32
 
 
-def default_threads() -> int:
-    """Half the CPUs this process may run on (at least 1).
-
-    The embedder shares the machine with the event loop and PostgreSQL. On the 2-CPU machine of
-    ``bench/README.md`` a second thread made one text slower (a question 1.9 vs 1.3 ms, a turn with its
-    context 8.0 vs 7.2 ms) and batches no faster, while taking the CPU the rest of a request needs.
-    """
+def _cpus() -> int:
+    """The CPUs this process may run on."""
     if hasattr(os, "sched_getaffinity"):
-        cpus = len(os.sched_getaffinity(0))
-    else:
-        cpus = os.cpu_count() or 1
-    return max(1, cpus // 2)
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def default_threads() -> int:
+    """Half the CPUs this process may run on (at least 1): the threads of a run of several texts.
+
+    The embedder shares the machine with the event loop and PostgreSQL. On the 2-CPU machines of
+    ``bench/README.md`` a second thread embedded batches no faster, while taking the CPU the rest of a
+    request needs.
+    """
+    return max(1, _cpus() // 2)
+
+
+def lone_threads() -> int:
+    """The threads of a run of one text (a question, a verbatim message), when the threads are not set: at least
+    two where the process may run on two CPUs.
+
+    A lone text is a request waiting for its vector, and nothing else is being embedded: on the 2-CPU AMD machine
+    of ``bench/README.md`` a second thread took a turn with its context from 4.25 to 3.63 ms in-process, and a
+    verbatim add through the official client from 9.9 to 8.7 ms (an Intel machine measured it slower earlier).
+    """
+    return max(default_threads(), min(2, _cpus()))
 
 
 def plan_batches(
@@ -133,6 +147,9 @@ class OnnxEncoder:
         self._feeds = feeds
         self._max_batch = max_batch
         self._session = session(model_path, max(1, threads) if threads else default_threads())
+        #: Runs one text (with the threads of :func:`lone_threads` unless the threads are set).
+        wide = lone_threads()
+        self._lone_session = session(model_path, wide) if not threads and wide != default_threads() else self._session
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
@@ -141,7 +158,8 @@ class OnnxEncoder:
         ids = self._tokenize(texts)
         for group in plan_batches([len(row) for row in ids], self._max_batch):
             input_ids, attention_mask = pad([ids[i] for i in group])
-            (output,) = self._session.run(["embeddings"], self._feeds(input_ids, attention_mask))
+            runner = self._lone_session if len(texts) == 1 else self._session
+            (output,) = runner.run(["embeddings"], self._feeds(input_ids, attention_mask))
             vectors[group] = np.asarray(output, dtype=np.float32)
         return vectors
 
