@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from mnemo.activity import Activity
 from mnemo.domain.projects import ProjectSettings
 from mnemo.embedded_db import EmbeddedPostgres, require_existing
 from mnemo.pipeline.commands import AddLimits
@@ -198,7 +199,13 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
     await claim_vector_space(db, embedder.vector_space, embedder.dimensions)
     if settings.vector_index_min_memories:
         await ensure_vector_index(db, embedder.dimensions, links=settings.vector_index_links)
-    batcher = EmbeddingBatcher(embedder, max_batch=settings.embedder_max_batch, local=settings.embedder != "openai")
+    activity = Activity()
+    batcher = EmbeddingBatcher(
+        embedder,
+        max_batch=settings.embedder_max_batch,
+        local=settings.embedder != "openai",
+        alone=activity.alone,
+    )
     batcher.start()
     try:
         llms = ProfileLLMs(settings)
@@ -211,6 +218,7 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
         yield Services(
             settings=settings,
             db=db,
+            activity=activity,
             accounts=accounts,
             batcher=batcher,
             ingestor=Ingestor(
@@ -266,6 +274,7 @@ def build_worker(services: Services, *, dedicated: bool = False) -> Worker:
         concurrency=settings.jobs_at_once(dedicated=dedicated),
         poll_seconds=settings.job_poll_seconds,
         limits=services.limits,
+        activity=services.activity,
         payload_retention=(
             timedelta(days=settings.event_payload_retention_days) if settings.event_payload_retention_days else None
         ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mnemo.activity import Activity
 from mnemo.pipeline.commands import AddLimits
 from mnemo.pipeline.digests import MemoryDigests
 from mnemo.pipeline.ingest import Ingestor
@@ -18,6 +19,8 @@ from mnemo.storage import AccountStore, Database
 class Services:
     settings: Settings
     db: Database
+    #: the requests and jobs in progress
+    activity: Activity
     accounts: AccountStore
     batcher: EmbeddingBatcher
     ingestor: Ingestor

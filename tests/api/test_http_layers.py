@@ -20,6 +20,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.datastructures import URL
 
+from mnemo.activity import Activity
 from mnemo.http.access import PRINCIPAL, Access, Reads, Writes, access_of, is_public, undeclared
 from mnemo.http.app import PUBLIC_PATHS, create_app
 from mnemo.http.capped import continuable, page_of
@@ -56,6 +57,7 @@ def _services(accounts: object = None) -> Services:
     return Services(
         settings=Settings(),
         db=none,
+        activity=Activity(),
         accounts=cast(Any, accounts),
         batcher=none,
         ingestor=none,
@@ -276,7 +278,9 @@ def _broken_app() -> FastAPI:
         return {"status": "ok"}
 
     # As create_app stacks them: the request observation outside the last resort, outside the routes.
-    app.state.services = SimpleNamespace(settings=SimpleNamespace(metrics=False, metrics_port=None))
+    app.state.services = SimpleNamespace(
+        settings=SimpleNamespace(metrics=False, metrics_port=None), activity=Activity()
+    )
     app.add_middleware(LastResort)
     install_error_handlers(app)
     install_observability(app)

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 
+from mnemo.activity import Activity
 from mnemo.http.errors import install_error_handlers
 from mnemo.http.observe import install_observability
 from mnemo.observability import WorkContext, bound, configure_logging, metrics
@@ -51,7 +52,9 @@ def _parsed(stream: io.StringIO) -> list[dict[str, Any]]:
 
 def _app() -> FastAPI:
     app = FastAPI()
-    app.state.services = SimpleNamespace(settings=SimpleNamespace(metrics=False, metrics_port=None))
+    app.state.services = SimpleNamespace(
+        settings=SimpleNamespace(metrics=False, metrics_port=None), activity=Activity()
+    )
     install_error_handlers(app)
 
     @app.get("/v1/things/{thing_id}/")

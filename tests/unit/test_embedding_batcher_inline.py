@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from mnemo.activity import Activity
 from mnemo.providers.embedding.base import PLAIN, EmbedderUnavailable, Vectors
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 
@@ -97,3 +98,33 @@ async def test_a_failing_model_is_an_unavailable_embedder() -> None:
 
 async def test_a_stopped_batcher_does_not_embed_here() -> None:
     assert EmbeddingBatcher(Counting(), local=True).embed_here("where do I live?") is None
+
+
+async def test_one_text_to_store_is_embedded_on_the_thread_of_a_caller_alone_in_the_process() -> None:
+    embedder = Counting()
+    activity = Activity()
+    batcher = EmbeddingBatcher(embedder, local=True, alone=activity.alone)
+    batcher.start()
+    me = threading.get_ident()
+    try:
+        with activity.working():  # a request
+            assert (await batcher.embed(["I live in Lyon."])).tolist() == [[1.0, 0.0]]
+            with activity.working():  # a second request in progress: the loop is theirs too
+                await batcher.embed(["I work as a nurse."])
+            await batcher.embed(["I have a cat.", "I drive a Volvo."])  # two texts: a batch
+        assert embedder.threads[0] == me
+        assert embedder.threads[1:] and me not in embedder.threads[1:]
+        assert embedder.texts == ["I live in Lyon.", "I work as a nurse.", "I have a cat.", "I drive a Volvo."]
+    finally:
+        await batcher.close()
+
+
+async def test_a_remote_embedder_never_embeds_a_text_to_store_on_the_callers_thread() -> None:
+    embedder = Counting()
+    batcher = EmbeddingBatcher(embedder, local=False, alone=lambda: True)
+    batcher.start()
+    try:
+        await batcher.embed(["I live in Lyon."])
+        assert embedder.threads and threading.get_ident() not in embedder.threads
+    finally:
+        await batcher.close()

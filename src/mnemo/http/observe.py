@@ -31,6 +31,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mnemo.activity import Activity
 from mnemo.observability import WorkContext, access_logger, bound, current, metrics
 from mnemo.observability.context import ENDPOINT_PATHS, new_request_id, route_template, sanitize_request_id
 from mnemo.services import Services
@@ -51,9 +52,11 @@ _log = access_logger()
 
 
 class RequestObservation:
-    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute] = ()) -> None:
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute] = (), activity: Activity | None = None) -> None:
         self.app = app
         self.routes = routes
+        #: The process's work in progress, which counts each request while it runs.
+        self.activity = activity or Activity()
         self._endpoint_paths: dict[int, str] | None = None
 
     def endpoint_paths(self) -> dict[int, str]:
@@ -103,7 +106,7 @@ class RequestObservation:
 
         started = time.perf_counter()
         metrics.request_started()
-        with bound(work):
+        with bound(work), self.activity.working():
             try:
                 await self.app(scope, receive, observed_send)
             except asyncio.CancelledError:
@@ -213,7 +216,7 @@ def install_observability(app: FastAPI) -> None:
     unexpected = app.exception_handlers.get(Exception)
     if unexpected is not None:
         app.exception_handlers[Exception] = _echoing(unexpected)
-    app.add_middleware(RequestObservation, routes=app.router.routes)
+    app.add_middleware(RequestObservation, routes=app.router.routes, activity=app.state.services.activity)
 
 
 def _echoing(handler: Any) -> Any:

@@ -16,6 +16,7 @@ import socket
 import time
 from datetime import timedelta
 
+from mnemo.activity import Activity
 from mnemo.errors import MnemoError
 from mnemo.observability import WorkContext, bound, metrics
 from mnemo.pipeline.commands import AddLimits, parse_add
@@ -62,6 +63,7 @@ class Worker:
         retry: RetryPolicy | None = None,
         payload_retention: timedelta | None = None,
         deliverer: Deliverer | None = None,
+        activity: Activity | None = None,
     ) -> None:
         self.db = db
         self.ingestor = ingestor
@@ -74,6 +76,8 @@ class Worker:
         self.payload_retention = payload_retention
         #: Delivers webhooks beside the jobs (None: this worker does not).
         self.deliverer = deliverer
+        #: The process's work in progress, which counts the jobs too.
+        self.activity = activity or Activity()
         self._next_purge = 0.0
         self._wakeup = asyncio.Event()
         self._running = InFlight[Job](self._wakeup)
@@ -139,7 +143,7 @@ class Worker:
             await self.queue.release(unfinished)
 
     async def _process(self, job: Job) -> None:
-        with bound(WorkContext(project=job.project_id, event_id=str(job.event_id))):
+        with bound(WorkContext(project=job.project_id, event_id=str(job.event_id))), self.activity.working():
             await self._attempt(job)
 
     async def _attempt(self, job: Job) -> None:

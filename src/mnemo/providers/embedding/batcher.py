@@ -11,6 +11,8 @@ A local embedder (one that computes on this machine's CPU, never over a network)
 on the caller's thread when nothing else is being embedded (:meth:`EmbeddingBatcher.embed_here`): a search
 alone on the server embeds its question while PostgreSQL runs its keyword statement, without handing the text
 to the embedder's thread and back (measured in ``bench/README.md``: the question's vector came 1 ms sooner).
+One text to store is embedded there too when the caller is the only work in progress (``alone``, from
+:class:`mnemo.activity.Activity`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -38,11 +40,21 @@ class _Request:
 
 
 class EmbeddingBatcher:
-    def __init__(self, embedder: Embedder, *, max_batch: int = 64, local: bool = False) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        max_batch: int = 64,
+        local: bool = False,
+        alone: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.embedder = embedder
         self.max_batch = max_batch
         #: The embedder computes on this machine (not over a network): :meth:`embed_here` may run it.
         self.local = local
+        #: Whether the caller is the only work in progress in the process (then one text to store is embedded on
+        #: its thread, when the embedder is idle).
+        self._alone = alone
         self._computing = False
         self._pending: deque[_Request] = deque()
         self._wakeup = asyncio.Event()
@@ -71,9 +83,13 @@ class EmbeddingBatcher:
         self._executor.shutdown(wait=True)
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
-        """Vectors for ``texts`` to store, computed together with whatever else is waiting."""
+        """Vectors for ``texts`` to store, computed together with whatever else is waiting; one text of a caller
+        that is alone in the process, on the caller's thread (as :meth:`embed_here`)."""
         prefix = self.embedder.passage_prefix
-        return await self._queued([prefix + text for text in texts] if prefix else texts)
+        texts = [prefix + text for text in texts] if prefix else texts
+        if len(texts) == 1 and self._alone() and (here := self._here(texts)) is not None:
+            return here
+        return await self._queued(texts)
 
     async def embed_query(self, question: str) -> Vectors:
         """The vector of a question (what a search or a lookup compares stored texts with)."""
@@ -96,11 +112,18 @@ class EmbeddingBatcher:
         """The vector of a question computed on the calling thread, when the embedder is local and idle (no batch
         computing, none waiting); None otherwise (then :meth:`embed_query`). It blocks the caller for the
         model's run (a question: 1-2 ms), so the event loop should call it only when it has nothing else to do."""
+        here = self._here([self.embedder.query_prefix + question])
+        if here is None:
+            return None
+        first: Vectors = here[0]
+        return first
+
+    def _here(self, texts: Sequence[str]) -> Vectors | None:
         if not self.local or self._computing or self._pending or self._task is None:
             return None
         started = time.perf_counter()
         try:
-            vectors = self.embedder.embed([self.embedder.query_prefix + question])
+            vectors = self.embedder.embed(texts)
         except Exception as exc:
             metrics.embedding_batch(1, time.perf_counter() - started, ok=False)
             if isinstance(exc, EmbedderUnavailable):
@@ -108,8 +131,7 @@ class EmbeddingBatcher:
             logger.exception("embedding one text failed")
             raise EmbedderUnavailable(str(exc)) from exc
         metrics.embedding_batch(1, time.perf_counter() - started, ok=True)
-        first: Vectors = vectors[0]
-        return first
+        return vectors
 
     def _take_batch(self) -> list[_Request]:
         batch: list[_Request] = []
