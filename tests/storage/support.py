@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -83,3 +85,28 @@ async def insert(data: ProjectData, *memories: NewMemory, event_id: uuid.UUID | 
     async with data.transaction() as tables:
         written = await tables.memories.insert(list(memories), event_id=event_id, input_messages=None)
     return [record.id for record in written]
+
+
+async def hears(notifications: AsyncIterator[None], act: Callable[[int], Awaitable[object]]) -> bool:
+    """Whether ``notifications`` yields after ``act`` (called with the attempt's number). LISTEN starts on a
+    connection of its own, at a moment nobody can observe: act until it hears one, at most 50 times."""
+    woken = asyncio.Event()
+
+    async def listen() -> None:
+        async for _ in notifications:
+            woken.set()
+
+    listener = asyncio.create_task(listen())
+    try:
+        for attempt in range(50):
+            await act(attempt)
+            try:
+                await asyncio.wait_for(woken.wait(), 0.1)
+                return True
+            except TimeoutError:
+                continue
+        return False
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener  # a listener that failed raises here

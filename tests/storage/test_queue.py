@@ -16,7 +16,7 @@ import pytest
 from mnemo.domain.events import EventStatus, EventType
 from mnemo.domain.projects import ProjectSettings
 from mnemo.storage import Database, EventRecord, Job, JobQueue, LostClaim, ProjectData
-from tests.storage.support import ALICE, LONG, SHORT
+from tests.storage.support import ALICE, LONG, SHORT, hears
 
 pytestmark = pytest.mark.anyio
 
@@ -321,25 +321,4 @@ async def test_retry_failed_requeues_only_a_failed_job(db: Database, project: Pr
 
 
 async def test_a_queued_job_wakes_the_listeners(db: Database, project: ProjectData) -> None:
-    worker = queue(db, "worker-a")
-    woken = asyncio.Event()
-
-    async def listen() -> None:
-        async for _ in worker.notifications():
-            woken.set()
-
-    listener = asyncio.create_task(listen())
-    try:
-        # LISTEN starts on a connection of its own, at a moment nobody can observe: queue until it hears one.
-        for _ in range(50):
-            await enqueue(project)
-            try:
-                await asyncio.wait_for(woken.wait(), 0.1)
-                break
-            except TimeoutError:
-                continue
-        assert woken.is_set()
-    finally:
-        listener.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await listener
+    assert await hears(queue(db, "worker-a").notifications(), lambda _: enqueue(project))

@@ -19,7 +19,7 @@ from mnemo.domain.webhooks import MEMORY_EVENT_TYPES
 from mnemo.storage import Database, MemoryPatch, ProjectData
 from mnemo.storage.deliveries import DeliveryQueue, DeliveryRecord
 from mnemo.storage.webhooks import WebhookChange, WebhookRecord
-from tests.storage.support import LONG, SHORT, insert, memory, new_project, select
+from tests.storage.support import LONG, SHORT, hears, insert, memory, new_project, select
 
 pytestmark = pytest.mark.anyio
 
@@ -99,6 +99,24 @@ async def test_inactive_webhooks_and_other_projects_get_nothing(db: Database) ->
     await insert(data, memory("Alice keeps bees."))
     assert await log(data, paused) == []
     assert await log(other, elsewhere) == []
+
+
+async def test_only_the_memories_an_insert_writes_are_announced_in_order(db: Database) -> None:
+    data = await new_project(db)
+    hook = await webhook(data, ["memory_add"])
+    (kept,) = await insert(data, memory("Alice keeps bees."))
+    written = await insert(data, memory("Alice plays the cello."), memory("Alice keeps bees."), memory("Alice rows."))
+    assert len(written) == 2, "the exact duplicate is skipped"
+    announced = [uuid.UUID(d.payload["id"]) for d in await log(data, hook)]
+    assert announced == [kept, *written]
+
+
+async def test_an_announced_memory_wakes_the_delivery_workers(db: Database) -> None:
+    data = await new_project(db)
+    await webhook(data, ["memory_add"])
+    assert await hears(
+        queue(db, "worker-a").notifications(), lambda n: insert(data, memory(f"Alice planted tree number {n}."))
+    )
 
 
 async def _one_pending(db: Database) -> tuple[ProjectData, WebhookRecord, uuid.UUID]:

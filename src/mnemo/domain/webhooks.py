@@ -21,6 +21,7 @@ import ipaddress
 import json
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -196,7 +197,19 @@ def _scope(scope: Scope) -> dict[str, str | None]:
     return {"user_id": scope.user_id, "agent_id": scope.agent_id, "app_id": scope.app_id, "run_id": scope.run_id}
 
 
-def change_notices(record: MemoryRecord, event: Literal["ADD", "UPDATE"]) -> list[Notice]:
+@dataclass(frozen=True, slots=True)
+class Announced:
+    """A memory about to be inserted, as a change notice tells it (a :class:`MemoryRecord` tells the same)."""
+
+    id: uuid.UUID
+    memory: str
+    scope: Scope
+    state: str
+    replaced_by: uuid.UUID | None
+    categories: Sequence[str]
+
+
+def change_notices(record: MemoryRecord | Announced, event: Literal["ADD", "UPDATE"]) -> list[Notice]:
     """What a memory written (ADD) or changed (UPDATE) tells webhooks; an added memory with categories is also
     categorized (CATEGORIZE)."""
     details = {

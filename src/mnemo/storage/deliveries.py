@@ -30,7 +30,7 @@ from mnemo.storage.database import Conn, Database
 from mnemo.storage.events import dead_holders
 from mnemo.storage.tenant import TenantGuard
 
-NOTIFY_CHANNEL = "mnemo_webhooks"
+NOTIFY_CHANNEL: LiteralString = "mnemo_webhooks"
 DeliveryStatus = Literal["PENDING", "DELIVERED", "FAILED"]
 
 _LOG_COLUMNS = (
@@ -108,21 +108,7 @@ class DeliveryLog:
         commit when there is any."""
         if not notices:
             return
-        statement = self._guard.sql(
-            "WITH added AS (INSERT INTO webhook_deliveries (project_id, id, webhook_id, event_type, memory_id, payload)"
-            " SELECT {project}, gen_random_uuid(), w.id, c.event_type, c.memory_id, c.payload"
-            " FROM ROWS FROM (jsonb_to_recordset(%s) AS (event_type text, memory_id uuid, payload jsonb))"
-            " WITH ORDINALITY AS c(event_type, memory_id, payload, n)"
-            " JOIN webhooks w ON w.{tenant} AND w.is_active AND c.event_type = ANY(w.event_types)"
-            " ORDER BY c.n, w.created_at, w.id RETURNING 1)"
-            " SELECT pg_notify({channel}, '') FROM (SELECT 1 FROM added LIMIT 1) AS any_added",
-            channel=sql.Literal(NOTIFY_CHANNEL),
-        )
-        rows = [
-            {"event_type": event_type, "memory_id": str(memory_id), "payload": details}
-            for memory_id, (event_type, details) in notices
-        ]
-        await self._conn.execute(statement, (Jsonb(rows),))
+        await self._conn.execute(self._guard.sql(enqueue_deliveries("")), (notice_rows(notices),))
 
     async def page(self, webhook_id: uuid.UUID, *, offset: int, limit: int) -> tuple[int, list[DeliveryRecord]]:
         """One page of the webhook's deliveries, newest first, and their total count."""
@@ -134,6 +120,31 @@ class DeliveryLog:
         )
         rows = await (await self._conn.execute(statement, (webhook_id, limit, offset))).fetchall()
         return (int(found["n"]) if found else 0), [DeliveryRecord(**row) for row in rows]
+
+
+def enqueue_deliveries(join: LiteralString) -> LiteralString:
+    """The INSERT of one delivery per notice (its parameter: :func:`notice_rows`) per active webhook of the project
+    subscribing to the notice's event type, in the notices' order. ``join`` keeps only the notices of some rows (in
+    a statement that inserts memories as ``m``: ``" JOIN m ON m.id = c.memory_id"``, the memories inserted). Each
+    delivery inserted wakes the webhook workers on commit (PostgreSQL sends a transaction's same NOTIFY once)."""
+    return (
+        "INSERT INTO webhook_deliveries (project_id, id, webhook_id, event_type, memory_id, payload)"
+        " SELECT {project}, gen_random_uuid(), w.id, c.event_type, c.memory_id, c.payload"
+        " FROM ROWS FROM (jsonb_to_recordset(%s) AS (event_type text, memory_id uuid, payload jsonb))"
+        " WITH ORDINALITY AS c(event_type, memory_id, payload, n)" + join + " JOIN webhooks w ON w.{tenant}"
+        " AND w.is_active AND c.event_type = ANY(w.event_types)"
+        " ORDER BY c.n, w.created_at, w.id RETURNING pg_notify('" + NOTIFY_CHANNEL + "', '')"
+    )
+
+
+def notice_rows(notices: Sequence[tuple[uuid.UUID, Notice]]) -> Jsonb:
+    """The parameter of :func:`enqueue_deliveries`: each notice with the memory it is about."""
+    return Jsonb(
+        [
+            {"event_type": event_type, "memory_id": str(memory_id), "payload": details}
+            for memory_id, (event_type, details) in notices
+        ]
+    )
 
 
 class DeliveryQueue:

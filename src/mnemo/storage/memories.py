@@ -17,9 +17,10 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from mnemo.domain.memories import MemoryRecord
+from mnemo.domain.webhooks import Announced, change_notices
 from mnemo.filters import Node
 from mnemo.storage.database import Conn
-from mnemo.storage.deliveries import DeliveryLog
+from mnemo.storage.deliveries import DeliveryLog, enqueue_deliveries, notice_rows
 from mnemo.storage.events import EventStore
 from mnemo.storage.exports import ExportStore
 from mnemo.storage.filter_sql import compile_filter
@@ -67,6 +68,12 @@ class _Row:
     replaced_by: uuid.UUID | None
     state: str
     updated_at: datetime
+
+
+def _announced(row: _Row) -> Announced:
+    """The row as its webhooks' ADD notice tells it (enqueued by the insert itself, for the rows inserted)."""
+    memory = row.memory
+    return Announced(row.id, memory.text, memory.scope, row.state, row.replaced_by, memory.categories)
 
 
 def _insert_values(row: _Row) -> tuple[Any, ...]:
@@ -156,15 +163,15 @@ class MemoryStore:
                 " metadata, categories, immutable, expiration_date, attributed_to, actor_name, event_id, replaced_by,"
                 " state, embedding, entities, dates, context_events, small_talk, created_at, updated_at)"
                 " VALUES " + project_rows(len(part), 23) + " ON CONFLICT DO NOTHING RETURNING " + MEMORY_COLUMNS + "),"
-                " history AS (" + ADDED_FROM_M + ") SELECT * FROM m",
+                " history AS (" + ADDED_FROM_M + "),"
+                " announced AS (" + enqueue_deliveries(" JOIN m ON m.id = c.memory_id") + ") SELECT * FROM m",
             )
             values = [value for row in part for value in _insert_values(row)]
-            for found in await (await self._conn.execute(statement, [*values, messages])).fetchall():
+            notices = notice_rows([(row.id, said) for row in part for said in change_notices(_announced(row), "ADD")])
+            for found in await (await self._conn.execute(statement, [*values, messages, notices])).fetchall():
                 record = record_from_row(found)
                 inserted[record.id] = record
-        written = [inserted.pop(row.id) for row in rows if row.id in inserted]
-        await self._deliveries.changed(written, "ADD")
-        return written
+        return [inserted.pop(row.id) for row in rows if row.id in inserted]
 
     async def existing_ids(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
         """Which of ``ids`` the project's memories hold."""
