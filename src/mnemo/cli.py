@@ -200,7 +200,7 @@ async def _local_api(settings: Settings, key: str) -> AsyncIterator[Any]:
     from mnemo.http.app import create_app
     from mnemo.mcp import in_process_api
     from mnemo.runtime import build_worker, database_url, open_database, open_services
-    from mnemo.server import bootstrap_keys
+    from mnemo.server import bootstrap_keys, settle_heap
     from mnemo.storage import AccountStore
 
     async with database_url(settings) as url, open_database(settings, url) as db:
@@ -210,6 +210,7 @@ async def _local_api(settings: Settings, key: str) -> AsyncIterator[Any]:
             workers = asyncio.create_task(build_worker(services).run(stop)) if settings.run_workers else None
             try:
                 async with in_process_api(create_app(services), key) as api:
+                    settle_heap()  # as serve does before its first request
                     yield api
             finally:
                 stop.set()
