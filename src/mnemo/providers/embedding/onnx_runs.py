@@ -49,8 +49,8 @@ def lone_threads() -> int:
     two where the process may run on two CPUs.
 
     A lone text is a request waiting for its vector, and nothing else is being embedded: on the 2-CPU AMD machine
-    of ``bench/README.md`` a second thread took a turn with its context from 4.25 to 3.63 ms in-process, and a
-    verbatim add through the official client from 9.9 to 8.7 ms (an Intel machine measured it slower earlier).
+    of ``bench/README.md`` a second thread took a turn with its context from 4.25 to 3.63 ms in-process, and
+    1.1-1.5 ms off a verbatim add through the official client (an Intel machine measured it slower earlier).
     """
     return max(default_threads(), min(2, _cpus()))
 
@@ -156,9 +156,9 @@ class OnnxEncoder:
         if not texts:
             return vectors
         ids = self._tokenize(texts)
+        runner = self._lone_session if len(texts) == 1 else self._session
         for group in plan_batches([len(row) for row in ids], self._max_batch):
             input_ids, attention_mask = pad([ids[i] for i in group])
-            runner = self._lone_session if len(texts) == 1 else self._session
             (output,) = runner.run(["embeddings"], self._feeds(input_ids, attention_mask))
             vectors[group] = np.asarray(output, dtype=np.float32)
         return vectors
