@@ -82,7 +82,7 @@ def _cpu_per_request(
     return spent
 
 
-def _analyze(server: MnemoServer) -> None:
+def analyze(server: MnemoServer) -> None:
     """Refresh the database's statistics, as autovacuum does within a minute or two of a load: the searches then
     run on the plans of a service in its steady state, not on those of a table never analysed (on one LoCoMo
     conversation, the nearest statement took 1.7 ms instead of 0.7 without statistics)."""
@@ -92,7 +92,8 @@ def _analyze(server: MnemoServer) -> None:
         conn.execute("ANALYZE")
 
 
-def _questions(sample: dict[str, Any]) -> list[tuple[dict[str, Any], set[str], str]]:
+def searched_questions(sample: dict[str, Any]) -> list[tuple[dict[str, Any], set[str], str]]:
+    """The questions of categories 1-4 with evidence, each with its evidence turns and the last session's date."""
     last = session_turns(sample["conversation"])[-1][1].date().isoformat()
     found = []
     for qa in sample["qa"]:
@@ -137,10 +138,10 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         add_cpu = _cpu_per_request(servers, cpu, len(jobs))
         if args.analyze:
             for server in servers.values():
-                _analyze(server)
+                analyze(server)
         searches: dict[str, list[float]] = {name: [] for name in names}
         outcomes: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-        questions = [(sample["sample_id"], *q) for sample in samples for q in _questions(sample)]
+        questions = [(sample["sample_id"], *q) for sample in samples for q in searched_questions(sample)]
         cpu = {name: cpu_seconds(server) for name, server in servers.items()}
         with _py_spy(servers["current"].process.pid, profile / "search.txt" if profile else None):
             for _ in range(args.repeat):

