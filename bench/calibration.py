@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import server_env
+from bench.common import memory_client, server_env
 from bench.locomo import DEFAULT_DATA, evidence_ids, load, score, session_turns
 from testkit.server import start_server
 
@@ -127,10 +126,6 @@ def main() -> None:
     parser.add_argument("--dump", type=Path, default=None, help="write every result's signals (JSON lines)")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server")
     args = parser.parse_args()
-    os.environ.setdefault("MEM0_TELEMETRY", "False")
-    os.environ.setdefault("MEM0_DIR", tempfile.mkdtemp(prefix="mem0-"))
-    from mem0 import MemoryClient
-
     samples = json.loads(args.data.read_text())[: args.limit_conversations]
     with tempfile.TemporaryDirectory(prefix="mnemo-calibration-") as tmp:
         data_dir = args.data_dir or Path(tmp) / "data"
@@ -138,7 +133,7 @@ def main() -> None:
             data_dir, model_dir=args.model_dir, api_key="m0-calibration-bench", extra_env=server_env(args.env)
         )
         try:
-            client = MemoryClient(api_key=server.api_key, host=server.url)
+            client = memory_client(server)
             turns = 0
             if not args.reuse:
                 turns = load(client, samples)

@@ -22,7 +22,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -32,6 +31,7 @@ from bench.common import (
     cpu_seconds,
     embedded_database_url,
     machine,
+    memory_client,
     percentiles,
     report,
     running_server,
@@ -104,10 +104,6 @@ def searched_questions(sample: dict[str, Any]) -> list[tuple[dict[str, Any], set
 
 
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
-    os.environ.setdefault("MEM0_TELEMETRY", "False")
-    os.environ.setdefault("MEM0_DIR", tempfile.mkdtemp(prefix="mem0-"))
-    from mem0 import MemoryClient
-
     samples = json.loads(args.data.read_text())[: args.limit_conversations]
     rng = random.Random(14)
     host = machine()
@@ -118,7 +114,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         if args.baseline_src:
             env = {"PYTHONPATH": str(args.baseline_src)}
             servers["baseline"] = stack.enter_context(running_server(workers=not args.no_workers, env=env))
-        clients = {name: MemoryClient(api_key=s.api_key, host=s.url) for name, s in servers.items()}
+        clients = {name: memory_client(s) for name, s in servers.items()}
         names = list(clients)
         adds: dict[str, list[float]] = {name: [] for name in names}
         jobs = [job for sample in samples for job in turn_adds(sample)]

@@ -40,6 +40,16 @@ def server_env(items: list[str]) -> dict[str, str]:
     return dict(item.split("=", 1) for item in items)
 
 
+def memory_client(server: MnemoServer) -> Any:
+    """The official Python client (``mem0.MemoryClient``) on ``server``: telemetry off and the ``mem0`` package's
+    local directory in a temp dir, set before the package is first imported (it reads both then)."""
+    os.environ.setdefault("MEM0_TELEMETRY", "False")
+    os.environ.setdefault("MEM0_DIR", tempfile.mkdtemp(prefix="mem0-"))
+    from mem0 import MemoryClient
+
+    return MemoryClient(api_key=server.api_key, host=server.url)
+
+
 @contextmanager
 def running_server(*, workers: bool = True, env: dict[str, str] | None = None) -> Iterator[MnemoServer]:
     """``mnemo serve`` on its embedded PostgreSQL in a fresh temp data dir; everything stopped on exit.

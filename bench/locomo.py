@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import tempfile
@@ -28,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import server_env
+from bench.common import memory_client, server_env
 from testkit.server import MnemoServer, start_server
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo6.json"
@@ -149,11 +148,7 @@ def report(outcomes: list[dict[str, Any]], turns: int, load_seconds: float) -> d
 
 
 def run(data: Path, limit: int | None, server: MnemoServer) -> dict[str, Any]:
-    os.environ.setdefault("MEM0_TELEMETRY", "False")
-    os.environ.setdefault("MEM0_DIR", tempfile.mkdtemp(prefix="mem0-"))
-    from mem0 import MemoryClient
-
-    client = MemoryClient(api_key=server.api_key, host=server.url)
+    client = memory_client(server)
     samples = json.loads(data.read_text())[:limit]
     started = time.perf_counter()
     turns = load(client, samples)

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import locomo
-from bench.common import server_env
+from bench.common import memory_client, server_env
 from testkit.server import MnemoServer, start_server
 
 #: How long all events of one run may take to finish.
@@ -106,14 +106,6 @@ def running_server(model_dir: Path, env: Mapping[str, str]) -> Iterator[MnemoSer
             yield server
         finally:
             server.stop()
-
-
-def memory_client(server: MnemoServer) -> Any:
-    os.environ.setdefault("MEM0_TELEMETRY", "False")
-    os.environ.setdefault("MEM0_DIR", tempfile.mkdtemp(prefix="mem0-"))
-    from mem0 import MemoryClient
-
-    return MemoryClient(api_key=server.api_key, host=server.url)
 
 
 # ---------------------------------------------------------------- loading with infer=true

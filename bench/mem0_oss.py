@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.client_speed import analyze, searched_questions
-from bench.common import machine, percentiles, report, running_server
+from bench.common import machine, memory_client, percentiles, report, running_server
 from bench.locomo import DEFAULT_DATA, score, turn_adds
 
 
@@ -65,17 +65,13 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     # torch's OpenMP threads would spin after each of Mem0's calls, on the cores mnemo's server needs next (Mem0's
     # own search p95 was 25 ms spinning, 16 ms passive).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    os.environ.setdefault("MEM0_TELEMETRY", "False")
-    os.environ.setdefault("MEM0_DIR", tempfile.mkdtemp(prefix="mem0-"))
-    from mem0 import MemoryClient
-
     samples = json.loads(args.data.read_text())[: args.limit_conversations]
     rng = random.Random(14)
     host = machine()
     with ExitStack() as stack:
         server = stack.enter_context(running_server())
+        client = memory_client(server)  # first: it sets the mem0 package's environment before Memory imports it
         oss = _mem0_oss(Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mem0-oss-"))))
-        client = MemoryClient(api_key=server.api_key, host=server.url)
 
         def add_mnemo(messages: list[dict[str, Any]], job: dict[str, Any]) -> None:
             client.add(messages, **job)

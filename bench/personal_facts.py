@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -26,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import server_env
+from bench.common import memory_client, server_env
 from bench.personal_facts_data import PEOPLE
 from testkit.server import MnemoServer, start_server
 
@@ -110,17 +109,13 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, default=Path(tempfile.gettempdir()) / "mnemo-bench-models")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (MNEMO_EMBEDDER=e5-onnx)")
     args = parser.parse_args()
-    os.environ.setdefault("MEM0_TELEMETRY", "False")
-    os.environ.setdefault("MEM0_DIR", tempfile.mkdtemp(prefix="mem0-"))
-    from mem0 import MemoryClient
-
     modes = ("verbatim", "infer") if args.mode == "both" else (args.mode,)
     report: dict[str, Any] = {"benchmark": "personal-facts", "date": time.strftime("%Y-%m-%d")}
     with tempfile.TemporaryDirectory(prefix="mnemo-facts-") as tmp:
         env = server_env(args.env)
         server = start_server(Path(tmp) / "data", model_dir=args.model_dir, extra_env=env)
         try:
-            client = MemoryClient(api_key=server.api_key, host=server.url)
+            client = memory_client(server)
             for mode in modes:
                 store(client, server, infer=mode == "infer", prefix=f"{mode}-")
                 result = evaluate(client, prefix=f"{mode}-")
