@@ -52,11 +52,11 @@ _log = access_logger()
 
 
 class RequestObservation:
-    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute] = (), activity: Activity | None = None) -> None:
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute], activity: Activity) -> None:
         self.app = app
         self.routes = routes
         #: The process's work in progress, which counts each request while it runs.
-        self.activity = activity or Activity()
+        self.activity = activity
         self._endpoint_paths: dict[int, str] | None = None
 
     def endpoint_paths(self) -> dict[int, str]:

@@ -83,9 +83,10 @@ class DeliveryLog:
         self._conn = conn
         self._guard = guard
 
-    async def changed(self, records: Sequence[MemoryRecord], event: Literal["ADD", "UPDATE"]) -> None:
-        """Inside the change's transaction: announce memories written (ADD) or changed (UPDATE)."""
-        await self._enqueue([(record.id, notice) for record in records for notice in change_notices(record, event)])
+    async def updated(self, records: Sequence[MemoryRecord]) -> None:
+        """Inside the change's transaction: announce memories changed (UPDATE). A memory added is announced by the
+        statement that inserts it (:func:`enqueue_deliveries`)."""
+        await self._enqueue([(record.id, notice) for record in records for notice in change_notices(record, "UPDATE")])
 
     async def deleted(self, rows: Sequence[dict[str, Any]]) -> None:
         """Inside the delete's transaction: forget what the deleted memories (``id`` and entity ids of each row)

@@ -212,7 +212,7 @@ class MemoryStore:
         assert row is not None, "update of a memory the caller did not lock"
         updated = record_from_row(row)
         await self._history.record([(updated, "UPDATE", current.memory, updated.memory)])
-        await self._deliveries.changed([updated], "UPDATE")
+        await self._deliveries.updated([updated])
         return updated
 
     async def supersede(self, old_ids: Sequence[uuid.UUID], new_id: uuid.UUID) -> int:
@@ -234,7 +234,7 @@ class MemoryStore:
         rows = await (await self._conn.execute(statement, (new_id, list(old_ids), new_id, new_id))).fetchall()
         changed = [record_from_row(row) for row in rows]
         await self._history.record([(r, "UPDATE", r.memory, r.memory) for r in changed])
-        await self._deliveries.changed(changed, "UPDATE")
+        await self._deliveries.updated(changed)
         return len(changed)
 
     async def delete(self, selection: Node) -> list[uuid.UUID]:
@@ -270,7 +270,7 @@ class MemoryStore:
         rows = await (await self._conn.execute(statement, (list(deleted),))).fetchall()
         restored = [record_from_row(row) for row in rows]
         await self._history.record([(r, "UPDATE", r.memory, r.memory) for r in restored])
-        await self._deliveries.changed(restored, "UPDATE")
+        await self._deliveries.updated(restored)
 
     # --- reads -------------------------------------------------------------------------------
 
