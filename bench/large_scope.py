@@ -13,7 +13,8 @@ questions embedded by the real model:
 4. end to end: two ``serve --no-workers`` on the database, one with ``MNEMO_VECTOR_INDEX_MIN_MEMORIES`` set
    (approximate), one without (exact), the same 200 searches sent to both in turn (``top_k`` 10).
 
-    python -m bench.large_scope [--memories 100000] [--noise 0.02] [--mix 0.6] [--links 16] [--shared-buffers 8GB]
+    python -m bench.large_scope [--memories 100000] [--noise 0.02] [--mix 0.6] [--links 16]
+        [--construction 256] [--shared-buffers 8GB]
 
 With ``--mix M`` each row's vector also takes a second, random pool text's vector at a weight drawn in [0, M]:
 without it, the 1,000,000 rows are 3,000 islands of ~333 near-copies each, which an HNSW graph (whose links stay
@@ -44,7 +45,7 @@ from mnemo.storage import HNSW_EF_SEARCH, Database, NewMemory, ProjectData, Read
 from testkit.server import MnemoServer, start_server
 
 USER = "big"
-EF_SEARCH = (100, 200, 400, 800)
+EF_SEARCH = (100, 200, 400, 600, 800, 1000)
 #: The recall@10 the API phase's walk must reach: it runs at the smallest ``ef_search`` that reached it.
 TARGET_RECALL = 0.95
 POOL = 60
@@ -158,7 +159,9 @@ async def insert_times(db: Database, project: str, rng: random.Random) -> list[f
     return times
 
 
-async def storage_phase(url: str, project: str, queries: list[str], links: int) -> dict[str, Any]:
+async def storage_phase(
+    url: str, project: str, queries: list[str], links: int, construction: int | None
+) -> dict[str, Any]:
     vectors = list(embedder().embed(queries))
     db = Database(url, min_size=1, max_size=1)
     await db.open()
@@ -167,7 +170,9 @@ async def storage_phase(url: str, project: str, queries: list[str], links: int) 
         inserts_before = await insert_times(db, project, rng)  # first: the exact top 10 must include these rows
         exact, exact_tops = await nearest_times(db, project, vectors, approximate=False)
         started = time.perf_counter()
-        await ensure_vector_index(db, len(vectors[0]), links=links, build_memory=BUILD_MEMORY)
+        await ensure_vector_index(
+            db, len(vectors[0]), links=links, construction=construction, build_memory=BUILD_MEMORY
+        )
         build_seconds = time.perf_counter() - started
         walks = {}
         for ef in EF_SEARCH:
@@ -238,9 +243,10 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
             "noise": args.noise,
             "mix": args.mix,
             "links": args.links,
+            "construction": args.construction,
             "copy_seconds": round(copy_seconds, 1),
         }
-        results.update(asyncio.run(storage_phase(url, project, queries, args.links)))
+        results.update(asyncio.run(storage_phase(url, project, queries, args.links, args.construction)))
         results["api_ef_search"] = ef = enough_ef_search(results["nearest_hnsw_by_ef_search"])
         results.update(api_phase(url, key, tmp, queries, threshold=min(50_000, args.memories), ef_search=ef))
         with psycopg.connect(url, autocommit=True) as conn:
@@ -263,6 +269,9 @@ def main() -> None:
         "--mix", type=float, default=0.0, help="blend a second pool text into each row, weight uniform in [0, MIX]"
     )
     parser.add_argument("--links", type=int, default=16, help="the HNSW index's links per memory (pgvector's m)")
+    parser.add_argument(
+        "--construction", type=int, help="the HNSW build's ef_construction (default: mnemo's, max(128, 4 * links))"
+    )
     parser.add_argument("--shared-buffers", help="PostgreSQL's shared_buffers, e.g. 8GB (default: its own, 128MB)")
     report("large-scope", *run(parser.parse_args()))
 

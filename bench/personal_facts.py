@@ -33,7 +33,10 @@ THRESHOLD = 0.3
 EVENTS_TIMEOUT_SECONDS = 300.0
 
 
-def store(client: Any, server: MnemoServer, *, infer: bool, prefix: str) -> int:
+def store(client: Any, *, infer: bool, prefix: str) -> list[str]:
+    """Add every person's lines, one add each; the event ids of the adds still processed in the background.
+
+    ``client`` is the official client, or anything with its ``add`` (Mem0 OSS's ``Memory``, ``mem0_oss.py``)."""
     events = []
     for person in PEOPLE:
         for line_id, text in person.lines:
@@ -45,6 +48,10 @@ def store(client: Any, server: MnemoServer, *, infer: bool, prefix: str) -> int:
             )
             if infer:
                 events.append(str(answer["event_id"]))
+    return events
+
+
+def wait_for(server: MnemoServer, events: list[str]) -> None:
     deadline = time.monotonic() + EVENTS_TIMEOUT_SECONDS
     with httpx.Client(base_url=server.url, headers=server.headers(), timeout=30) as http:
         for event_id in events:
@@ -55,7 +62,6 @@ def store(client: Any, server: MnemoServer, *, infer: bool, prefix: str) -> int:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"event {event_id} still {status}")
                 time.sleep(0.05)
-    return sum(len(p.lines) for p in PEOPLE)
 
 
 def evaluate(client: Any, *, prefix: str) -> dict[str, Any]:
@@ -117,7 +123,7 @@ def main() -> None:
         try:
             client = memory_client(server)
             for mode in modes:
-                store(client, server, infer=mode == "infer", prefix=f"{mode}-")
+                wait_for(server, store(client, infer=mode == "infer", prefix=f"{mode}-"))
                 result = evaluate(client, prefix=f"{mode}-")
                 if not args.misses:
                     result["misses"] = len(result["misses"])

@@ -198,7 +198,12 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
     embedder = build_embedder(settings)
     await claim_vector_space(db, embedder.vector_space, embedder.dimensions)
     if settings.vector_index_min_memories:
-        await ensure_vector_index(db, embedder.dimensions, links=settings.vector_index_links)
+        await ensure_vector_index(
+            db,
+            embedder.dimensions,
+            links=settings.vector_index_links,
+            construction=settings.vector_index_construction,
+        )
     activity = Activity()
     batcher = EmbeddingBatcher(
         embedder,

@@ -160,6 +160,9 @@ class Settings(BaseSettings):
     vector_index_min_memories: int = Field(default=0, ge=0)
     #: The HNSW index's links per memory (pgvector's ``m``), read when the index is built.
     vector_index_links: int = Field(default=16, ge=4, le=100)
+    #: Candidates kept while the HNSW index links each memory (pgvector's ``ef_construction``), read when the index
+    #: is built; unset: ``max(128, 4 * links)``.
+    vector_index_construction: int | None = Field(default=None, ge=16, le=1000)
     #: Candidates a walk of the HNSW index keeps (pgvector's ``hnsw.ef_search``): recall against time.
     vector_index_ef_search: int = Field(default=800, ge=10, le=1000)
 

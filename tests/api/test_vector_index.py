@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from testkit.server import serving
 
 FACTS = [
@@ -26,6 +28,7 @@ def test_large_scopes_are_searched_through_the_index(database_url: str, model_di
             extra_env={
                 "MNEMO_VECTOR_INDEX_MIN_MEMORIES": "5",
                 "MNEMO_VECTOR_INDEX_LINKS": "8",
+                "MNEMO_VECTOR_INDEX_CONSTRUCTION": "40",
                 "MNEMO_VECTOR_INDEX_EF_SEARCH": "10",
             },
         ) as server,
@@ -48,3 +51,6 @@ def test_large_scopes_are_searched_through_the_index(database_url: str, model_di
         assert sorted(r["memory"] for r in small) == sorted(FACTS[:3]), "all three (exact)"
         assert large[0]["memory"] == small[0]["memory"] == FACTS[0]
         assert "HNSW index built" in server.log()
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT reloptions FROM pg_class WHERE relname = 'memories_embedding_hnsw'").fetchone()
+    assert row is not None and sorted(row[0]) == ["ef_construction=40", "m=8"], "built as configured"
