@@ -13,6 +13,7 @@ from mnemo.providers.embedding import minilm_onnx, onnx_cache
 from mnemo.providers.embedding.base import Embedder, EmbedderUnavailable, Vectors
 from mnemo.providers.embedding.minilm_onnx import MODEL_NAME, MiniLMOnnxEmbedder, cached_model_path, plan_batches
 from mnemo.providers.embedding.minilm_reference import reference_embed
+from mnemo.providers.embedding.onnx_runs import LONE_THREADS_MIN_TOKENS
 
 LONG = " ".join(f"memory number {i} is about hiking in the Alps;" for i in range(60))  # > 256 tokens
 SENTENCES = [
@@ -101,7 +102,10 @@ def test_mixed_length_batch_keeps_input_order(cache_dir: Path) -> None:
 
 
 def test_a_text_alone_gets_its_vector_from_a_batch(fp32: MiniLMOnnxEmbedder, fp32_vectors: Vectors) -> None:
-    """One text runs with more threads than a batch does (onnx_runs.lone_threads), on the same model."""
+    """One long text runs with more threads than a batch does (onnx_runs.lone_threads), on the same model."""
+    tokenizer = minilm_onnx.load_tokenizer(minilm_onnx.model_dir())
+    lengths = [len(ids) for ids in minilm_onnx.tokenize(tokenizer, SENTENCES)]
+    assert min(lengths) < LONE_THREADS_MIN_TOKENS <= max(lengths), "both kinds of runs"
     one_by_one = np.concatenate([fp32.embed([text]) for text in SENTENCES])
     np.testing.assert_allclose(one_by_one, fp32_vectors, atol=1e-5)
 

@@ -44,13 +44,22 @@ def default_threads() -> int:
     return max(1, _cpus() // 2)
 
 
+#: A text alone runs on :func:`lone_threads` from this many tokens (a turn with its context: ~75-100); shorter ones,
+#: a question among them, run on one thread. On the 2-CPU AMD machine of ``bench/README.md``, two threads took a
+#: text of 104 tokens from 5.07 to 4.01 ms in-process when runs came back to back, but one of 19 tokens from 0.98
+#: to 1.47 ms, and a search's question then also took the CPU its concurrent keyword leg needed.
+LONE_THREADS_MIN_TOKENS = 64
+
+
 def lone_threads() -> int:
-    """The threads of a run of one text (a question, a verbatim message), when the threads are not set: at least
-    two where the process may run on two CPUs.
+    """The threads of a run of one long text (a verbatim message with its context; ``LONE_THREADS_MIN_TOKENS``),
+    when the threads are not set: at least two where the process may run on two CPUs.
 
     A lone text is a request waiting for its vector, and nothing else is being embedded: on the 2-CPU AMD machine
     of ``bench/README.md`` a second thread took a turn with its context from 4.25 to 3.63 ms in-process, and
-    1.1-1.5 ms off a verbatim add through the official client (an Intel machine measured it slower earlier).
+    1.1-1.5 ms off a verbatim add through the official client (an Intel machine measured it slower earlier). The
+    gain is for runs that follow each other closely: after 10 ms or more without a run, the second thread has to
+    be woken and two threads were 0.2-0.4 ms slower than one.
     """
     return max(default_threads(), min(2, _cpus()))
 
@@ -147,7 +156,7 @@ class OnnxEncoder:
         self._feeds = feeds
         self._max_batch = max_batch
         self._session = session(model_path, max(1, threads) if threads else default_threads())
-        #: Runs one text (with the threads of :func:`lone_threads` unless the threads are set).
+        #: Runs one long text (with the threads of :func:`lone_threads` unless the threads are set).
         wide = lone_threads()
         self._lone_session = session(model_path, wide) if not threads and wide != default_threads() else self._session
 
@@ -156,7 +165,8 @@ class OnnxEncoder:
         if not texts:
             return vectors
         ids = self._tokenize(texts)
-        runner = self._lone_session if len(texts) == 1 else self._session
+        long_alone = len(texts) == 1 and len(ids[0]) >= LONE_THREADS_MIN_TOKENS
+        runner = self._lone_session if long_alone else self._session
         for group in plan_batches([len(row) for row in ids], self._max_batch):
             input_ids, attention_mask = pad([ids[i] for i in group])
             (output,) = runner.run(["embeddings"], self._feeds(input_ids, attention_mask))
