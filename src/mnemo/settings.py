@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
@@ -160,11 +160,11 @@ class Settings(BaseSettings):
     vector_index_min_memories: int = Field(default=0, ge=0)
     #: The HNSW index's links per memory (pgvector's ``m``), read when the index is built.
     vector_index_links: int = Field(default=16, ge=4, le=100)
-    #: Candidates kept while the HNSW index links each memory (pgvector's ``ef_construction``), read when the index
-    #: is built; unset: ``max(128, 4 * links)``.
+    #: Candidates kept while the HNSW index links each memory (pgvector's ``ef_construction``, at least twice the
+    #: links), read when the index is built; unset: ``max(256, 4 * links)``.
     vector_index_construction: int | None = Field(default=None, ge=16, le=1000)
     #: Candidates a walk of the HNSW index keeps (pgvector's ``hnsw.ef_search``): recall against time.
-    vector_index_ef_search: int = Field(default=800, ge=10, le=1000)
+    vector_index_ef_search: int = Field(default=1000, ge=10, le=1000)
 
     # Search ranking: weights of the fused signals (see mnemo.domain.scoring).
     rank_semantic_weight: float = _DEFAULT_WEIGHTS.semantic
@@ -269,6 +269,16 @@ class Settings(BaseSettings):
         HostAllowlist.parse(value)
         return value
 
+    @model_validator(mode="after")
+    def _construction_fits_links(self) -> Settings:
+        construction = self.vector_index_construction
+        if construction is not None and construction < 2 * self.vector_index_links:
+            raise ValueError(
+                f"vector_index_construction ({construction}) must be at least twice vector_index_links"
+                f" ({self.vector_index_links}): pgvector keeps that many candidates to choose each memory's links from"
+            )
+        return self
+
     def jobs_at_once(self, *, dedicated: bool) -> int:
         """``worker_concurrency``, else the default for a worker process of its own (``dedicated``) or inside
         ``serve``, raised to leave room for every request the LLM profiles allow in flight: a job waiting for an
@@ -301,6 +311,9 @@ def load_settings(**given: Any) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False)[:3]:
+            if not error["loc"]:  # a rule between settings: its message names them
+                problems.append(str(error["msg"]).removeprefix("Value error, "))
+                continue
             field = ".".join(str(part) for part in error["loc"])
             top = str(error["loc"][0]) if error["loc"] else field
             value = os.environ.get(f"MNEMO_{top.upper()}")

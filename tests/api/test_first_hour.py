@@ -28,6 +28,10 @@ def _one_line_error(args: list[str], env: dict[str, str]) -> str:
         ({"MNEMO_LLM_PROFILES": "{not json"}, "llm_profiles"),
         ({"MNEMO_LLM_PROFILES": '{"big": {"model": "x"}}'}, "provider"),
         ({"MNEMO_CONFIG_FILE": "/nonexistent/mnemo.toml"}, "does not exist"),
+        (
+            {"MNEMO_VECTOR_INDEX_LINKS": "32", "MNEMO_VECTOR_INDEX_CONSTRUCTION": "48"},
+            "error: invalid configuration: vector_index_construction (48)",
+        ),
     ],
 )
 def test_bad_configuration_is_one_line_naming_the_setting(

@@ -79,4 +79,4 @@ async def test_the_index_keeps_the_links_it_was_built_with(fresh_db: Database) -
             await conn.execute("SELECT reloptions FROM pg_class WHERE relname = 'memories_embedding_hnsw'")
         ).fetchone()
     assert row is not None
-    assert sorted(row["reloptions"]) == ["ef_construction=128", "m=24"], "at least 128 candidates by default"
+    assert sorted(row["reloptions"]) == ["ef_construction=256", "m=24"], "at least 256 candidates by default"
