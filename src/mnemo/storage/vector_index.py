@@ -38,9 +38,9 @@ async def ensure_vector_index(
     memories, 256 against 128: build 361-368 s against 212 s, an insert 2.7-3.0 ms against 2.3 ms). An index built with
     other parameters is kept as it is (drop it to rebuild).
 
-    Building reads every vector once (about 17 s per 100,000 on two cores while the graph fits in
-    ``build_memory``, PostgreSQL's ``maintenance_work_mem``: ~1.7 kB a memory; past it the build slows
-    down several times); every later insert also updates the index."""
+    Building reads every vector once (on two cores, about 36 s per 100,000 memories with the default
+    ``construction``, 21 s at 128, while the graph fits in ``build_memory``, PostgreSQL's ``maintenance_work_mem``:
+    ~1.7 kB a memory; past it the build slows down several times); every later insert also updates the index."""
     async with db.transaction() as conn:
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
         found = await (await conn.execute("SELECT to_regclass(%s) IS NOT NULL AS found", (INDEX_NAME,))).fetchone()
