@@ -15,7 +15,9 @@ installed). mnemo is ``mnemo serve`` on its embedded PostgreSQL, reached through
 Every turn is added to both, one after the other in a random order, then every question of categories 1-4 with
 evidence is searched in both the same way (``top_k`` 20, threshold 0, the user's scope). Reported per system:
 add and search latency (for Mem0 a library call, for mnemo a request), and LoCoMo recall (``bench.locomo.score``).
-Both share the machine's cores and caches: each system runs slower here than alone.
+Then the personal-fact set (``personal_facts.py``): top-1 and top-3 in both. Each call comes after the other
+system's, so each runs slower here than back to back alone: on caches the other has just used (bench/README.md,
+"Third session of 2026-12-07": a pause alone costs mnemo as much).
 
 torch is no dependency of mnemo: run it from a scratch venv (the torch wheel may be a local file)::
 
