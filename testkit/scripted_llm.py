@@ -258,19 +258,27 @@ class _Handler(BaseHTTPRequestHandler):
         )
         reply = owner._begin(received)
         try:
-            self._answer(owner, reply)
+            answer = self._answer(owner, reply)
+        finally:
+            # Before a byte goes out: the client may send its next request as soon as it has this answer, and
+            # that request must not find this one still counted in flight.
+            owner._end()
+        if answer is None:
+            return
+        try:
+            self._send(answer)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout) before the reply
-        finally:
-            owner._end()
 
-    def _answer(self, owner: ScriptedLLM, reply: Reply | None) -> None:
+    def _answer(self, owner: ScriptedLLM, reply: Reply | None) -> Reply | None:
+        """The reply to send, after its gate and delay; None when the server closes meanwhile."""
         if not (self.path.endswith("/chat/completions") or self.path == "/v1/messages"):
-            self._send(Reply(404, {"error": {"message": f"no route {self.path}"}}))
-        elif reply is None:
-            self._send(Reply(418, {"error": {"message": "scripted server: no reply queued"}}))
-        elif owner._pass(reply.gate) and owner._wait(reply.delay):
-            self._send(reply)
+            return Reply(404, {"error": {"message": f"no route {self.path}"}})
+        if reply is None:
+            return Reply(418, {"error": {"message": "scripted server: no reply queued"}})
+        if owner._pass(reply.gate) and owner._wait(reply.delay):
+            return reply
+        return None
 
     def _send(self, reply: Reply) -> None:
         if isinstance(reply.body, dict | list):
