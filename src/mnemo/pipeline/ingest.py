@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from mnemo.domain.entities import key_terms
 from mnemo.domain.events import EventStatus, EventType
-from mnemo.domain.memories import MemoryRecord, Scope, add_result, embedding_text, index_fields, index_text
+from mnemo.domain.memories import MemoryRecord, Scope, add_result, index_fields, index_text
 from mnemo.domain.projects import ProjectSettings
 from mnemo.domain.selection import within_scope
 from mnemo.errors import MnemoError
@@ -34,8 +34,9 @@ from mnemo.pipeline.extraction import (
     Message,
     Speaker,
 )
+from mnemo.pipeline.in_context import ContextEmbedder, ContextMode, Target, told_text
 from mnemo.pipeline.media import MediaReader, ReadMedia
-from mnemo.pipeline.offline_extractor import OfflineExtractor, off_the_loop, told
+from mnemo.pipeline.offline_extractor import OfflineExtractor, off_the_loop
 from mnemo.pipeline.supersede import ClaimLinks, claim_links, supersede_by_claims
 from mnemo.providers.embedding.base import Vectors
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
@@ -64,10 +65,9 @@ class ExtractorChoice(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _Said:
-    """A message said before a memory's in its conversation: its index text, and the add it came with (None: the
-    memory's own add)."""
+    """A message said before a memory's in its conversation, and the add it came with (None: the memory's own add)."""
 
-    text: str
+    message: Message
     event: uuid.UUID | None
 
 
@@ -114,8 +114,11 @@ class Ingestor:
         media: MediaReader | None = None,
         same_meaning: float = 0.92,
         context_messages: int = 2,
+        context_mode: ContextMode = "joint",
     ) -> None:
         self.batcher = batcher
+        #: Embeds a memory with the messages said before it (mnemo.pipeline.in_context).
+        self.in_context = ContextEmbedder(batcher, context_mode)
         self.extractors = extractors
         #: Reads the parts of messages beyond text (documents, images) in the worker.
         self.media = media or MediaReader()
@@ -144,15 +147,14 @@ class Ingestor:
             return []
         # Read even with context embeddings off: the adds before a memory are its neighbours (mnemo.domain.neighbours).
         earlier = await self._recent(data, command, before=None)
-        said = [_Said(index_text(m.content, m.name), event) for event, m in earlier]
+        said = [_Said(m, event) for event, m in earlier]
         judged = await off_the_loop(kept, _told_texts, kept)
-        inputs, contexts = [], []
+        targets, contexts = [], []
         for message, (own, _) in zip(kept, judged, strict=True):
-            inputs.append(embedding_text(own, [s.text for s in self._context_window(said)]))
+            targets.append(Target(own, [s.message for s in self._context_window(said)], said=message))
             contexts.append(_events(said))
-            # The context of the messages after it is the message as said, as the scope's earlier adds are read.
-            said.append(_Said(index_text(message.content, message.name), None))
-        vectors = await self.batcher.embed(inputs)
+            said.append(_Said(message, None))
+        vectors = await self.in_context.embed(data.project_id, targets)
         drafts = [(m.content, m.role, m.name) for m in kept]
         memories = await off_the_loop(kept, self._drafted, command, command.scope, drafts, vectors, contexts=contexts)
         return [replace(memory, small_talk=chatter) for memory, (_, chatter) in zip(memories, judged, strict=True)]
@@ -225,12 +227,12 @@ class Ingestor:
         facts = _unique(extraction.facts)
         speakers = _speaker_names(command.messages)
         # A fact in the conversation's own wording is embedded with the messages before the add's last one.
-        said = [_Said(index_text(m.content, m.name), event) for event, m in recent]
-        said += [_Said(index_text(m.content, m.name), None) for m in command.messages[:-1] if m.role != "system"]
+        said = [_Said(m, event) for event, m in recent]
+        said += [_Said(m, None) for m in command.messages[:-1] if m.role != "system"]
         window = self._context_window(said)
-        context = [] if used.self_contained else [s.text for s in window]
+        context = [] if used.self_contained else [s.message for s in window]
         drafts = [(fact.text, fact.attributed_to, speakers.get(fact.attributed_to)) for fact in facts]
-        vectors = await self._embedded(drafts, context)  # the add's facts in one batch
+        vectors = await self._embedded(data, drafts, context)  # the add's facts in one batch
         drafted: list[tuple[Fact, NewMemory]] = []
         for i, (fact, draft) in enumerate(zip(facts, drafts, strict=True)):
             scope = _scope_for(fact, command.scope)
@@ -240,7 +242,7 @@ class Ingestor:
             drafted.append((fact, memory))
         known = await self._known_all(data, [memory for _, memory in drafted])
         kept = [pair for pair, seen in zip(drafted, known, strict=True) if not seen]
-        kept += await self._chunk_memories(command, media)
+        kept += await self._chunk_memories(data, command, media)
         memories = [memory for _, memory in kept]
         # The LLM links the memories a fact replaces; the offline extractor's facts are linked by their claims.
         links = await claim_links(data, memories) if isinstance(used, OfflineExtractor) else {}
@@ -276,7 +278,7 @@ class Ingestor:
         document chunk becomes one memory verbatim."""
         memories = await self.prepare_verbatim(data, command)
         kept = [(Fact(m.text, _speaker(m.attributed_to)), m) for m in memories]
-        kept += await self._chunk_memories(command, media)
+        kept += await self._chunk_memories(data, command, media)
         return JobPlan(
             event_id=event_id,
             input_messages=_input_messages(command.messages),
@@ -287,13 +289,16 @@ class Ingestor:
             metadata={"extractor": "verbatim", "media": media.report if media else []},
         )
 
-    async def _chunk_memories(self, command: AddCommand, media: ReadMedia | None) -> list[tuple[Fact, NewMemory]]:
+    async def _chunk_memories(
+        self, data: ProjectData, command: AddCommand, media: ReadMedia | None
+    ) -> list[tuple[Fact, NewMemory]]:
         """One memory per document chunk, under its speaker's scope, embedded on its own."""
         drafted = []
         for chunk in media.chunks if media else []:
             fact = Fact(chunk.text, _speaker(chunk.role))
-            (memory,) = await self._new_memories(
-                command, _scope_for(fact, command.scope), [(chunk.text, fact.attributed_to, chunk.name)]
+            draft = (chunk.text, fact.attributed_to, chunk.name)
+            (memory,) = self._drafted(
+                command, _scope_for(fact, command.scope), [draft], await self._embedded(data, [draft], ())
             )
             drafted.append((fact, memory))
         return drafted
@@ -396,24 +401,12 @@ class Ingestor:
             )
             return await tables.memories.get_many([hit.id for hit in hits])
 
-    async def _new_memories(
-        self,
-        command: AddCommand,
-        scope: Scope,
-        drafts: Sequence[tuple[str, str, str | None]],
-        categories: Sequence[str] = (),
-        *,
-        context: Sequence[str] = (),
-    ) -> list[NewMemory]:
-        """Memories for ``drafts`` (text, role, speaker), each embedded with the last messages of ``context``."""
-        if not drafts:
-            return []
-        return self._drafted(command, scope, drafts, await self._embedded(drafts, context), categories)
-
-    async def _embedded(self, drafts: Sequence[tuple[str, str, str | None]], context: Sequence[str]) -> Vectors:
-        """The vectors of ``drafts`` (text, role, speaker), each embedded with the last messages of ``context``."""
-        window = self._context_window(context)
-        return await self.batcher.embed([embedding_text(index_text(text, name), window) for text, _, name in drafts])
+    async def _embedded(
+        self, data: ProjectData, drafts: Sequence[tuple[str, str, str | None]], window: Sequence[Message]
+    ) -> Vectors:
+        """The vectors of ``drafts`` (text, role, speaker), each in the context of the messages of ``window``."""
+        targets = [Target(index_text(text, name), window) for text, _, name in drafts]
+        return await self.in_context.embed(data.project_id, targets)
 
     def _context_window(self, messages: Sequence[_T]) -> list[_T]:
         """The last ``context_messages`` of ``messages`` (none when context is off: ``[-0:]`` is everything)."""
@@ -451,13 +444,6 @@ class Ingestor:
 
 def _told_texts(messages: Sequence[Message]) -> list[tuple[str, bool]]:
     return [told_text(message.content, message.name) for message in messages]
-
-
-def told_text(content: str, speaker: str | None) -> tuple[str, bool]:
-    """What a message kept verbatim gives its vector, and whether it is small talk: the sentences that tell something
-    (:func:`told`), or the whole message when none does, with its speaker's name."""
-    telling = told(content)
-    return index_text(" ".join(telling) or content, speaker), not telling
 
 
 async def _timed(extractor: Extractor, request: ExtractionRequest) -> ExtractionResult:
