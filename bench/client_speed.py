@@ -8,8 +8,9 @@ server runs the code of ``DIR`` (e.g. ``git worktree add /tmp/old <commit>``, th
 own embedded PostgreSQL, and every add and every search goes to both servers back to back in a random order,
 so both see the same noise. ``--profile DIR`` records each phase of the current server with py-spy
 (collapsed stacks, ``DIR/add.txt`` and ``DIR/search.txt``; ``pip install py-spy``). Between the adds and the
-searches each database is analysed (``--no-analyze``: searched on the plans of tables never analysed, as in the
-first minute after a load).
+searches the run waits for the workers' final vectors (``MNEMO_EMBEDDING_CONTEXT=deferred``: the seconds and the
+CPU they took are reported), and each database is analysed (``--no-analyze``: searched on the plans of tables never
+analysed, as in the first minute after a load).
 
     python -m bench.client_speed [--limit-conversations N] [--baseline-src /tmp/old/src] [--profile DIR]
 """
@@ -36,6 +37,7 @@ from bench.common import (
     report,
     running_server,
     server_env,
+    settle,
 )
 from bench.locomo import DEFAULT_DATA, evidence_ids, score, session_turns, turn_adds
 from testkit.server import MnemoServer
@@ -132,6 +134,9 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
                     clients[name].add(messages, **kwargs)
                     adds[name].append((time.perf_counter() - started) * 1000)
         add_cpu = _cpu_per_request(servers, cpu, len(jobs))
+        cpu = {name: cpu_seconds(server) for name, server in servers.items()}
+        settled = {name: round(settle(server), 2) for name, server in servers.items()}
+        final_cpu = _cpu_per_request(servers, cpu, len(jobs))
         if args.analyze:
             for server in servers.values():
                 analyze(server)
@@ -159,6 +164,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
             name: {
                 "verbatim_add_ms": percentiles(adds[name]),
                 "verbatim_add_cpu_ms": add_cpu[name],
+                "final_vectors": {"seconds_after_the_adds": settled[name], "cpu_ms_per_add": final_cpu[name]},
                 "search_ms": percentiles(searches[name]),
                 "search_cpu_ms": search_cpu[name],
                 "locomo": score(outcomes[name][: len(questions)]),

@@ -179,6 +179,24 @@ def embedded_database_url(server: MnemoServer) -> str:
     return str(info.get_uri(database="postgres"))
 
 
+def settle(server: MnemoServer, *, timeout: float = 600) -> float:
+    """Wait until the server's workers have computed every queued final vector (``MNEMO_EMBEDDING_CONTEXT=deferred``;
+    the workers start once the process has been idle a moment); the seconds waited. Reads the database directly, as
+    a request would count as work and put the workers off."""
+    started = time.perf_counter()
+    with psycopg.connect(embedded_database_url(server), autocommit=True) as conn:
+        while True:
+            try:
+                row = conn.execute("SELECT count(*) FROM pending_vectors").fetchone()
+            except psycopg.errors.UndefinedTable:
+                return 0.0  # an older mnemo (``--baseline-src``)
+            if not row or not row[0]:
+                return time.perf_counter() - started
+            if time.perf_counter() - started > timeout:
+                raise TimeoutError(f"{row[0]} final vectors still queued after {timeout:g} s")
+            time.sleep(0.1)
+
+
 def worker_id(pid: int) -> str:
     """The ``locked_by`` a ``mnemo`` process with this pid writes on the jobs it claims (``host:pid``)."""
     return f"{socket.gethostname()}:{pid}"

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import memory_client, server_env
+from bench.common import memory_client, server_env, settle
 from testkit.server import MnemoServer, start_server
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo6.json"
@@ -153,6 +153,7 @@ def run(data: Path, limit: int | None, server: MnemoServer) -> dict[str, Any]:
     started = time.perf_counter()
     turns = load(client, samples)
     load_seconds = time.perf_counter() - started
+    settle(server)  # MNEMO_EMBEDDING_CONTEXT=deferred: the final vectors, as after a pause
     outcomes = [outcome for sample in samples for outcome in evaluate(client, sample)]
     return report(outcomes, turns, load_seconds)
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.client_speed import analyze, searched_questions
-from bench.common import machine, memory_client, percentiles, report, running_server, server_env
+from bench.common import machine, memory_client, percentiles, report, running_server, server_env, settle
 from bench.locomo import DEFAULT_DATA, score, turn_adds
 from bench.personal_facts import evaluate, store, wait_for
 
@@ -138,6 +138,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
                 started = time.perf_counter()
                 systems[name][0](messages, kwargs)
                 adds[name].append((time.perf_counter() - started) * 1000)
+        settled = settle(server)  # MNEMO_EMBEDDING_CONTEXT=deferred: mnemo's final vectors, as after a pause
         analyze(server)
         searches: dict[str, list[float]] = {name: [] for name in names}
         outcomes: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
@@ -154,6 +155,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     return host, {
         "mem0_mode": args.mem0_mode,
         "mnemo_env": server_env(args.env),
+        "mnemo_final_vectors_seconds_after_the_adds": round(settled, 2),
         "personal_facts_top1_top3": facts,
         "turns": len(adds["mnemo"]),
         "questions": len(searches["mnemo"]),
@@ -179,6 +181,7 @@ def personal_facts(client: Any, server: Any, oss: Any) -> dict[str, list[float]]
     }
     for system, prefix in (runs["mnemo_verbatim"], runs["mem0_oss_verbatim"]):
         store(system, infer=False, prefix=prefix)
+    settle(server)
     found = {name: evaluate(system, prefix=prefix) for name, (system, prefix) in runs.items()}
     return {name: [result["top1"], result["top3"]] for name, result in found.items()}
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import memory_client, server_env
+from bench.common import memory_client, server_env, settle
 from bench.personal_facts_data import PEOPLE
 from testkit.server import MnemoServer, start_server
 
@@ -52,6 +52,7 @@ def store(client: Any, *, infer: bool, prefix: str) -> list[str]:
 
 
 def wait_for(server: MnemoServer, events: list[str]) -> None:
+    """Until ``events`` have finished and the workers have computed the final vectors (``deferred`` context)."""
     deadline = time.monotonic() + EVENTS_TIMEOUT_SECONDS
     with httpx.Client(base_url=server.url, headers=server.headers(), timeout=30) as http:
         for event_id in events:
@@ -62,6 +63,7 @@ def wait_for(server: MnemoServer, events: list[str]) -> None:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"event {event_id} still {status}")
                 time.sleep(0.05)
+    settle(server)
 
 
 def evaluate(client: Any, *, prefix: str) -> dict[str, Any]:

@@ -29,7 +29,12 @@ from mnemo.settings import Settings
 from mnemo.storage import AccountStore, Database, claim_vector_space, migrate
 from mnemo.storage.backup import BackupError, BackupRefused, analyze, dump
 from mnemo.storage.deployment import VectorSpace, record_vector_space, recorded_vector_space
-from mnemo.storage.reembed import count_memories, memories_in_conversation_order, store_vectors
+from mnemo.storage.reembed import (
+    count_memories,
+    forget_pending_vectors,
+    memories_in_conversation_order,
+    store_vectors,
+)
 from mnemo.storage.restore import restore
 from mnemo.storage.vector_index import drop_vector_index
 
@@ -197,6 +202,7 @@ async def reembed_command(settings: Settings, args: argparse.Namespace) -> int:
             await record_vector_space(db, VectorSpace(target.space, target.dimensions, reembedding=True))
             if await drop_vector_index(db):
                 print("dropped the HNSW index: serve builds it again at start", file=sys.stderr)
+            await forget_pending_vectors(db)
             total = await count_memories(db)
             bar = ProgressBar("reembed")
             batcher = EmbeddingBatcher(embedder, max_batch=settings.embedder_max_batch)
@@ -232,7 +238,7 @@ async def _reembed_all(
                 targets.append(Target(told_text(memory.memory, memory.speaker)[0], list(said), said=message))
                 said.append(message)
             # One offline run over every project, which nobody else can time: the remembered vectors need no project.
-            vectors = await in_context.embed("", targets)
+            vectors = await in_context.final("", targets)
             await store_vectors(db, memories, list(vectors))
             done += len(memories)
             bar.update(done, total)

@@ -31,6 +31,7 @@ from mnemo.services import Services
 from mnemo.settings import Settings
 from mnemo.storage import AccountStore, Database, JobQueue, claim_vector_space, ensure_vector_index, migrate
 from mnemo.storage.deliveries import DeliveryQueue
+from mnemo.worker.final_vectors import FinalVectors
 from mnemo.worker.runner import Worker, local_worker_alive, worker_id
 from mnemo.worker.webhooks import Deliverer
 
@@ -292,6 +293,7 @@ def build_worker(services: Services, *, dedicated: bool = False) -> Worker:
             poll_seconds=settings.job_poll_seconds,
             is_alive=local_worker_alive,
         ),
+        final_vectors=FinalVectors(services.db, services.batcher, services.activity),
     )
 
 

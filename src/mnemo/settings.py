@@ -156,8 +156,9 @@ class Settings(BaseSettings):
     #: a reply is then found by what it answers. The stored text stays the memory alone; 0 turns it off.
     embedding_context_messages: int = Field(default=2, ge=0, le=10)
     #: How a memory's vector carries those messages (mnemo.pipeline.in_context): "joint" (the model reads them with
-    #: it) or "mixed" (its own vector plus fractions of theirs: adds cost ~40% less, LoCoMo recall@10 ~1 point less).
-    embedding_context: Literal["joint", "mixed"] = "joint"
+    #: it), "mixed" (its own vector plus fractions of theirs: adds cost ~40% less, LoCoMo recall@10 ~1 point less)
+    #: or "deferred" (mixed at once, joint when a worker is idle).
+    embedding_context: Literal["joint", "mixed", "deferred"] = "joint"
     #: Scopes of at least this many memories are searched through an HNSW index (built at start when set;
     #: every insert then updates it). 0: no index, every search scans its scope exactly.
     vector_index_min_memories: int = Field(default=0, ge=0)

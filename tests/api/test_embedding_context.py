@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from testkit.server import MnemoServer, serving, wait_event
+from testkit.server import MnemoServer, serving, start_worker, wait_event
+from tests.observability.support import scrape, value
 
 CONVERSATION = [
     ("Caroline", "I adopted a puppy from the shelter last week."),
@@ -26,18 +29,21 @@ QUESTION = "What is the name of Caroline's dog?"
 def alone(database_url: str, model_dir: Path, tmp_path: Path) -> Iterator[MnemoServer]:
     """A server that embeds every message alone (context turned off), on its own database so that its
     workers, not another server's, run its infer=true adds."""
-    yield from _serving(tmp_path / "alone", database_url, model_dir, MNEMO_EMBEDDING_CONTEXT_MESSAGES="0")
+    with _serving(tmp_path / "alone", database_url, model_dir, MNEMO_EMBEDDING_CONTEXT_MESSAGES="0") as running:
+        yield running
 
 
 @pytest.fixture
 def mixed(database_url: str, model_dir: Path, tmp_path: Path) -> Iterator[MnemoServer]:
     """A server that mixes the earlier messages' own vectors into a message's (``MNEMO_EMBEDDING_CONTEXT=mixed``)."""
-    yield from _serving(tmp_path / "mixed", database_url, model_dir, MNEMO_EMBEDDING_CONTEXT="mixed")
-
-
-def _serving(data_dir: Path, database_url: str, model_dir: Path, **env: str) -> Iterator[MnemoServer]:
-    with serving(data_dir, database_url=database_url, model_dir=model_dir, extra_env=env) as running:
+    with _serving(tmp_path / "mixed", database_url, model_dir, MNEMO_EMBEDDING_CONTEXT="mixed") as running:
         yield running
+
+
+def _serving(
+    data_dir: Path, database_url: str, model_dir: Path, *args: str, **env: str
+) -> AbstractContextManager[MnemoServer]:
+    return serving(data_dir, database_url=database_url, model_dir=model_dir, extra_env=env, extra_args=list(args))
 
 
 def _add(server: MnemoServer, user: str, turns: list[tuple[str, str]]) -> None:
@@ -121,6 +127,62 @@ def test_mixed_context_does_not_depend_on_the_process_that_added_the_earlier_mes
     same, _ = _reply_similarity(mixed, one_process)
     assert _reply_similarity(mixed, two_processes)[0] == pytest.approx(same, abs=0.02)
     assert _reply_similarity(mixed, other)[0] < same - 0.05
+
+
+def _pending(server: MnemoServer) -> float:
+    return value(scrape(server.url)[0], "mnemo_pending_final_vectors")
+
+
+def test_deferred_context_gives_the_joint_vector_once_a_worker_has_computed_it(
+    module_database_url: str, database_url: str, model_dir: Path, tmp_path: Path
+) -> None:
+    """An API process alone (no workers) stores the mixed vector and queues the joint one; a worker computes it.
+    A memory deleted meanwhile takes its queued input with it; one rewritten meanwhile keeps its new text's vector.
+    fp32: a text's vector does not depend on the texts embedded with it (int8's moves by up to ~0.02 of cosine).
+    The servers that compare run on the module's database, whose workers would otherwise compute the queue."""
+    fp32 = {"MNEMO_EMBEDDER_PRECISION": "fp32"}
+    env = {"MNEMO_EMBEDDING_CONTEXT": "deferred", **fp32}
+    with (
+        _serving(tmp_path / "deferred", database_url, model_dir, "--no-workers", **env) as api,
+        _serving(tmp_path / "mixed", module_database_url, model_dir, MNEMO_EMBEDDING_CONTEXT="mixed", **fp32) as mixed,
+        _serving(tmp_path / "joint", module_database_url, model_dir, **fp32) as server,
+    ):
+        joint, quick, deferred, edited = _user(), _user(), _user(), _user()
+        for name, text in CONVERSATION:
+            _add(server, joint, [(name, text)])
+            _add(mixed, quick, [(name, text)])
+            _add(api, deferred, [(name, text)])
+            _add(api, edited, [(name, text)])
+        assert _pending(api) == 2 * (len(CONVERSATION) - 1), "the first message has no context: its vector is final"
+        assert _reply_similarity(api, deferred)[0] == pytest.approx(_reply_similarity(mixed, quick)[0], abs=1e-4)
+        rewritten = {"text": "Caroline's puppy is called Biscuit."}
+        with api.client() as client:
+            memories = client.post("/v3/memories/", json={"filters": {"user_id": edited}}).json()["results"]
+            by_text = {m["memory"]: m["id"] for m in memories}
+            assert client.delete(f"/v1/memories/{by_text[CONVERSATION[3][1]]}/").status_code == 200
+            assert client.put(f"/v1/memories/{by_text[CONVERSATION[1][1]]}/", json=rewritten).status_code == 200
+        assert _pending(api) == 2 * (len(CONVERSATION) - 1) - 1, "deleted with its memory"
+        before = _similarities(api, edited)
+        worker = start_worker(database_url, tmp_path / "worker.log", model_dir=model_dir, extra_env=env)
+        try:
+            deadline = time.monotonic() + 60
+            while _pending(api) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert _pending(api) == 0
+        finally:
+            worker.terminate()
+            worker.wait(30)
+        assert _reply_similarity(api, deferred)[0] == pytest.approx(_reply_similarity(server, joint)[0], abs=1e-4)
+        after = _similarities(api, edited)
+        assert after[rewritten["text"]] == pytest.approx(before[rewritten["text"]], abs=1e-6)
+        assert after[REPLY] != pytest.approx(before[REPLY], abs=1e-3)
+
+
+def _similarities(server: MnemoServer, user: str) -> dict[str, float]:
+    with server.client() as client:
+        body: dict[str, Any] = {"query": QUESTION, "filters": {"user_id": user}, "threshold": 0, "top_k": 20}
+        results = client.post("/v3/memories/search/", json=body).json()["results"]
+    return {r["memory"]: r["score_breakdown"]["semantic"] for r in results}
 
 
 def test_offline_facts_keep_their_context_too(server: MnemoServer, alone: MnemoServer) -> None:

@@ -15,6 +15,8 @@ class QueueStats:
     oldest_pending_seconds: float | None
     #: workers whose last heartbeat is recent
     live_workers: int
+    #: memories whose final vector a worker has yet to compute (MNEMO_EMBEDDING_CONTEXT=deferred)
+    pending_vectors: int = 0
 
 
 @dataclass(frozen=True, slots=True)

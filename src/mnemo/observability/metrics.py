@@ -91,6 +91,11 @@ QUEUE_OLDEST = Gauge(
     registry=REGISTRY,
 )
 WORKERS_LIVE = Gauge("mnemo_workers_live", "Worker processes heart-beating (deployment-wide).", registry=REGISTRY)
+VECTORS_PENDING = Gauge(
+    "mnemo_pending_final_vectors",
+    "Memories whose final vector a worker has yet to compute (MNEMO_EMBEDDING_CONTEXT=deferred; deployment-wide).",
+    registry=REGISTRY,
+)
 EXTRACTION = Histogram(
     "mnemo_extraction_duration_seconds",
     "Time one extraction took, by extractor (offline, llm) and outcome (ok, error).",
@@ -248,13 +253,14 @@ def llm_call(
 def observe_queue(queue: QueueStats | None) -> None:
     """The queue's figures at scrape time; None (the database did not answer in time) sets them to NaN."""
     if queue is None:
-        for gauge in (QUEUE_PENDING, QUEUE_RUNNING, QUEUE_OLDEST, WORKERS_LIVE):
+        for gauge in (QUEUE_PENDING, QUEUE_RUNNING, QUEUE_OLDEST, WORKERS_LIVE, VECTORS_PENDING):
             gauge.set(math.nan)
         return
     QUEUE_PENDING.set(queue.pending)
     QUEUE_RUNNING.set(queue.running)
     QUEUE_OLDEST.set(queue.oldest_pending_seconds or 0.0)
     WORKERS_LIVE.set(queue.live_workers)
+    VECTORS_PENDING.set(queue.pending_vectors)
 
 
 def observe_pool(*, size: int, in_use: int, waiting: int, max_size: int) -> None:

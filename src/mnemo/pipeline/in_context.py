@@ -1,7 +1,7 @@
 """A memory's vector in its conversation: what it tells, read with the messages said just before it.
 
 A reply such as "Yes, last Tuesday!" is found by what it answers only if its vector carries some of the messages
-before it. Two ways to do that (``MNEMO_EMBEDDING_CONTEXT``):
+before it. Three ways to do that (``MNEMO_EMBEDDING_CONTEXT``):
 
 - ``joint`` (the default): the model reads the message and the messages before it as one input. With two earlier
   messages that is ~3× the tokens of the message alone, and most of a verbatim add's time.
@@ -10,6 +10,10 @@ before it. Two ways to do that (``MNEMO_EMBEDDING_CONTEXT``):
   messages' vectors were computed when they were added, and are remembered here (:class:`OwnVectors`). Adds cost
   ~40% less; on LoCoMo, vectors alone rank the evidence better than the joint input's, but the whole search
   (keywords, neighbours) ranks it ~1 point of recall@10 worse (bench/README.md).
+- ``deferred``: a verbatim add stores the mixed vector, and queues the joint input for a worker, which replaces the
+  vector when its process is idle (mnemo.worker.final_vectors). Adds as fast as ``mixed``, searches as good as
+  ``joint`` once the workers have caught up. Work that no caller waits for (an inferred add's facts, ``mnemo
+  reembed``) is embedded jointly at once.
 
 Either way, a message's own text is what it tells (:func:`told_text`), with its speaker's name.
 """
@@ -28,7 +32,7 @@ from mnemo.pipeline.extraction import Message
 from mnemo.pipeline.offline_extractor import off_the_loop, told
 from mnemo.providers.embedding.base import Vectors
 
-ContextMode = Literal["joint", "mixed"]
+ContextMode = Literal["joint", "mixed", "deferred"]
 
 #: The weight of the message just before, against the message's own 1.
 EARLIER_WEIGHT = 0.4
@@ -74,6 +78,10 @@ def in_context(own: Vectors, earlier: Sequence[Vectors]) -> Vectors:
     return result
 
 
+def _joint_input(target: Target) -> str:
+    return embedding_text(target.own, [_said(m) for m in target.window])
+
+
 def _said(message: Message) -> str:
     return index_text(message.content, message.name)
 
@@ -109,11 +117,22 @@ class ContextEmbedder:
         self.mode: ContextMode = mode
         self._own = OwnVectors(remembered)
 
-    async def embed(self, project: str, targets: Sequence[Target]) -> Vectors:
-        """One vector per target, in one batch of the embedder."""
-        if self.mode == "joint":
-            return await self.embedder.embed([embedding_text(t.own, [_said(m) for m in t.window]) for t in targets])
-        return await self._mixed(project, targets)
+    async def final(self, project: str, targets: Sequence[Target]) -> Vectors:
+        """One vector per target, to keep: joint (``joint``, ``deferred``) or mixed; in one batch of the embedder."""
+        if self.mode == "mixed":
+            return await self._mixed(project, targets)
+        return await self._joint(targets)
+
+    async def quick(self, project: str, targets: Sequence[Target]) -> tuple[Vectors, list[str | None]]:
+        """One vector per target, for a caller who waits: with ``deferred``, the mixed vector and, for each target
+        with context, the input of its final vector (for a worker); otherwise the final vector and no input."""
+        if self.mode != "deferred":
+            return await self.final(project, targets), [None] * len(targets)
+        later = [_joint_input(t) if t.window else None for t in targets]
+        return await self._mixed(project, targets), later
+
+    async def _joint(self, targets: Sequence[Target]) -> Vectors:
+        return await self.embedder.embed([_joint_input(t) for t in targets])
 
     async def _mixed(self, project: str, targets: Sequence[Target]) -> Vectors:
         known: dict[str, Vectors] = {}

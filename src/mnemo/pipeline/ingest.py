@@ -154,10 +154,13 @@ class Ingestor:
             targets.append(Target(own, [s.message for s in self._context_window(said)], said=message))
             contexts.append(_events(said))
             said.append(_Said(message, None))
-        vectors = await self.in_context.embed(data.project_id, targets)
+        vectors, later = await self.in_context.quick(data.project_id, targets)
         drafts = [(m.content, m.role, m.name) for m in kept]
         memories = await off_the_loop(kept, self._drafted, command, command.scope, drafts, vectors, contexts=contexts)
-        return [replace(memory, small_talk=chatter) for memory, (_, chatter) in zip(memories, judged, strict=True)]
+        return [
+            replace(memory, small_talk=chatter, joint_input=joint)
+            for memory, (_, chatter), joint in zip(memories, judged, later, strict=True)
+        ]
 
     async def write_verbatim(
         self, tables: ProjectTables, command: AddCommand, memories: list[NewMemory], payload: dict[str, Any]
@@ -406,7 +409,7 @@ class Ingestor:
     ) -> Vectors:
         """The vectors of ``drafts`` (text, role, speaker), each in the context of the messages of ``window``."""
         targets = [Target(index_text(text, name), window) for text, _, name in drafts]
-        return await self.in_context.embed(data.project_id, targets)
+        return await self.in_context.final(data.project_id, targets)
 
     def _context_window(self, messages: Sequence[_T]) -> list[_T]:
         """The last ``context_messages`` of ``messages`` (none when context is off: ``[-0:]`` is everything)."""

@@ -31,7 +31,8 @@ async def queue_stats(db: Database, *, worker_timeout: timedelta) -> QueueStats:
                 " count(*) FILTER (WHERE status = 'RUNNING') AS running,"
                 " extract(epoch FROM now() - min(run_after) FILTER (WHERE status = 'PENDING' AND run_after <= now()))"
                 "  AS oldest,"
-                " (SELECT count(*) FROM workers WHERE heartbeat_at > now() - %s) AS live"
+                " (SELECT count(*) FROM workers WHERE heartbeat_at > now() - %s) AS live,"
+                " (SELECT count(*) FROM pending_vectors) AS vectors"
                 " FROM events WHERE status IN ('PENDING', 'RUNNING')",
                 (worker_timeout,),
             )
@@ -43,6 +44,7 @@ async def queue_stats(db: Database, *, worker_timeout: timedelta) -> QueueStats:
         running=int(row["running"]),
         oldest_pending_seconds=float(oldest) if oldest is not None else None,
         live_workers=int(row["live"]),
+        pending_vectors=int(row["vectors"]),
     )
 
 

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, LiteralString
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -68,6 +68,13 @@ class _Row:
     replaced_by: uuid.UUID | None
     state: str
     updated_at: datetime
+
+
+#: The inserted memories' final vectors, queued for a worker (the ids and inputs of those that have one).
+_QUEUE_JOINT_VECTORS: LiteralString = (
+    ", queued AS (INSERT INTO pending_vectors (project_id, memory_id, hash, input)"
+    " SELECT {project}, m.id, m.hash, q.input FROM m JOIN unnest(%s::uuid[], %s::text[]) q(id, input) ON q.id = m.id)"
+)
 
 
 def _announced(row: _Row) -> Announced:
@@ -158,17 +165,23 @@ class MemoryStore:
         inserted: dict[uuid.UUID, MemoryRecord] = {}
         messages = Jsonb(input_messages) if input_messages is not None else None
         for part in in_parts(rows):
+            later = [(row.id, row.memory.joint_input) for row in part if row.memory.joint_input is not None]
             statement = self._guard.sql(
                 "WITH m AS (INSERT INTO memories (project_id, id, user_id, agent_id, app_id, run_id, memory, hash,"
                 " metadata, categories, immutable, expiration_date, attributed_to, actor_name, event_id, replaced_by,"
                 " state, embedding, entities, dates, context_events, small_talk, created_at, updated_at)"
                 " VALUES " + project_rows(len(part), 23) + " ON CONFLICT DO NOTHING RETURNING " + MEMORY_COLUMNS + "),"
                 " history AS (" + ADDED_FROM_M + "),"
-                " announced AS (" + enqueue_deliveries(" JOIN m ON m.id = c.memory_id") + ") SELECT * FROM m",
+                " announced AS ("
+                + enqueue_deliveries(" JOIN m ON m.id = c.memory_id")
+                + ")"
+                + (_QUEUE_JOINT_VECTORS if later else "")
+                + " SELECT * FROM m",
             )
             values = [value for row in part for value in _insert_values(row)]
             notices = notice_rows([(row.id, said) for row in part for said in change_notices(_announced(row), "ADD")])
-            for found in await (await self._conn.execute(statement, [*values, messages, notices])).fetchall():
+            queued = [[memory_id for memory_id, _ in later], [text for _, text in later]] if later else []
+            for found in await (await self._conn.execute(statement, [*values, messages, notices, *queued])).fetchall():
                 record = record_from_row(found)
                 inserted[record.id] = record
         return [inserted.pop(row.id) for row in rows if row.id in inserted]

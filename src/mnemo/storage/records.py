@@ -62,6 +62,9 @@ class NewMemory:
     context_events: Sequence[uuid.UUID] = ()
     #: A message stored verbatim that says nothing to keep: a greeting, thanks, a question (see migration 0015).
     small_talk: bool = False
+    #: What the model reads for the memory's final vector, when ``embedding`` is a quick one that a worker replaces
+    #: later (see migration 0016); None: ``embedding`` is final.
+    joint_input: str | None = None
 
     @property
     def hash(self) -> str:

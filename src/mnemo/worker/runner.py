@@ -22,6 +22,7 @@ from mnemo.observability import WorkContext, bound, metrics
 from mnemo.pipeline.commands import AddLimits, parse_add
 from mnemo.pipeline.ingest import Ingestor
 from mnemo.storage import Database, Job, JobQueue, LostClaim, ProjectData
+from mnemo.worker.final_vectors import FinalVectors
 from mnemo.worker.retry import GiveUp, RetryPolicy
 from mnemo.worker.wakeup import InFlight, relay, sleep_until
 from mnemo.worker.webhooks import Deliverer
@@ -64,6 +65,7 @@ class Worker:
         payload_retention: timedelta | None = None,
         deliverer: Deliverer | None = None,
         activity: Activity | None = None,
+        final_vectors: FinalVectors | None = None,
     ) -> None:
         self.db = db
         self.ingestor = ingestor
@@ -78,6 +80,8 @@ class Worker:
         self.deliverer = deliverer
         #: The process's work in progress, which counts the jobs too.
         self.activity = activity or Activity()
+        #: Computes queued final vectors when the process is idle (None: this worker does not).
+        self.final_vectors = final_vectors
         self._next_purge = 0.0
         self._wakeup = asyncio.Event()
         self._running = InFlight[Job](self._wakeup)
@@ -92,6 +96,11 @@ class Worker:
         listener = asyncio.create_task(self._listen(stop), name="mnemo-worker-listen")
         heartbeat = asyncio.create_task(self._heartbeat(stop), name="mnemo-worker-heartbeat")
         deliveries = asyncio.create_task(self.deliverer.run(stop), name="mnemo-webhooks") if self.deliverer else None
+        vectors = (
+            asyncio.create_task(self.final_vectors.run(stop), name="mnemo-final-vectors")
+            if self.final_vectors
+            else None
+        )
         try:
             while not stop.is_set():
                 await self._fill()
@@ -103,7 +112,9 @@ class Worker:
                     deliveries.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await deliveries
-            for task in (listener, heartbeat):
+            for task in (listener, heartbeat, vectors):
+                if task is None:
+                    continue
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
