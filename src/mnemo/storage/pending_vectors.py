@@ -12,9 +12,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import LiteralString
 
 from mnemo.storage.database import Database
 from mnemo.storage.records import Vector
+
+#: Neither a claim nor a final vector needs its commit flushed before the worker goes on: a crash that loses one
+#: leaves the row queued, and the vector is computed again (no accepted write depends on it).
+_NO_FLUSH: LiteralString = "SET LOCAL synchronous_commit = off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +35,7 @@ class PendingVector:
 async def claim_pending(db: Database, *, limit: int, lease: timedelta) -> list[PendingVector]:
     """The oldest rows no worker holds, now held by the caller for ``lease`` (a worker that dies lets them go)."""
     async with db.transaction() as conn:
+        await conn.execute(_NO_FLUSH)
         rows = await (
             await conn.execute(
                 "UPDATE pending_vectors p SET claimed_until = clock_timestamp() + %s"
@@ -50,6 +56,7 @@ async def store_final(db: Database, pending: Sequence[PendingVector], vectors: S
     projects = [p.project_id for p in pending]
     ids = [p.memory_id for p in pending]
     async with db.transaction() as conn:
+        await conn.execute(_NO_FLUSH)
         cursor = await conn.execute(
             "UPDATE memories m SET embedding = v.embedding"
             " FROM unnest(%s::text[], %s::uuid[], %s::text[], %b::vector[]) v(project_id, id, hash, embedding)"

@@ -1,0 +1,45 @@
+"""The task that computes queued final vectors (``MNEMO_EMBEDDING_CONTEXT=deferred``) waits for an idle process."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+
+import pytest
+
+from mnemo.activity import Activity
+from mnemo.providers.embedding.batcher import EmbeddingBatcher
+from mnemo.storage import Database, ProjectData
+from mnemo.storage.pending_vectors import count_pending
+from mnemo.worker.final_vectors import FinalVectors
+from tests.storage.support import insert, memory
+
+pytestmark = pytest.mark.anyio
+
+JOINT = "Caroline: Biscuit, after my favourite snack.\nMelanie: That's wonderful! What did you call her?"
+
+
+async def test_final_vectors_are_computed_only_once_the_process_is_idle(
+    db: Database, project: ProjectData, batcher: EmbeddingBatcher
+) -> None:
+    quick = (await batcher.embed(["Caroline: Biscuit, after my favourite snack."]))[0]
+    (memory_id,) = await insert(project, dataclasses.replace(memory("Biscuit.", vector=quick), joint_input=JOINT))
+    activity = Activity()
+    final = FinalVectors(db, batcher, activity, idle_seconds=0.1, poll_seconds=0.05)
+    stop = asyncio.Event()
+    with activity.working():
+        task = asyncio.create_task(final.run(stop))
+        await asyncio.sleep(0.5)
+        assert await count_pending(db) == 1, "a request in progress: nothing computed"
+    deadline = time.monotonic() + 10
+    while await count_pending(db) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    stop.set()
+    await task
+    assert final.stored == 1
+    joint = (await batcher.embed([JOINT]))[0]
+    async with project.reading() as tables:
+        (candidate,) = await tables.search.candidates_by_id([memory_id], joint)
+    assert candidate.similarity == pytest.approx(1.0, abs=1e-5)
+    assert float(quick @ joint) < 0.99, "the two vectors differ, or this test could not fail"
