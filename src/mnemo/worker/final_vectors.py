@@ -53,6 +53,9 @@ class FinalVectors:
             except (MnemoError, EmbedderUnavailable) as exc:
                 logger.warning("computing final vectors failed; will retry: %s", exc)
                 done = 0
+            except Exception:  # a fault of this task must not end it: the queue would stop for good
+                logger.exception("computing final vectors crashed; will retry")
+                done = 0
             if not done:
                 await _sleep(stop, self.poll_seconds)
 
