@@ -53,6 +53,11 @@ def told_text(content: str, speaker: str | None) -> tuple[str, bool]:
     return index_text(" ".join(telling) or content, speaker), not telling
 
 
+def told_texts(messages: Sequence[Message]) -> list[tuple[str, bool]]:
+    """:func:`told_text` of each message."""
+    return [told_text(message.content, message.name) for message in messages]
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """A text to embed in its context.
@@ -149,18 +154,20 @@ class ContextEmbedder:
                 else:
                     known[said] = vector
         earlier = list(missing.values())
-        owns = await off_the_loop(earlier, lambda: [told_text(m.content, m.name)[0] for m in earlier])
-        vectors = await self.embedder.embed([t.own for t in targets] + owns)
+        told = await off_the_loop(earlier, told_texts, earlier)
+        vectors = await self.embedder.embed([t.own for t in targets] + [own for own, _ in told])
+        own_vectors = vectors[: len(targets)]
         for said, vector in zip(missing, vectors[len(targets) :], strict=True):
             known[said] = vector
             self._own.put(project, said, vector)
-        for target, vector in zip(targets, vectors, strict=False):
+        for target, vector in zip(targets, own_vectors, strict=True):
             if target.said is not None:
-                known[_said(target.said)] = vector
-                self._own.put(project, _said(target.said), vector)
+                said = _said(target.said)
+                known[said] = vector
+                self._own.put(project, said, vector)
         mixed = [
             in_context(vector, [known[_said(m)] for m in target.window])
-            for target, vector in zip(targets, vectors, strict=False)
+            for target, vector in zip(targets, own_vectors, strict=True)
         ]
         if not mixed:
             return vectors

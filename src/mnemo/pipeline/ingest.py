@@ -34,7 +34,7 @@ from mnemo.pipeline.extraction import (
     Message,
     Speaker,
 )
-from mnemo.pipeline.in_context import ContextEmbedder, ContextMode, Target, told_text
+from mnemo.pipeline.in_context import ContextEmbedder, ContextMode, Target, told_texts
 from mnemo.pipeline.media import MediaReader, ReadMedia
 from mnemo.pipeline.offline_extractor import OfflineExtractor, off_the_loop
 from mnemo.pipeline.supersede import ClaimLinks, claim_links, supersede_by_claims
@@ -148,7 +148,7 @@ class Ingestor:
         # Read even with context embeddings off: the adds before a memory are its neighbours (mnemo.domain.neighbours).
         earlier = await self._recent(data, command, before=None)
         said = [_Said(m, event) for event, m in earlier]
-        judged = await off_the_loop(kept, _told_texts, kept)
+        judged = await off_the_loop(kept, told_texts, kept)
         targets, contexts = [], []
         for message, (own, _) in zip(kept, judged, strict=True):
             targets.append(Target(own, [s.message for s in self._context_window(said)], said=message))
@@ -443,10 +443,6 @@ class Ingestor:
             )
             for (text, role, name), vector, context in zip(drafts, vectors, contexts or [()] * len(drafts), strict=True)
         ]
-
-
-def _told_texts(messages: Sequence[Message]) -> list[tuple[str, bool]]:
-    return [told_text(message.content, message.name) for message in messages]
 
 
 async def _timed(extractor: Extractor, request: ExtractionRequest) -> ExtractionResult:
