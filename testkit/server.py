@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import signal
 import socket
@@ -144,6 +145,24 @@ def wait_event(server: MnemoServer, event_id: str, *, key: str | None = None, ti
                 return body
             time.sleep(0.05)
     raise TimeoutError(f"event {event_id} did not finish in {timeout}s")
+
+
+def wait_final_vectors(server: MnemoServer, *, timeout: float = 60) -> None:
+    """Wait until ``server``'s workers have computed every queued final vector (``MNEMO_EMBEDDING_CONTEXT=deferred``),
+    as its ``mnemo_pending_final_vectors`` gauge says. Polls slowly: the workers start once the process has had no
+    request for a moment, and a scrape is one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        page = httpx.get(f"{server.url}/metrics", timeout=10)
+        page.raise_for_status()
+        pending = re.search(r"^mnemo_pending_final_vectors (\S+)$", page.text, re.MULTILINE)
+        if pending is None:
+            raise AssertionError("/metrics has no mnemo_pending_final_vectors")
+        if not float(pending.group(1)):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{pending.group(1)} final vectors still queued after {timeout:g} s")
+        time.sleep(0.5)
 
 
 def start_worker(

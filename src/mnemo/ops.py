@@ -208,7 +208,7 @@ async def reembed_command(settings: Settings, args: argparse.Namespace) -> int:
             batcher = EmbeddingBatcher(embedder, max_batch=settings.embedder_max_batch)
             batcher.start()
             try:
-                in_context = ContextEmbedder(batcher, settings.embedding_context)
+                in_context = ContextEmbedder(batcher, settings.context_mode())
                 context = settings.embedding_context_messages
                 done = await _reembed_all(db, in_context, context, args.batch_size, bar, total)
             finally:

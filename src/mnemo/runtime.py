@@ -245,7 +245,7 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
                     else settings.same_meaning_threshold
                 ),
                 context_messages=settings.embedding_context_messages,
-                context_mode=settings.embedding_context,
+                context_mode=settings.context_mode(),
             ),
             retriever=Retriever(
                 batcher,

@@ -22,6 +22,7 @@ from mnemo.domain.webhooks import HostAllowlist
 from mnemo.providers.llm.profiles import DEFAULT_PROFILE, LLMProfile, LLMProvider, ProfileName
 
 EmbedderKind = Literal["minilm-onnx", "e5-onnx", "openai"]
+EmbeddingContext = Literal["joint", "mixed", "deferred"]
 _DEFAULT_WEIGHTS = RankingWeights()
 _DEFAULT_LLM = LLMProfile(provider="none")
 #: Jobs at once when ``MNEMO_WORKER_CONCURRENCY`` is unset (:meth:`Settings.jobs_at_once`).
@@ -157,8 +158,9 @@ class Settings(BaseSettings):
     embedding_context_messages: int = Field(default=2, ge=0, le=10)
     #: How a memory's vector carries those messages (mnemo.pipeline.in_context): "joint" (the model reads them with
     #: it), "mixed" (its own vector plus fractions of theirs: adds cost ~40% less, LoCoMo recall@10 ~1 point less)
-    #: or "deferred" (mixed at once, joint when a worker is idle).
-    embedding_context: Literal["joint", "mixed", "deferred"] = "joint"
+    #: or "deferred" (mixed at once, joint when a worker is idle). Unset: "deferred" with a model that runs
+    #: in-process, "joint" with an endpoint (which would be sent each text twice).
+    embedding_context: EmbeddingContext | None = None
     #: Scopes of at least this many memories are searched through an HNSW index (built at start when set;
     #: every insert then updates it). 0: no index, every search scans its scope exactly.
     vector_index_min_memories: int = Field(default=0, ge=0)
@@ -250,6 +252,12 @@ class Settings(BaseSettings):
             neighbour_share=self.rank_neighbour_share,
             small_talk=self.rank_small_talk,
         )
+
+    def context_mode(self) -> EmbeddingContext:
+        """``embedding_context``, or its default for the embedder."""
+        if self.embedding_context is not None:
+            return self.embedding_context
+        return "joint" if self.embedder == "openai" else "deferred"
 
     def llm_profile_table(self) -> dict[str, LLMProfile]:
         """Every LLM profile by name, "default" (the llm_* fields) first."""

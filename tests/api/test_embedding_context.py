@@ -34,6 +34,13 @@ def alone(database_url: str, model_dir: Path, tmp_path: Path) -> Iterator[MnemoS
 
 
 @pytest.fixture
+def joint(database_url: str, model_dir: Path, tmp_path: Path) -> Iterator[MnemoServer]:
+    """A server whose model reads each message with the ones before it (``MNEMO_EMBEDDING_CONTEXT=joint``)."""
+    with _serving(tmp_path / "joint", database_url, model_dir, MNEMO_EMBEDDING_CONTEXT="joint") as running:
+        yield running
+
+
+@pytest.fixture
 def mixed(database_url: str, model_dir: Path, tmp_path: Path) -> Iterator[MnemoServer]:
     """A server that mixes the earlier messages' own vectors into a message's (``MNEMO_EMBEDDING_CONTEXT=mixed``)."""
     with _serving(tmp_path / "mixed", database_url, model_dir, MNEMO_EMBEDDING_CONTEXT="mixed") as running:
@@ -72,7 +79,7 @@ def _user() -> str:
 def test_a_reply_is_found_by_the_question_it_answers(
     request: pytest.FixtureRequest, context: str, alone: MnemoServer
 ) -> None:
-    server: MnemoServer = request.getfixturevalue("server" if context == "joint" else "mixed")
+    server: MnemoServer = request.getfixturevalue(context)
     with_context, without_context = _user(), _user()
     for name, text in CONVERSATION:  # one add per turn, as a chat app sends them
         _add(server, with_context, [(name, text)])
@@ -85,7 +92,7 @@ def test_a_reply_is_found_by_the_question_it_answers(
 
 @pytest.mark.parametrize("context", ["joint", "mixed"])
 def test_earlier_messages_of_the_same_add_are_context_too(request: pytest.FixtureRequest, context: str) -> None:
-    server: MnemoServer = request.getfixturevalue("server" if context == "joint" else "mixed")
+    server: MnemoServer = request.getfixturevalue(context)
     per_turn, one_add = _user(), _user()
     for name, text in CONVERSATION:
         _add(server, per_turn, [(name, text)])
@@ -145,7 +152,7 @@ def test_deferred_context_gives_the_joint_vector_once_a_worker_has_computed_it(
     with (
         _serving(tmp_path / "deferred", database_url, model_dir, "--no-workers", **env) as api,
         _serving(tmp_path / "mixed", module_database_url, model_dir, MNEMO_EMBEDDING_CONTEXT="mixed", **fp32) as mixed,
-        _serving(tmp_path / "joint", module_database_url, model_dir, **fp32) as server,
+        _serving(tmp_path / "joint", module_database_url, model_dir, MNEMO_EMBEDDING_CONTEXT="joint", **fp32) as server,
     ):
         joint, quick, deferred, edited = _user(), _user(), _user(), _user()
         for name, text in CONVERSATION:

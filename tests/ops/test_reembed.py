@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from testkit.server import MnemoServer, mnemo_env, run_cli, serving, start_server
+from testkit.server import MnemoServer, mnemo_env, run_cli, serving, start_server, wait_final_vectors
 
 #: fp32: a text's vector does not depend on the texts embedded with it (int8's does, by ~0.005 of cosine), so the
 #: same text gives the same vector whether an add embeds it alone or ``reembed`` in a batch.
@@ -57,6 +57,7 @@ def _reembed(data_dir: Path, model_dir: Path, *extra: str, settings: dict[str, s
 def test_reembed_gives_the_vectors_an_add_with_the_new_model_gives(tmp_path: Path, model_dir: Path) -> None:
     with serving(tmp_path / "fresh", model_dir=model_dir, extra_env=E5) as fresh:
         _load(fresh)
+        wait_final_vectors(fresh)
         wanted = _search(fresh)
     data_dir = tmp_path / "switched"
     with serving(data_dir, model_dir=model_dir) as minilm:
@@ -90,7 +91,8 @@ def test_reembed_mixes_context_as_an_add_with_mixed_context_does(tmp_path: Path,
         _load(fresh)
         wanted = _search(fresh)
     data_dir = tmp_path / "joint"
-    with serving(data_dir, model_dir=model_dir, extra_env={"MNEMO_EMBEDDER_PRECISION": "fp32"}) as joint:
+    joint_env = {"MNEMO_EMBEDDER_PRECISION": "fp32", "MNEMO_EMBEDDING_CONTEXT": "joint"}
+    with serving(data_dir, model_dir=model_dir, extra_env=joint_env) as joint:
         _load(joint)
         key = joint.api_key
         before = _search(joint)

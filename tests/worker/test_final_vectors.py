@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+import uuid
 
 import pytest
 
@@ -12,6 +13,7 @@ from mnemo.activity import Activity
 from mnemo.providers.embedding.batcher import EmbeddingBatcher
 from mnemo.storage import Database, ProjectData
 from mnemo.storage.pending_vectors import count_pending
+from mnemo.storage.records import Vector
 from mnemo.worker.final_vectors import FinalVectors
 from tests.storage.support import insert, memory
 
@@ -20,11 +22,23 @@ pytestmark = pytest.mark.anyio
 JOINT = "Caroline: Biscuit, after my favourite snack.\nMelanie: That's wonderful! What did you call her?"
 
 
+async def _queue_one(project: ProjectData, batcher: EmbeddingBatcher) -> tuple[uuid.UUID, Vector]:
+    """A memory stored with its quick vector and its joint input queued: its id and the quick vector."""
+    quick = (await batcher.embed(["Caroline: Biscuit, after my favourite snack."]))[0]
+    (memory_id,) = await insert(project, dataclasses.replace(memory("Biscuit.", vector=quick), joint_input=JOINT))
+    return memory_id, quick
+
+
+async def _until_computed(db: Database) -> None:
+    deadline = time.monotonic() + 10
+    while await count_pending(db) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
 async def test_final_vectors_are_computed_only_once_the_process_is_idle(
     db: Database, project: ProjectData, batcher: EmbeddingBatcher
 ) -> None:
-    quick = (await batcher.embed(["Caroline: Biscuit, after my favourite snack."]))[0]
-    (memory_id,) = await insert(project, dataclasses.replace(memory("Biscuit.", vector=quick), joint_input=JOINT))
+    memory_id, quick = await _queue_one(project, batcher)
     activity = Activity()
     final = FinalVectors(db, batcher, activity, idle_seconds=0.1, poll_seconds=0.05)
     stop = asyncio.Event()
@@ -32,9 +46,7 @@ async def test_final_vectors_are_computed_only_once_the_process_is_idle(
         task = asyncio.create_task(final.run(stop))
         await asyncio.sleep(0.5)
         assert await count_pending(db) == 1, "a request in progress: nothing computed"
-    deadline = time.monotonic() + 10
-    while await count_pending(db) and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+    await _until_computed(db)
     stop.set()
     await task
     assert final.stored == 1
@@ -43,3 +55,21 @@ async def test_final_vectors_are_computed_only_once_the_process_is_idle(
         (candidate,) = await tables.search.candidates_by_id([memory_id], joint)
     assert candidate.similarity == pytest.approx(1.0, abs=1e-5)
     assert float(quick @ joint) < 0.99, "the two vectors differ, or this test could not fail"
+
+
+async def test_under_steady_traffic_an_overdue_input_is_computed_anyway(
+    db: Database, project: ProjectData, batcher: EmbeddingBatcher
+) -> None:
+    """A process that is never idle still computes what has waited ``overdue_seconds``, one input at a time."""
+    await _queue_one(project, batcher)
+    activity = Activity()
+    final = FinalVectors(db, batcher, activity, idle_seconds=0.1, poll_seconds=0.05, overdue_seconds=1.0)
+    stop = asyncio.Event()
+    with activity.working():
+        task = asyncio.create_task(final.run(stop))
+        await asyncio.sleep(0.5)
+        assert await count_pending(db) == 1, "not overdue yet"
+        await _until_computed(db)
+        stop.set()
+        await task
+    assert final.stored == 1

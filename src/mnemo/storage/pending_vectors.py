@@ -32,19 +32,23 @@ class PendingVector:
     input: str
 
 
-async def claim_pending(db: Database, *, limit: int, lease: timedelta) -> list[PendingVector]:
-    """The oldest rows no worker holds, now held by the caller for ``lease`` (a worker that dies lets them go)."""
+async def claim_pending(
+    db: Database, *, limit: int, lease: timedelta, queued_for: timedelta = timedelta(0)
+) -> list[PendingVector]:
+    """The oldest rows no worker holds and queued at least ``queued_for`` ago, now held by the caller for ``lease``
+    (a worker that dies lets them go)."""
     async with db.transaction() as conn:
         await conn.execute(_NO_FLUSH)
         rows = await (
             await conn.execute(
                 "UPDATE pending_vectors p SET claimed_until = clock_timestamp() + %s"
                 " FROM (SELECT project_id, memory_id FROM pending_vectors"
-                "  WHERE claimed_until IS NULL OR claimed_until < clock_timestamp()"
+                "  WHERE (claimed_until IS NULL OR claimed_until < clock_timestamp())"
+                "   AND queued_at <= clock_timestamp() - %s"
                 "  ORDER BY queued_at LIMIT %s FOR UPDATE SKIP LOCKED) c"
                 " WHERE p.project_id = c.project_id AND p.memory_id = c.memory_id"
                 " RETURNING p.project_id, p.memory_id, p.hash, p.input",
-                (lease, limit),
+                (lease, queued_for, limit),
             )
         ).fetchall()
     return [PendingVector(row["project_id"], row["memory_id"], row["hash"], row["input"]) for row in rows]
