@@ -179,22 +179,26 @@ def embedded_database_url(server: MnemoServer) -> str:
     return str(info.get_uri(database="postgres"))
 
 
+def pending_final_vectors(server: MnemoServer) -> int:
+    """How many final vectors the server's workers have yet to compute (0 for an older mnemo without the queue).
+    Reads the database directly: a request would count as work and put the workers off."""
+    with psycopg.connect(embedded_database_url(server), autocommit=True) as conn:
+        try:
+            row = conn.execute("SELECT count(*) FROM pending_vectors").fetchone()
+        except psycopg.errors.UndefinedTable:
+            return 0  # an older mnemo (``--baseline-src``)
+    return int(row[0]) if row else 0
+
+
 def settle(server: MnemoServer, *, timeout: float = 600) -> float:
     """Wait until the server's workers have computed every queued final vector (``MNEMO_EMBEDDING_CONTEXT=deferred``;
-    the workers start once the process has been idle a moment); the seconds waited. Reads the database directly, as
-    a request would count as work and put the workers off."""
+    the workers start once the process has been idle a moment); the seconds waited."""
     started = time.perf_counter()
-    with psycopg.connect(embedded_database_url(server), autocommit=True) as conn:
-        while True:
-            try:
-                row = conn.execute("SELECT count(*) FROM pending_vectors").fetchone()
-            except psycopg.errors.UndefinedTable:
-                return 0.0  # an older mnemo (``--baseline-src``)
-            if not row or not row[0]:
-                return time.perf_counter() - started
-            if time.perf_counter() - started > timeout:
-                raise TimeoutError(f"{row[0]} final vectors still queued after {timeout:g} s")
-            time.sleep(0.1)
+    while pending := pending_final_vectors(server):
+        if time.perf_counter() - started > timeout:
+            raise TimeoutError(f"{pending} final vectors still queued after {timeout:g} s")
+        time.sleep(0.1)
+    return time.perf_counter() - started
 
 
 def worker_id(pid: int) -> str:

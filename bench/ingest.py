@@ -5,8 +5,9 @@ add stores one memory per message) to ``POST /v3/memories/add/`` for ~30 s after
 stored per second. In the same run, while the server is idle, this process builds the same local
 embedder the server uses (all-MiniLM-L6-v2, ONNX, int8, all cores) and embeds the same kind of texts
 at batch 64 for ~10 s: ``ratio`` = memories/s ÷ embedder sentences/s, i.e. how much of the model's
-throughput survives HTTP, parsing, batching and PostgreSQL. Client and server share the machine's
-cores, so the client's own CPU time counts against the server.
+throughput survives HTTP, parsing, batching and PostgreSQL. Under ``deferred`` context (the default) the run also
+counts the final vectors still queued every 5 s and at the end, and how long the workers take for them after.
+Client and server share the machine's cores, so the client's own CPU time counts against the server.
 
     python -m bench.ingest [--quick] [--seconds 30] [--warmup 5] [--clients 32] [--embed-seconds 10]
                            [--context-messages N] [--messages N] [--env NAME=VALUE]
@@ -30,16 +31,20 @@ from bench.common import (
     cpu_split,
     http_clients,
     machine,
+    pending_final_vectors,
     percentiles,
     report,
     running_server,
     server_env,
+    settle,
 )
 from testkit.server import MnemoServer
 
 TARGET_RATIO = 0.8
 USERS = 200
 BATCH = 64
+#: how often the queue of final vectors (``MNEMO_EMBEDDING_CONTEXT=deferred``) is counted during the load
+QUEUE_SAMPLE_SECONDS = 5.0
 
 
 def embedder_throughput(seconds: float, seed: int) -> dict[str, Any]:
@@ -79,8 +84,19 @@ async def ingest(server: MnemoServer, args: argparse.Namespace) -> dict[str, Any
         return await client.post("/v3/memories/add/", json=body)
 
     cpu: dict[str, float] = {}
+    queued: list[int] = []
+
+    async def sample_queue() -> None:
+        while True:
+            queued.append(await asyncio.to_thread(pending_final_vectors, server))
+            await asyncio.sleep(QUEUE_SAMPLE_SECONDS)
+
+    sampler = asyncio.create_task(sample_queue())
     async with http_clients(server, args.clients) as clients, cpu_split(server, cpu):
         result = await closed_loop(clients, add, seconds=args.seconds, warmup=args.warmup, keep_bodies=True)
+    sampler.cancel()
+    at_end = await asyncio.to_thread(pending_final_vectors, server)
+    settled = await asyncio.to_thread(settle, server)
     stored = sum(len(body["results"]) for body in result.responses)
     return {
         "adds": len(result.latencies_ms),
@@ -90,6 +106,9 @@ async def ingest(server: MnemoServer, args: argparse.Namespace) -> dict[str, Any
         "memories_per_second": round(stored / result.seconds, 1),
         "add_latency_ms": percentiles(result.latencies_ms),
         "cpu_seconds_incl_warmup": cpu,
+        f"final_vectors_queued_every_{QUEUE_SAMPLE_SECONDS:g}_s": queued,
+        "final_vectors_queued_at_the_end": at_end,
+        "seconds_to_compute_them_after": round(settled, 2),
     }
 
 

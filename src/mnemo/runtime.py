@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 from urllib.parse import urlsplit
 
 from mnemo.activity import Activity
@@ -14,6 +15,7 @@ from mnemo.embedded_db import EmbeddedPostgres, require_existing
 from mnemo.pipeline.commands import AddLimits
 from mnemo.pipeline.digests import MemoryDigests
 from mnemo.pipeline.extraction import ExtractionFailed, Extractor
+from mnemo.pipeline.in_context import Backlog
 from mnemo.pipeline.ingest import Ingestor
 from mnemo.pipeline.llm_extractor import LLMExtractor, PromptTemplate
 from mnemo.pipeline.media import MediaReader
@@ -31,6 +33,7 @@ from mnemo.services import Services
 from mnemo.settings import Settings
 from mnemo.storage import AccountStore, Database, JobQueue, claim_vector_space, ensure_vector_index, migrate
 from mnemo.storage.deliveries import DeliveryQueue
+from mnemo.storage.pending_vectors import oldest_wait
 from mnemo.worker.final_vectors import FinalVectors
 from mnemo.worker.runner import Worker, local_worker_alive, worker_id
 from mnemo.worker.webhooks import Deliverer
@@ -246,6 +249,7 @@ async def open_services(settings: Settings, db: Database) -> AsyncIterator[Servi
                 ),
                 context_messages=settings.embedding_context_messages,
                 context_mode=settings.context_mode(),
+                backlog=Backlog(partial(oldest_wait, db), behind_seconds=settings.final_vectors_behind_seconds),
             ),
             retriever=Retriever(
                 batcher,

@@ -161,6 +161,9 @@ class Settings(BaseSettings):
     #: or "deferred" (mixed at once, joint when a worker is idle). Unset: "deferred" with a model that runs
     #: in-process, "joint" with an endpoint (which would be sent each text twice).
     embedding_context: EmbeddingContext | None = None
+    #: Under "deferred", adds embed jointly at once (and queue nothing) while the oldest queued final vector has
+    #: waited longer than this: the workers are behind, and the queue must not grow without bound.
+    final_vectors_behind_seconds: float = Field(default=30.0, gt=0)
     #: Scopes of at least this many memories are searched through an HNSW index (built at start when set;
     #: every insert then updates it). 0: no index, every search scans its scope exactly.
     vector_index_min_memories: int = Field(default=0, ge=0)

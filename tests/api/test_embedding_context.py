@@ -231,3 +231,28 @@ def test_greetings_and_questions_around_a_statement_leave_its_vector_alone(alone
     assert found[wrapped]["score_breakdown"]["semantic"] == pytest.approx(
         found[plain]["score_breakdown"]["semantic"], abs=1e-4
     )
+
+
+def test_deferred_adds_embed_jointly_while_the_workers_are_behind(
+    module_database_url: str, database_url: str, model_dir: Path, tmp_path: Path
+) -> None:
+    """With no worker, the queued final vectors grow old. Once the oldest has waited
+    ``MNEMO_FINAL_VECTORS_BEHIND_SECONDS``, adds take the joint vector at once and queue nothing more."""
+    fp32 = {"MNEMO_EMBEDDER_PRECISION": "fp32"}
+    env = {"MNEMO_EMBEDDING_CONTEXT": "deferred", "MNEMO_FINAL_VECTORS_BEHIND_SECONDS": "1", **fp32}
+    with (
+        _serving(tmp_path / "deferred", database_url, model_dir, "--no-workers", **env) as api,
+        _serving(tmp_path / "joint", module_database_url, model_dir, MNEMO_EMBEDDING_CONTEXT="joint", **fp32) as server,
+    ):
+        early, late, joint = _user(), _user(), _user()
+        for name, text in CONVERSATION:
+            _add(api, early, [(name, text)])
+        queued = _pending(api)
+        assert queued == len(CONVERSATION) - 1
+        time.sleep(2.2)  # the oldest has waited more than a second, and the process asks again
+        for name, text in CONVERSATION:
+            _add(api, late, [(name, text)])
+            _add(server, joint, [(name, text)])
+        assert _pending(api) == queued
+        assert _reply_similarity(api, late)[0] == pytest.approx(_reply_similarity(server, joint)[0], abs=1e-4)
+        assert _reply_similarity(api, early)[0] != pytest.approx(_reply_similarity(server, joint)[0], abs=1e-3)

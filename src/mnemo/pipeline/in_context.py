@@ -3,7 +3,7 @@
 A reply such as "Yes, last Tuesday!" is found by what it answers only if its vector carries some of the messages
 before it. Three ways to do that (``MNEMO_EMBEDDING_CONTEXT``):
 
-- ``joint`` (the default): the model reads the message and the messages before it as one input. With two earlier
+- ``joint``: the model reads the message and the messages before it as one input. With two earlier
   messages that is ~3× the tokens of the message alone, and most of a verbatim add's time.
 - ``mixed``: the message's own vector plus a fraction of each earlier message's own vector (``EARLIER_WEIGHT``,
   then ``DECAY`` for each message further back), normalised. The model reads only the message: the earlier
@@ -13,15 +13,17 @@ before it. Three ways to do that (``MNEMO_EMBEDDING_CONTEXT``):
 - ``deferred``: a verbatim add stores the mixed vector, and queues the joint input for a worker, which replaces the
   vector when its process is idle (mnemo.worker.final_vectors). Adds as fast as ``mixed``, searches as good as
   ``joint`` once the workers have caught up. Work that no caller waits for (an inferred add's facts, ``mnemo
-  reembed``) is embedded jointly at once.
+  reembed``) is embedded jointly at once, and so are the adds while the workers are behind (:class:`Backlog`): the
+  queue cannot grow without bound under a load that never pauses.
 
 Either way, a message's own text is what it tells (:func:`told_text`), with its speaker's name.
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -40,6 +42,8 @@ EARLIER_WEIGHT = 0.4
 DECAY = 0.7
 #: How many messages' own vectors a process remembers, for the messages that follow them.
 REMEMBERED = 8192
+#: How often a process asks how long the oldest one has waited.
+BACKLOG_REFRESH_SECONDS = 1.0
 
 
 class TextEmbedder(Protocol):
@@ -114,13 +118,47 @@ class OwnVectors:
             self._vectors.popitem(last=False)
 
 
+class Backlog:
+    """Whether the workers are behind on the queued final vectors (``deferred``): its oldest has waited more than
+    ``behind_seconds``. Asked at most every ``refresh_seconds``; the answer is kept meanwhile."""
+
+    def __init__(
+        self,
+        oldest_wait: Callable[[], Awaitable[float]],
+        *,
+        behind_seconds: float,
+        refresh_seconds: float = BACKLOG_REFRESH_SECONDS,
+    ) -> None:
+        self._oldest_wait = oldest_wait
+        self.behind_seconds = behind_seconds
+        self.refresh_seconds = refresh_seconds
+        self._behind = False
+        self._asked_at = -refresh_seconds
+
+    async def behind(self) -> bool:
+        now = time.monotonic()
+        if now - self._asked_at >= self.refresh_seconds:
+            self._asked_at = now
+            self._behind = await self._oldest_wait() > self.behind_seconds
+        return self._behind
+
+
 class ContextEmbedder:
     """Embeds targets in their context, jointly or mixed (module docstring)."""
 
-    def __init__(self, embedder: TextEmbedder, mode: ContextMode, *, remembered: int = REMEMBERED) -> None:
+    def __init__(
+        self,
+        embedder: TextEmbedder,
+        mode: ContextMode,
+        *,
+        remembered: int = REMEMBERED,
+        backlog: Backlog | None = None,
+    ) -> None:
         self.embedder = embedder
         self.mode: ContextMode = mode
         self._own = OwnVectors(remembered)
+        #: under ``deferred``: while the workers are behind, :meth:`quick` gives the final vectors
+        self.backlog = backlog
 
     async def final(self, project: str, targets: Sequence[Target]) -> Vectors:
         """One vector per target, to keep: joint (``joint``, ``deferred``) or mixed; in one batch of the embedder."""
@@ -130,8 +168,9 @@ class ContextEmbedder:
 
     async def quick(self, project: str, targets: Sequence[Target]) -> tuple[Vectors, list[str | None]]:
         """One vector per target, for a caller who waits: with ``deferred``, the mixed vector and, for each target
-        with context, the input of its final vector (for a worker); otherwise the final vector and no input."""
-        if self.mode != "deferred":
+        with context, the input of its final vector (for a worker); otherwise, or while the workers are behind, the
+        final vector and no input."""
+        if self.mode != "deferred" or (self.backlog is not None and await self.backlog.behind()):
             return await self.final(project, targets), [None] * len(targets)
         later = [_joint_input(t) if t.window else None for t in targets]
         return await self._mixed(project, targets), later

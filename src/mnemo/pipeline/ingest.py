@@ -34,7 +34,7 @@ from mnemo.pipeline.extraction import (
     Message,
     Speaker,
 )
-from mnemo.pipeline.in_context import ContextEmbedder, ContextMode, Target, told_texts
+from mnemo.pipeline.in_context import Backlog, ContextEmbedder, ContextMode, Target, told_texts
 from mnemo.pipeline.media import MediaReader, ReadMedia
 from mnemo.pipeline.offline_extractor import OfflineExtractor, off_the_loop
 from mnemo.pipeline.supersede import ClaimLinks, claim_links, supersede_by_claims
@@ -115,10 +115,11 @@ class Ingestor:
         same_meaning: float = 0.92,
         context_messages: int = 2,
         context_mode: ContextMode = "joint",
+        backlog: Backlog | None = None,
     ) -> None:
         self.batcher = batcher
         #: Embeds a memory with the messages said before it (mnemo.pipeline.in_context).
-        self.in_context = ContextEmbedder(batcher, context_mode)
+        self.in_context = ContextEmbedder(batcher, context_mode, backlog=backlog)
         self.extractors = extractors
         #: Reads the parts of messages beyond text (documents, images) in the worker.
         self.media = media or MediaReader()

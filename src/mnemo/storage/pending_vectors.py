@@ -80,3 +80,15 @@ async def count_pending(db: Database) -> int:
     async with db.connection() as conn:
         row = await (await conn.execute("SELECT count(*) AS n FROM pending_vectors")).fetchone()
     return int(row["n"]) if row else 0
+
+
+async def oldest_wait(db: Database) -> float:
+    """How many seconds the oldest queued row has waited (0.0: none is queued)."""
+    async with db.connection() as conn:
+        row = await (
+            await conn.execute(
+                "SELECT coalesce(extract(epoch FROM clock_timestamp() - min(queued_at)), 0)::float8 AS s"
+                " FROM pending_vectors"
+            )
+        ).fetchone()
+    return float(row["s"]) if row else 0.0
