@@ -117,6 +117,7 @@ def test_an_embedder_that_cannot_embed_leaves_the_database_as_it_was(tmp_path: P
     with serving(data_dir, model_dir=model_dir) as before:
         _load(before)
         key = before.api_key
+        wait_final_vectors(before)  # or the next server's workers would change them
         wanted = _search(before)
     unreachable = {"MNEMO_EMBEDDER": "openai", "MNEMO_OPENAI_EMBEDDING_BASE_URL": "http://127.0.0.1:9/v1"}
     env = mnemo_env(model_dir=model_dir, extra=unreachable)
