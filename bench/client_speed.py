@@ -12,7 +12,11 @@ searches the run waits for the workers' final vectors (``MNEMO_EMBEDDING_CONTEXT
 CPU they took are reported), and each database is analysed (``--no-analyze``: searched on the plans of tables never
 analysed, as in the first minute after a load).
 
+With ``--pause-ms N`` the client sleeps N ms before every call, as an agent's calls come (and as in a run that
+alternates with another system, ``mem0_oss.py``): on this VM the caches go cold meanwhile.
+
     python -m bench.client_speed [--limit-conversations N] [--baseline-src /tmp/old/src] [--profile DIR]
+                                 [--pause-ms N]
 """
 
 from __future__ import annotations
@@ -84,6 +88,12 @@ def _cpu_per_request(
     return spent
 
 
+def _pause(ms: float) -> None:
+    """An agent's pause before a call (an LLM's turn between two): on a shared VM the caches go cold meanwhile."""
+    if ms:
+        time.sleep(ms / 1000)
+
+
 def analyze(server: MnemoServer) -> None:
     """Refresh the database's statistics, as autovacuum does within a minute or two of a load: the searches then
     run on the plans of a service in its steady state, not on those of a table never analysed (on one LoCoMo
@@ -130,6 +140,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
                 for name in names:
                     kwargs = dict(job)
                     messages = kwargs.pop("messages")
+                    _pause(args.pause_ms)
                     started = time.perf_counter()
                     clients[name].add(messages, **kwargs)
                     adds[name].append((time.perf_counter() - started) * 1000)
@@ -149,6 +160,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
                 for user, qa, evidence, last in questions:
                     rng.shuffle(names)
                     for name in names:
+                        _pause(args.pause_ms)
                         started = time.perf_counter()
                         found = clients[name].search(
                             qa["question"], filters={"user_id": user}, top_k=20, threshold=0, reference_date=last
@@ -184,6 +196,7 @@ def main() -> None:
     parser.add_argument("--no-workers", action="store_true")
     parser.add_argument("--current-pythonpath", type=Path, default=None, help="e.g. a dir with a sitecustomize.py")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the current server")
+    parser.add_argument("--pause-ms", type=float, default=0.0, help="sleep this long before every call (not timed)")
     parser.add_argument(
         "--analyze",
         action=argparse.BooleanOptionalAction,
