@@ -22,10 +22,12 @@ pytestmark = pytest.mark.anyio
 JOINT = "Caroline: Biscuit, after my favourite snack.\nMelanie: That's wonderful! What did you call her?"
 
 
-async def _queue_one(project: ProjectData, batcher: EmbeddingBatcher) -> tuple[uuid.UUID, Vector]:
+async def _queue_one(
+    project: ProjectData, batcher: EmbeddingBatcher, text: str = "Biscuit."
+) -> tuple[uuid.UUID, Vector]:
     """A memory stored with its quick vector and its joint input queued: its id and the quick vector."""
     quick = (await batcher.embed(["Caroline: Biscuit, after my favourite snack."]))[0]
-    (memory_id,) = await insert(project, dataclasses.replace(memory("Biscuit.", vector=quick), joint_input=JOINT))
+    (memory_id,) = await insert(project, dataclasses.replace(memory(text, vector=quick), joint_input=JOINT))
     return memory_id, quick
 
 
@@ -73,3 +75,22 @@ async def test_under_steady_traffic_an_overdue_input_is_computed_anyway(
         stop.set()
         await task
     assert final.stored == 1
+
+
+async def test_a_brief_idle_moment_is_used_one_input_at_a_time(
+    db: Database, project: ProjectData, batcher: EmbeddingBatcher
+) -> None:
+    """Between two requests a few milliseconds apart nothing waits; a pause as short as ``brief_idle_seconds`` (here
+    far shorter than ``idle_seconds``) is used for one input at a time."""
+    for text in ("Biscuit.", "Biscuit!"):
+        await _queue_one(project, batcher, text)
+    activity = Activity()
+    final = FinalVectors(
+        db, batcher, activity, idle_seconds=60, brief_idle_seconds=0.05, poll_seconds=0.05, overdue_seconds=60
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(final.run(stop))
+    await _until_computed(db)
+    stop.set()
+    await task
+    assert final.stored == 2

@@ -1,13 +1,15 @@
 """Final vectors computed when the process is idle (``MNEMO_EMBEDDING_CONTEXT=deferred``; mnemo.pipeline.in_context).
 
 A verbatim add under ``deferred`` stores a quick vector and queues the input of the final one. Each worker process
-runs one :class:`FinalVectors` task: once the process has had no request or job for ``idle_seconds``, it claims a
-few queued inputs, embeds them in one batch and stores the vectors; then it looks again. A small batch bounds how
-long a request that arrives meanwhile waits for the embedder (a LoCoMo turn with its context: ~4-5 ms a text here).
+runs one :class:`FinalVectors` task, which computes them in the process's idle time:
 
-A process that is never idle that long (steady traffic) would leave the queue alone for good. So an input queued for
-``overdue_seconds`` is computed anyway, one at a time, and the task then rests so that it takes at most
-``busy_share`` of the process's time: a request waits at most one text's model run for it.
+- once it has had no request or job for ``brief_idle_seconds``, one input at a time: a request that arrives
+  meanwhile waits for one text's model run at most (a LoCoMo turn with its context: ~4-6 ms here);
+- once for ``idle_seconds``, ``batch`` inputs at a time (less CPU a text; a pause this long is rarely cut short);
+- a process that is never idle that long (steady traffic) would leave the queue alone for good: so an input queued
+  for ``overdue_seconds`` is computed anyway, one at a time, and the task then rests so that it takes at most
+  ``busy_share`` of the process's time.
+
 Nothing is lost if the process dies: its claims lapse and another worker takes them.
 """
 
@@ -37,10 +39,12 @@ class FinalVectors:
     db: Database
     batcher: EmbeddingBatcher
     activity: Activity
-    #: inputs embedded together: a request that arrives meanwhile waits for them
+    #: inputs embedded together once the process has been idle ``idle_seconds``
     batch: int = 4
-    #: how long the process must have had no request or job
+    #: how long the process must have had no request or job for a batch
     idle_seconds: float = 0.2
+    #: how long it must have had none for one input
+    brief_idle_seconds: float = 0.01
     #: how often to look again when nothing is queued (or, under traffic, overdue)
     poll_seconds: float = 1.0
     #: under traffic, how long an input waits for an idle moment before it is computed anyway
@@ -55,18 +59,33 @@ class FinalVectors:
         next_overdue_look = 0.0
         while not stop.is_set():
             idle = self.activity.idle_for()
-            if idle >= self.idle_seconds:
-                if not await self._attempt(self.batch, queued_for=0.0):
+            if idle >= self.brief_idle_seconds:
+                limit = self.batch if idle >= self.idle_seconds else 1
+                if not await self._attempt(limit, queued_for=0.0):
                     await _sleep(stop, self.poll_seconds)
                 continue
-            if time.monotonic() < next_overdue_look:
-                await _sleep(stop, self.idle_seconds - idle)
-                continue
-            started = time.monotonic()
-            if await self._attempt(1, queued_for=self.overdue_seconds):
-                await _sleep(stop, (time.monotonic() - started) * (1 / self.busy_share - 1))
-            else:
-                next_overdue_look = time.monotonic() + self.poll_seconds
+            now = time.monotonic()
+            if now >= next_overdue_look:
+                if await self._attempt(1, queued_for=self.overdue_seconds):
+                    await _sleep(stop, (time.monotonic() - now) * (1 / self.busy_share - 1))
+                    continue
+                next_overdue_look = now + self.poll_seconds
+            await self._until_idle(stop, self.brief_idle_seconds - idle, until=next_overdue_look)
+
+    async def _until_idle(self, stop: asyncio.Event, seconds: float, *, until: float) -> None:
+        """Until the process has had no request or job for ``seconds`` more (or, while one is in progress, until it
+        ends), ``until`` (a monotonic time) at the latest."""
+        timeout = max(0.0, until - time.monotonic())
+        if self.activity.idle_for() == 0.0:
+            quiet = asyncio.ensure_future(self.activity.quiet())
+            stopped = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait((quiet, stopped), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                quiet.cancel()
+                stopped.cancel()
+            return
+        await _sleep(stop, min(seconds, timeout))
 
     async def _attempt(self, limit: int, *, queued_for: float) -> int:
         """One :meth:`_step`, with its faults logged: the task must outlive them, or the queue would stop for good."""
