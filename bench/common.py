@@ -182,7 +182,12 @@ def embedded_database_url(server: MnemoServer) -> str:
 def pending_final_vectors(server: MnemoServer) -> int:
     """How many final vectors the server's workers have yet to compute (0 for an older mnemo without the queue).
     Reads the database directly: a request would count as work and put the workers off."""
-    with psycopg.connect(embedded_database_url(server), autocommit=True) as conn:
+    return pending_final_vectors_at(embedded_database_url(server))
+
+
+def pending_final_vectors_at(url: str) -> int:
+    """:func:`pending_final_vectors` of the database at ``url``."""
+    with psycopg.connect(url, autocommit=True) as conn:
         try:
             row = conn.execute("SELECT count(*) FROM pending_vectors").fetchone()
         except psycopg.errors.UndefinedTable:

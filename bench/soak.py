@@ -12,7 +12,8 @@ other shared structures), per process (labelled by role: postmaster, checkpointe
 per role, and how much of ``shared_buffers`` holds pages (``pg_buffercache_summary()``); for each series
 first/last/max and the least-squares slope in MB/minute after a 30 s warm-up and over the last 120 s of
 the load (flat = no leak; a slope that falls to ~0 late = levelled off); the ``infer=true`` events'
-statuses when the load stops, and again after waiting (at most ``--drain`` s) for the queue to drain.
+statuses (and the final vectors still queued) when the load stops, and again after waiting (at most ``--drain`` s)
+for the queue to drain.
 
 Two configurations, one after the other, each on a fresh embedded database:
 
@@ -48,6 +49,7 @@ from bench.common import (
     embedded_database_url,
     http_clients,
     machine,
+    pending_final_vectors_at,
     percentiles,
     postgres_pids,
     report,
@@ -402,7 +404,9 @@ def soak(setup: Setup, args: argparse.Namespace) -> dict[str, Any]:
         "postgres_per_process": per_process_summary(samples),
         "memory_samples": samples.series,
         "infer_events_at_end_of_load": event_statuses(setup.url, tally.event_ids),
+        "final_vectors_queued_at_end_of_load": pending_final_vectors_at(setup.url),
         "infer_events_after_drain": wait_for_drain(setup.url, tally.event_ids, args.drain),
+        "final_vectors_queued_after_drain": pending_final_vectors_at(setup.url),
         "memory_after_drain_mb": memory_after_drain(setup),
     }
 
