@@ -29,12 +29,8 @@ from mnemo.settings import Settings
 from mnemo.storage import AccountStore, Database, claim_vector_space, migrate
 from mnemo.storage.backup import BackupError, BackupRefused, analyze, dump
 from mnemo.storage.deployment import VectorSpace, record_vector_space, recorded_vector_space
-from mnemo.storage.reembed import (
-    count_memories,
-    forget_pending_vectors,
-    memories_in_conversation_order,
-    store_vectors,
-)
+from mnemo.storage.pending_vectors import forget_pending_vectors
+from mnemo.storage.reembed import count_memories, memories_in_conversation_order, store_vectors
 from mnemo.storage.restore import restore
 from mnemo.storage.vector_index import drop_vector_index
 

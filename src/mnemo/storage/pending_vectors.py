@@ -76,6 +76,12 @@ async def store_final(db: Database, pending: Sequence[PendingVector], vectors: S
     return stored
 
 
+async def forget_pending_vectors(db: Database) -> int:
+    """Drop the whole queue: a re-embedding (``mnemo reembed``) computes every memory's final vector itself."""
+    async with db.transaction() as conn:
+        return (await conn.execute("DELETE FROM pending_vectors")).rowcount
+
+
 async def count_pending(db: Database) -> int:
     async with db.connection() as conn:
         row = await (await conn.execute("SELECT count(*) AS n FROM pending_vectors")).fetchone()

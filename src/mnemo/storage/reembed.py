@@ -66,12 +66,6 @@ async def memories_in_conversation_order(db: Database, *, batch: int) -> AsyncGe
                 ]
 
 
-async def forget_pending_vectors(db: Database) -> int:
-    """Drop the queue of final vectors (migration 0016): a re-embedding computes every memory's final vector itself."""
-    async with db.transaction() as conn:
-        return (await conn.execute("DELETE FROM pending_vectors")).rowcount
-
-
 async def store_vectors(db: Database, memories: Sequence[StoredMemory], vectors: Sequence[Vector]) -> None:
     """Replace the vectors of ``memories`` (one statement; a memory deleted meanwhile is skipped)."""
     async with db.transaction() as conn:
