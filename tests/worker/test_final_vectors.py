@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -37,20 +39,29 @@ async def _until_computed(db: Database) -> None:
         await asyncio.sleep(0.05)
 
 
+@contextlib.asynccontextmanager
+async def _running(final: FinalVectors) -> AsyncIterator[None]:
+    """``final`` runs for the block, and has stopped when it ends."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(final.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
 async def test_final_vectors_are_computed_only_once_the_process_is_idle(
     db: Database, project: ProjectData, batcher: EmbeddingBatcher
 ) -> None:
     memory_id, quick = await _queue_one(project, batcher)
     activity = Activity()
     final = FinalVectors(db, batcher, activity, idle_seconds=0.1, poll_seconds=0.05)
-    stop = asyncio.Event()
-    with activity.working():
-        task = asyncio.create_task(final.run(stop))
-        await asyncio.sleep(0.5)
-        assert await count_pending(db) == 1, "a request in progress: nothing computed"
-    await _until_computed(db)
-    stop.set()
-    await task
+    async with _running(final):
+        with activity.working():
+            await asyncio.sleep(0.5)
+            assert await count_pending(db) == 1, "a request in progress: nothing computed"
+        await _until_computed(db)
     assert final.stored == 1
     joint = (await batcher.embed([JOINT]))[0]
     async with project.reading() as tables:
@@ -66,14 +77,11 @@ async def test_under_steady_traffic_an_overdue_input_is_computed_anyway(
     await _queue_one(project, batcher)
     activity = Activity()
     final = FinalVectors(db, batcher, activity, idle_seconds=0.1, poll_seconds=0.05, overdue_seconds=1.0)
-    stop = asyncio.Event()
     with activity.working():
-        task = asyncio.create_task(final.run(stop))
-        await asyncio.sleep(0.5)
-        assert await count_pending(db) == 1, "not overdue yet"
-        await _until_computed(db)
-        stop.set()
-        await task
+        async with _running(final):
+            await asyncio.sleep(0.5)
+            assert await count_pending(db) == 1, "not overdue yet"
+            await _until_computed(db)
     assert final.stored == 1
 
 
@@ -88,9 +96,6 @@ async def test_a_brief_idle_moment_is_used_one_input_at_a_time(
     final = FinalVectors(
         db, batcher, activity, idle_seconds=60, brief_idle_seconds=0.05, poll_seconds=0.05, overdue_seconds=60
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(final.run(stop))
-    await _until_computed(db)
-    stop.set()
-    await task
+    async with _running(final):
+        await _until_computed(db)
     assert final.stored == 2
