@@ -11,6 +11,7 @@ import pytest
 
 from mnemo.domain.events import EventStatus, EventType
 from mnemo.domain.memories import MemoryRecord, Scope, add_result, index_fields, text_hash
+from mnemo.errors import ValueRejected
 from mnemo.storage import MemoryPatch, ProjectData, ReadOptions
 from mnemo.storage.tenant import ROWS_PER_INSERT
 from tests.storage.support import ALICE, BOB, T0, axis, insert, memory, minutes, select
@@ -95,6 +96,61 @@ async def test_an_insert_larger_than_one_statement_writes_every_row_in_order_and
     async with project.reading() as tables:
         last = await tables.history.of_memory(written[-1].id)
     assert [h.new_memory for h in last] == [texts[-1]]
+
+
+async def add(data: ProjectData, texts: list[str], payload: dict[str, Any]) -> tuple[uuid.UUID, list[MemoryRecord]]:
+    """A verbatim add written as the add route writes one without an idempotency key: one statement, no transaction."""
+    event_id = uuid.uuid4()
+    async with data.one_statement() as tables:
+        written = await tables.memories.insert_add(
+            [memory(t) for t in texts], event_id=event_id, input_messages=[], payload=payload, scope=ALICE
+        )
+    return event_id, written
+
+
+async def event_results(data: ProjectData, event_id: uuid.UUID) -> list[Any] | None:
+    async with data.reading() as tables:
+        event = await tables.events.get(event_id)
+    assert event is not None
+    assert (event.event_type, event.status) == (EventType.ADD, EventStatus.SUCCEEDED)
+    assert event.completed_at is not None
+    return event.results
+
+
+async def test_a_verbatim_add_records_its_event_with_the_results_of_the_memories_it_inserted(
+    project: ProjectData,
+) -> None:
+    payload = {"messages": [{"role": "user", "content": "Alice likes tea."}], "user_id": "alice"}
+    first_id, first = await add(project, ["Alice likes tea."], payload)
+    assert await event_results(project, first_id) == [add_result(first[0])]
+
+    second_id, second = await add(project, ["Alice likes coffee.", "Alice likes tea.", "Alice likes cocoa."], payload)
+    assert [r.memory for r in second] == ["Alice likes coffee.", "Alice likes cocoa."]
+    assert await event_results(project, second_id) == [add_result(r) for r in second], "the duplicate is left out"
+
+    none_id, none = await add(project, ["Alice likes tea."], payload)
+    assert none == []
+    assert await event_results(project, none_id) == []
+
+
+async def test_a_verbatim_add_larger_than_one_statement_or_empty_still_records_its_event(project: ProjectData) -> None:
+    texts = [f"Alice packed item {n}." for n in range(ROWS_PER_INSERT + 3)]
+    large_id, large = await add(project, texts, {"messages": []})
+    assert [r.memory for r in large] == texts
+    assert await event_results(project, large_id) == [add_result(r) for r in large]
+
+    empty_id, empty = await add(project, [], {"messages": []})
+    assert empty == []
+    assert await event_results(project, empty_id) == []
+
+
+async def test_a_verbatim_add_that_fails_writes_neither_its_memories_nor_its_event(project: ProjectData) -> None:
+    # PostgreSQL refuses the event's payload (jsonb holds no NUL) once the statement has inserted the memories.
+    with pytest.raises(ValueRejected):
+        await add(project, ["Alice likes tea."], {"messages": [], "note": "a NUL \x00 byte"})
+    assert await page_texts(project, ALICE_ONLY) == []
+    async with project.reading() as tables:
+        assert (await tables.events.page(offset=0, limit=10))[0] == 0
 
 
 async def test_get_of_an_unknown_id_is_none(project: ProjectData) -> None:

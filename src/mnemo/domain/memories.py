@@ -94,13 +94,12 @@ def embedding_text(own: str, context: Sequence[str]) -> str:
 def add_result(record: MemoryRecord) -> dict[str, Any]:
     """One item of an add's ``results``, in the synchronous response and in the event alike (spec §2.2,
     §6): the memory under ``data.memory`` (what the clients read) and ``memory``, and its entity ids."""
-    return {
-        "id": str(record.id),
-        "event": "ADD",
-        "data": {"memory": record.memory},
-        "memory": record.memory,
-        **record.scope.as_dict(),
-    }
+    return add_result_of(record.id, record.memory, record.scope)
+
+
+def add_result_of(memory_id: UUID, memory: str, scope: Scope) -> dict[str, Any]:
+    """:func:`add_result` of a memory about to be inserted (its id, its text and its scope)."""
+    return {"id": str(memory_id), "event": "ADD", "data": {"memory": memory}, "memory": memory, **scope.as_dict()}
 
 
 def structured_attributes(moment: datetime) -> dict[str, Any]:

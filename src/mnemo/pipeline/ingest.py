@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol, TypeVar
 
 from mnemo.domain.entities import key_terms
-from mnemo.domain.events import EventStatus, EventType
 from mnemo.domain.memories import MemoryRecord, Scope, add_result, index_fields, index_text
 from mnemo.domain.projects import ProjectSettings
 from mnemo.domain.selection import within_scope
@@ -166,20 +165,17 @@ class Ingestor:
     async def write_verbatim(
         self, tables: ProjectTables, command: AddCommand, memories: list[NewMemory], payload: dict[str, Any]
     ) -> tuple[uuid.UUID, Outcome]:
-        """Inside the caller's transaction: insert the memories and their SUCCEEDED event."""
+        """Insert the memories and their SUCCEEDED event, in one statement (:meth:`MemoryStore.insert_add`): on an
+        autocommit connection or inside the caller's transaction."""
         event_id = uuid.uuid4()
-        written = await tables.memories.insert(
-            memories, event_id=event_id, input_messages=_input_messages(command.messages)
-        )
-        results = [add_result(r) for r in written]
-        await tables.events.create(
-            event_type=EventType.ADD,
-            status=EventStatus.SUCCEEDED,
-            payload=payload,
-            results=results,
+        written = await tables.memories.insert_add(
+            memories,
             event_id=event_id,
+            input_messages=_input_messages(command.messages),
+            payload=payload,
             scope=command.scope,
         )
+        results = [add_result(r) for r in written]
         return event_id, Outcome(written, results, {"duplicates_skipped": len(memories) - len(written)})
 
     # --- inferred (infer=true) ---------------------------------------------------------------

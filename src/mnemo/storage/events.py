@@ -28,6 +28,8 @@ from mnemo.storage.records import EventRecord, redacted_results, settings_from_c
 from mnemo.storage.tenant import TenantGuard
 
 NOTIFY_CHANNEL = "mnemo_jobs"
+#: How many attempts an event gets when its creator names none (a finished one never uses them).
+DEFAULT_MAX_ATTEMPTS = 5
 _NOTIFY = sql.SQL("SELECT pg_notify({}, '')").format(sql.Literal(NOTIFY_CHANNEL))
 
 #: SET clause handing a RUNNING job back whose attempt ended unrecorded (its worker died, or the database went away
@@ -52,6 +54,59 @@ _EVENT_COLUMNS = (
     "id, event_type, status, payload, metadata, results, error, attempts,"
     " created_at, updated_at, started_at, completed_at"
 )
+
+
+def _insert_event(results: LiteralString, *, started: LiteralString) -> LiteralString:
+    """The INSERT of one event (its parameters: :func:`_event_values`), its results given by ``results`` (an SQL
+    expression of one parameter), and ``started`` its start and end (NULL for an event still to run)."""
+    return (
+        "INSERT INTO events (project_id, id, event_type, status, payload, results, max_attempts,"
+        " user_id, agent_id, app_id, run_id, started_at, completed_at)"
+        " SELECT {project}, %s, %s, %s, %s, " + results + ", %s, %s, %s, %s, %s, " + started + ", " + started
+    )
+
+
+def _event_values(
+    event_id: uuid.UUID,
+    event_type: EventType,
+    status: EventStatus,
+    payload: dict[str, Any],
+    results: Any,
+    max_attempts: int,
+    scope: Scope | None,
+) -> list[Any]:
+    scope = scope or Scope()
+    return [
+        event_id,
+        event_type.value,
+        status.value,
+        Jsonb(payload),
+        results,
+        max_attempts,
+        scope.user_id,
+        scope.agent_id,
+        scope.app_id,
+        scope.run_id,
+    ]
+
+
+#: In a statement that inserts an add's memories as ``m``: the add's SUCCEEDED event, whose results are those of
+#: the memories ``m`` holds, out of the results it would have if every memory were inserted (in their order; a
+#: memory whose text its scope already held is not inserted). Its parameters: :func:`added_event_values`.
+ADDED_EVENT_OF_M: LiteralString = _insert_event(
+    "(SELECT coalesce(jsonb_agg(r.item ORDER BY r.n), '[]'::jsonb)"
+    " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS r(item, n) JOIN m ON m.id = (r.item->>'id')::uuid)",
+    started="clock_timestamp()",
+)
+
+
+def added_event_values(
+    event_id: uuid.UUID, payload: dict[str, Any], scope: Scope, planned: list[dict[str, Any]]
+) -> list[Any]:
+    """The parameters of :data:`ADDED_EVENT_OF_M`: ``planned`` holds one result per memory to insert, each with the
+    memory's ``id``."""
+    status = EventStatus.SUCCEEDED
+    return _event_values(event_id, EventType.ADD, status, payload, Jsonb(planned), DEFAULT_MAX_ATTEMPTS, scope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,31 +147,14 @@ class EventStore:
         status: EventStatus,
         payload: dict[str, Any],
         results: list[Any] | None = None,
-        max_attempts: int = 5,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         event_id: uuid.UUID | None = None,
         scope: Scope | None = None,
     ) -> uuid.UUID:
         """Record an event. A PENDING event is a queued job: workers are woken by NOTIFY on commit."""
         event_id = event_id or uuid.uuid4()
-        statement = self._guard.sql(
-            "INSERT INTO events (project_id, id, event_type, status, payload, results, max_attempts,"
-            " user_id, agent_id, app_id, run_id, started_at, completed_at)"
-            " VALUES ({project}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, {started}, {started})",
-            started=sql.SQL("clock_timestamp()" if status.finished else "NULL"),
-        )
-        scope = scope or Scope()
-        values = (
-            event_id,
-            event_type.value,
-            status.value,
-            Jsonb(payload),
-            Jsonb(results or []),
-            max_attempts,
-            scope.user_id,
-            scope.agent_id,
-            scope.app_id,
-            scope.run_id,
-        )
+        statement = self._guard.sql(_insert_event("%s", started="clock_timestamp()" if status.finished else "NULL"))
+        values = _event_values(event_id, event_type, status, payload, Jsonb(results or []), max_attempts, scope)
         await self._conn.execute(statement, values)
         if status is EventStatus.PENDING:
             await self._conn.execute(_NOTIFY)

@@ -16,12 +16,13 @@ from typing import Any, LiteralString
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from mnemo.domain.memories import MemoryRecord
+from mnemo.domain.events import EventStatus, EventType
+from mnemo.domain.memories import MemoryRecord, Scope, add_result, add_result_of
 from mnemo.domain.webhooks import Announced, change_notices
 from mnemo.filters import Node
 from mnemo.storage.database import Conn
 from mnemo.storage.deliveries import DeliveryLog, enqueue_deliveries, notice_rows
-from mnemo.storage.events import EventStore
+from mnemo.storage.events import ADDED_EVENT_OF_M, EventStore, added_event_values
 from mnemo.storage.exports import ExportStore
 from mnemo.storage.filter_sql import compile_filter
 from mnemo.storage.history import ADDED_FROM_M, HistoryStore
@@ -34,7 +35,7 @@ from mnemo.storage.records import (
     multirange,
     record_from_row,
 )
-from mnemo.storage.tenant import TenantGuard, in_parts, project_rows
+from mnemo.storage.tenant import ROWS_PER_INSERT, TenantGuard, in_parts, project_rows
 
 
 def visibility(options: ReadOptions) -> sql.Composable:
@@ -151,17 +152,56 @@ class MemoryStore:
         rows = [_Row(uuid.uuid4(), m, event_id, None, "active", m.created_at) for m in memories]
         return await self._insert(rows, input_messages=input_messages)
 
+    async def insert_add(
+        self,
+        memories: Sequence[NewMemory],
+        *,
+        event_id: uuid.UUID,
+        input_messages: list[dict[str, Any]],
+        payload: dict[str, Any],
+        scope: Scope,
+    ) -> list[MemoryRecord]:
+        """A verbatim add: its memories (as :meth:`insert`) and its SUCCEEDED event ``event_id``, whose results are
+        those of the memories inserted (:func:`~mnemo.domain.memories.add_result`). One statement writes both, so
+        the add is atomic on an autocommit connection, with no BEGIN and COMMIT around it; an add of more memories
+        than a statement takes (or of none) is written in a transaction of its own (a savepoint inside the
+        caller's)."""
+        rows = [_Row(uuid.uuid4(), m, event_id, None, "active", m.created_at) for m in memories]
+        if 0 < len(rows) <= ROWS_PER_INSERT:
+            planned = [add_result_of(row.id, row.memory.text, row.memory.scope) for row in rows]
+            event = added_event_values(event_id, payload, scope, planned)
+            return await self._insert(rows, input_messages=input_messages, event=event)
+        async with self._conn.transaction():
+            written = await self._insert(rows, input_messages=input_messages)
+            await self._events.create(
+                event_type=EventType.ADD,
+                status=EventStatus.SUCCEEDED,
+                payload=payload,
+                results=[add_result(r) for r in written],
+                event_id=event_id,
+                scope=scope,
+            )
+        return written
+
     async def insert_kept(self, memories: Sequence[KeptMemory]) -> list[MemoryRecord]:
         """Insert memories with their own ids and times (an ADD history entry each); one whose id the project
         holds, or whose text its scope and speaker already have, is skipped. Returns those inserted."""
         rows = [_Row(kept.id, kept.memory, None, kept.replaced_by, kept.state, kept.updated_at) for kept in memories]
         return await self._insert(rows, input_messages=None)
 
-    async def _insert(self, rows: Sequence[_Row], *, input_messages: list[dict[str, Any]] | None) -> list[MemoryRecord]:
+    async def _insert(
+        self,
+        rows: Sequence[_Row],
+        *,
+        input_messages: list[dict[str, Any]] | None,
+        event: list[Any] | None = None,
+    ) -> list[MemoryRecord]:
         """Multi-row INSERT ... ON CONFLICT DO NOTHING (a conflict: the id, or the text in its scope and speaker, is
         already there, or comes earlier in ``rows``) with an ADD history entry for each row inserted, in the same
         statement; returns the rows inserted, in input order. One statement, not one per row and table: a pipelined
-        ``executemany`` cost the worker more Python than the rows themselves."""
+        ``executemany`` cost the worker more Python than the rows themselves. ``event``: the parameters of the add's
+        event (:data:`~mnemo.storage.events.ADDED_EVENT_OF_M`), recorded by the same statement (rows of one part
+        only)."""
         inserted: dict[uuid.UUID, MemoryRecord] = {}
         messages = Jsonb(input_messages) if input_messages is not None else None
         for part in in_parts(rows):
@@ -176,12 +216,14 @@ class MemoryStore:
                 + enqueue_deliveries(" JOIN m ON m.id = c.memory_id")
                 + ")"
                 + (_QUEUE_JOINT_VECTORS if later else "")
+                + (", event AS (" + ADDED_EVENT_OF_M + ")" if event is not None else "")
                 + " SELECT * FROM m",
             )
             values = [value for row in part for value in _insert_values(row)]
             notices = notice_rows([(row.id, said) for row in part for said in change_notices(_announced(row), "ADD")])
             queued = [[memory_id for memory_id, _ in later], [text for _, text in later]] if later else []
-            for found in await (await self._conn.execute(statement, [*values, messages, notices, *queued])).fetchall():
+            parameters = [*values, messages, notices, *queued, *(event or [])]
+            for found in await (await self._conn.execute(statement, parameters)).fetchall():
                 record = record_from_row(found)
                 inserted[record.id] = record
         return [inserted.pop(row.id) for row in rows if row.id in inserted]

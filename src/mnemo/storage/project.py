@@ -9,7 +9,7 @@ a statement). Repositories are cheap: a session builds them all.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from psycopg.types.json import Jsonb
 
@@ -127,6 +127,11 @@ class ProjectData:
             tables = ProjectTables(conn, self._guard)
             yield tables
         self._committed(tables)
+
+    def one_statement(self) -> AbstractAsyncContextManager[ProjectTables]:
+        """For a write that is one statement (atomic by itself, e.g. :meth:`MemoryStore.insert_add`): the
+        repositories on an autocommit connection, without the round trips of a transaction's BEGIN and COMMIT."""
+        return self.reading()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[ProjectTables]:

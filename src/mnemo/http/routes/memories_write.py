@@ -44,7 +44,9 @@ async def accept_add(request: Request, body: AddBody, data: ProjectData, svc: Se
     now = not command.infer and not command.has_media
     memories = await svc.ingestor.prepare_verbatim(data, command) if now else []
     key = idempotency_key(request)
-    async with data.transaction() as tables:
+    # A verbatim add without a key is one statement (memories and event), atomic without a transaction around it.
+    writing = data.one_statement() if now and key is None else data.transaction()
+    async with writing as tables:
         replay = await replay_or_claim(tables, key, "add", payload)
         if replay is not None:
             return replay
