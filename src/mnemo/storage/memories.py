@@ -78,6 +78,11 @@ _QUEUE_JOINT_VECTORS: LiteralString = (
 )
 
 
+def _new_rows(memories: Sequence[NewMemory], event_id: uuid.UUID | None) -> list[_Row]:
+    """New memories as rows to insert: each a new id, active, updated when created."""
+    return [_Row(uuid.uuid4(), m, event_id, None, "active", m.created_at) for m in memories]
+
+
 def _announced(row: _Row) -> Announced:
     """The row as its webhooks' ADD notice tells it (enqueued by the insert itself, for the rows inserted)."""
     memory = row.memory
@@ -149,8 +154,7 @@ class MemoryStore:
 
         Returns only the memories actually inserted, in input order.
         """
-        rows = [_Row(uuid.uuid4(), m, event_id, None, "active", m.created_at) for m in memories]
-        return await self._insert(rows, input_messages=input_messages)
+        return await self._insert(_new_rows(memories, event_id), input_messages=input_messages)
 
     async def insert_add(
         self,
@@ -166,7 +170,7 @@ class MemoryStore:
         the add is atomic on an autocommit connection, with no BEGIN and COMMIT around it; an add of more memories
         than a statement takes (or of none) is written in a transaction of its own (a savepoint inside the
         caller's)."""
-        rows = [_Row(uuid.uuid4(), m, event_id, None, "active", m.created_at) for m in memories]
+        rows = _new_rows(memories, event_id)
         if 0 < len(rows) <= ROWS_PER_INSERT:
             planned = [add_result_of(row.id, row.memory.text, row.memory.scope) for row in rows]
             event = added_event_values(event_id, payload, scope, planned)
