@@ -17,12 +17,12 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
+from mnemo.domain.memories import ContextMode
 from mnemo.domain.scoring import RankingWeights
 from mnemo.domain.webhooks import HostAllowlist
 from mnemo.providers.llm.profiles import DEFAULT_PROFILE, LLMProfile, LLMProvider, ProfileName
 
 EmbedderKind = Literal["minilm-onnx", "e5-onnx", "openai"]
-EmbeddingContext = Literal["joint", "mixed", "deferred"]
 _DEFAULT_WEIGHTS = RankingWeights()
 _DEFAULT_LLM = LLMProfile(provider="none")
 #: Jobs at once when ``MNEMO_WORKER_CONCURRENCY`` is unset (:meth:`Settings.jobs_at_once`).
@@ -160,7 +160,7 @@ class Settings(BaseSettings):
     #: it), "mixed" (its own vector plus fractions of theirs: adds cost ~40% less, LoCoMo recall@10 ~1 point less)
     #: or "deferred" (mixed at once, joint when a worker is idle). Unset: "deferred" with a model that runs
     #: in-process, "joint" with an endpoint (which would be sent each text twice).
-    embedding_context: EmbeddingContext | None = None
+    embedding_context: ContextMode | None = None
     #: Under "deferred", adds embed jointly at once (and queue nothing) while the oldest queued final vector has
     #: waited longer than this: the workers are behind, and the queue must not grow without bound.
     final_vectors_behind_seconds: float = Field(default=30.0, gt=0)
@@ -256,7 +256,7 @@ class Settings(BaseSettings):
             small_talk=self.rank_small_talk,
         )
 
-    def context_mode(self) -> EmbeddingContext:
+    def context_mode(self) -> ContextMode:
         """``embedding_context``, or its default for the embedder."""
         if self.embedding_context is not None:
             return self.embedding_context

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from mnemo.domain.entities import extract_entities
@@ -83,6 +83,12 @@ def index_fields(text: str, *, speaker: str | None, observed_at: datetime) -> In
 def index_text(text: str, speaker: str | None) -> str:
     """What is embedded for a memory: its text, prefixed by the speaker's name when known."""
     return f"{speaker}: {text}" if speaker else text
+
+
+#: How a memory's vector carries the messages that preceded it (``MNEMO_EMBEDDING_CONTEXT``, mnemo.pipeline.in_context):
+#: read with them by the model (``joint``), its own vector mixed with theirs (``mixed``), or mixed at once and joint
+#: once a worker has computed it (``deferred``).
+ContextMode = Literal["joint", "mixed", "deferred"]
 
 
 def embedding_text(own: str, context: Sequence[str]) -> str:

@@ -25,16 +25,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from mnemo.domain.memories import embedding_text, index_text
+from mnemo.domain.memories import ContextMode, embedding_text, index_text
 from mnemo.pipeline.extraction import Message
 from mnemo.pipeline.offline_extractor import off_the_loop, told
 from mnemo.providers.embedding.base import Vectors
-
-ContextMode = Literal["joint", "mixed", "deferred"]
 
 #: The weight of the message just before, against the message's own 1.
 EARLIER_WEIGHT = 0.4

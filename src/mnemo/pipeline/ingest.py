@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol, TypeVar
 
 from mnemo.domain.entities import key_terms
-from mnemo.domain.memories import MemoryRecord, Scope, add_result, index_fields, index_text
+from mnemo.domain.memories import ContextMode, MemoryRecord, Scope, add_result, index_fields, index_text
 from mnemo.domain.projects import ProjectSettings
 from mnemo.domain.selection import within_scope
 from mnemo.errors import MnemoError
@@ -33,7 +33,7 @@ from mnemo.pipeline.extraction import (
     Message,
     Speaker,
 )
-from mnemo.pipeline.in_context import Backlog, ContextEmbedder, ContextMode, Target, told_texts
+from mnemo.pipeline.in_context import Backlog, ContextEmbedder, Target, told_texts
 from mnemo.pipeline.media import MediaReader, ReadMedia
 from mnemo.pipeline.offline_extractor import OfflineExtractor, off_the_loop
 from mnemo.pipeline.supersede import ClaimLinks, claim_links, supersede_by_claims
