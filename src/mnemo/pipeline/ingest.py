@@ -1,9 +1,10 @@
 """The add pipeline: extract facts (infer=true) or take messages verbatim, embed, and say what to store.
 
-The ingestor decides what an add writes; its callers own the transaction: the add route for a
-verbatim add (:meth:`Ingestor.prepare_verbatim`, then :meth:`Ingestor.write_verbatim` inside the
-request's transaction), the worker for an inferred one (:meth:`Ingestor.plan_job` outside any
-transaction, then :meth:`Ingestor.write_job` inside the one that finishes the job).
+The ingestor decides what an add writes; its callers own the connection: the add route for a
+verbatim add (:meth:`Ingestor.prepare_verbatim`, then :meth:`Ingestor.write_verbatim`, one statement, on
+an autocommit connection or inside the transaction that records an idempotency key), the worker for an
+inferred one (:meth:`Ingestor.plan_job` outside any transaction, then :meth:`Ingestor.write_job` inside the
+one that finishes the job).
 """
 
 from __future__ import annotations
