@@ -130,6 +130,22 @@ def test_event_lifecycle_and_listing(server: MnemoServer) -> None:
         assert client.get("/v1/event/not-a-uuid/").status_code == 400
 
 
+def test_a_verbatim_adds_event_holds_the_results_it_answered(server: MnemoServer) -> None:
+    user = _user()
+    messages = [{"role": "user", "content": "I keep bees."}, {"role": "assistant", "content": "Bees, noted."}]
+    with server.client() as client:
+        first = client.post("/v3/memories/add/", json={"messages": messages, "user_id": user, "infer": False}).json()
+        more = [*messages, {"role": "user", "content": "And two goats."}]
+        again = client.post("/v3/memories/add/", json={"messages": more, "user_id": user, "infer": False}).json()
+        events = [client.get(f"/v1/event/{answer['event_id']}/").json() for answer in (first, again)]
+    assert [r["memory"] for r in first["results"]] == ["I keep bees.", "Bees, noted."]
+    assert [r["memory"] for r in again["results"]] == ["And two goats."], "the two it already held are skipped"
+    for answer, event in zip((first, again), events, strict=True):
+        assert (event["status"], event["event_type"]) == ("SUCCEEDED", "ADD")
+        assert event["results"] == answer["results"]
+        assert event["completed_at"] is not None
+
+
 def test_timestamp_backdates_created_at(server: MnemoServer) -> None:
     user = _user()
     with server.client() as client:
