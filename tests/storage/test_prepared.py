@@ -1,18 +1,23 @@
 """Prepared statements (``Database(prepare=True)``, the default on the embedded database): a statement a connection
-runs again is prepared on it, and every execution is still planned for its own parameters."""
+runs again is prepared on it, and every execution is still planned for its own parameters, except on the connections
+of one-statement writes (``ProjectData.one_statement``), which plan a statement once."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 
+from mnemo.domain.memories import Scope
 from mnemo.storage import Database, ReadOptions
 from tests.storage.support import insert, memory, new_project, select
 
 pytestmark = pytest.mark.anyio
 
+ALICE = Scope("alice", None, None, None)
 ALICE_ONLY = select({"user_id": "alice"})
+PREPARED = "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
 
 
 async def _search_repeatedly(url: str, *, prepare: bool) -> tuple[list[dict[str, Any]], str]:
@@ -27,9 +32,7 @@ async def _search_repeatedly(url: str, *, prepare: bool) -> tuple[list[dict[str,
                 found = await tables.search.keyword_matches("Boston marathon", ALICE_ONLY, ReadOptions())
             assert len(found.matches) == 2
         async with db.connection() as conn:
-            prepared = await (
-                await conn.execute("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
-            ).fetchall()
+            prepared = await (await conn.execute(PREPARED)).fetchall()
             mode = await (await conn.execute("SHOW plan_cache_mode")).fetchone()
     finally:
         await db.close()
@@ -49,3 +52,49 @@ async def test_a_repeated_statement_is_prepared_and_planned_for_each_execution(m
 async def test_without_prepare_nothing_is_prepared(migrated_database_url: str) -> None:
     prepared, _ = await _search_repeatedly(migrated_database_url, prepare=False)
     assert prepared == []
+
+
+async def _add_repeatedly(url: str, *, prepare: bool) -> tuple[list[dict[str, Any]], str, list[dict[str, Any]]]:
+    """Eight verbatim adds written as the add route writes them (``one_statement``), on one-connection pools, then
+    what the writes' connection holds prepared and its plan mode, and what the other connection holds prepared."""
+    db = Database(url, min_size=1, max_size=2, prepare=prepare)
+    await db.open()
+    try:
+        data = await new_project(db)
+        for n in range(8):
+            async with data.one_statement() as tables:
+                await tables.memories.insert_add(
+                    [memory(f"Alice ran marathon number {n}.")],
+                    event_id=uuid.uuid4(),
+                    input_messages=[],
+                    payload={"messages": [], "user_id": "alice"},
+                    scope=ALICE,
+                )
+        async with data.reading() as tables:
+            found = await tables.search.keyword_matches("marathon", ALICE_ONLY, ReadOptions())
+        assert len(found.matches) == 8
+        async with db.planned_once() as conn:
+            on_writes = await (await conn.execute(PREPARED)).fetchall()
+            mode = await (await conn.execute("SHOW plan_cache_mode")).fetchone()
+        async with db.connection() as conn:
+            on_pool = await (await conn.execute(PREPARED)).fetchall()
+    finally:
+        await db.close()
+    assert mode is not None
+    return on_writes, mode["plan_cache_mode"], on_pool
+
+
+async def test_a_one_statement_write_is_planned_once(migrated_database_url: str) -> None:
+    on_writes, mode, on_pool = await _add_repeatedly(migrated_database_url, prepare=True)
+    (add,) = [row for row in on_writes if "INSERT INTO memories" in row["statement"]]
+    # Prepared at its second execution (the first runs unnamed), then planned once for the seven.
+    assert (add["generic_plans"], add["custom_plans"]) == (7, 0)
+    assert mode == "force_generic_plan"
+    assert not any("INSERT INTO memories" in row["statement"] for row in on_pool), "written on connections of its own"
+    assert all(row["generic_plans"] == 0 for row in on_pool), "the searches' connections still plan every execution"
+
+
+async def test_without_prepare_a_one_statement_write_is_planned_at_every_execution(migrated_database_url: str) -> None:
+    on_writes, mode, _ = await _add_repeatedly(migrated_database_url, prepare=False)
+    assert on_writes == []
+    assert mode == "force_custom_plan", "on the pool's connections"

@@ -1,8 +1,8 @@
 """The connection pool, and the one place driver errors become mnemo's errors.
 
-Every connection mnemo uses comes from :meth:`Database.connection` or :meth:`Database.transaction`
-(or, for the worker's notifications, :meth:`Database.listen`); each translates ``psycopg`` errors
-raised inside its block into the :mod:`mnemo.errors` tree, so no caller outside ``mnemo.storage``
+Every connection mnemo uses comes from :meth:`Database.connection`, :meth:`Database.transaction` or
+:meth:`Database.planned_once` (or, for the worker's notifications, :meth:`Database.listen`); each translates
+``psycopg`` errors raised inside its block into the :mod:`mnemo.errors` tree, so no caller outside ``mnemo.storage``
 ever handles a driver exception.
 """
 
@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import psycopg
 from pgvector.psycopg import register_vector_async
@@ -53,15 +53,25 @@ def translate(exc: psycopg.Error) -> NoReturn:
 
 
 async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    await _configure_plans(conn, "force_custom_plan")
+
+
+async def _configure_planned_once(conn: psycopg.AsyncConnection[Any]) -> None:
+    await _configure_plans(conn, "force_generic_plan")
+
+
+async def _configure_plans(
+    conn: psycopg.AsyncConnection[Any], plan_cache_mode: Literal["force_custom_plan", "force_generic_plan"]
+) -> None:
     await register_vector_async(conn)
     # JSON columns (metadata, payloads) decoded by pydantic-core's parser: the same values as ``json.loads``
     # (big integers and all), in a third of the time.
     set_json_loads(from_json, conn)
     await conn.execute("SET TIME ZONE 'UTC'")
-    # A prepared statement is planned for its parameters at every execution, as an unnamed one is: a generic plan
-    # cannot know how many rows a scope holds, and once picked plans for the search that took seconds instead of
-    # milliseconds (bench/README.md).
-    await conn.execute("SET plan_cache_mode = force_custom_plan")
+    # The pool's connections plan a prepared statement for its parameters at every execution, as an unnamed one is:
+    # a generic plan cannot know how many rows a scope holds, and once picked plans for the search that took seconds
+    # instead of milliseconds (bench/README.md). Those of ``Database.planned_once`` plan it once (a generic plan).
+    await conn.execute("SET plan_cache_mode = " + plan_cache_mode)
     await conn.commit()
 
 
@@ -84,16 +94,33 @@ class Database:
         Off where a pooler in transaction mode (PgBouncer before 1.21) may hand each transaction another backend."""
         self.conninfo = conninfo
         self._access_watchers: list[Callable[[], None]] = []
+        # Autocommit: a read is one round trip, not BEGIN + query + ROLLBACK; writes that belong together go through
+        # ``transaction()``.
+        kwargs = {"row_factory": dict_row, "prepare_threshold": 1 if prepare else None, "autocommit": True}
+        # Of ``max_size`` connections, a quarter (at least one) are those of :meth:`planned_once`; without prepared
+        # statements, or with fewer than two connections, that method lends the pool's own.
+        planned_once = max(1, max_size // 4) if prepare and max_size >= 2 else 0
         self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             conninfo,
-            min_size=min_size,
-            max_size=max_size,
+            min_size=min(min_size, max_size - planned_once),
+            max_size=max_size - planned_once,
             open=False,
             configure=_configure,
-            # Autocommit: a read is one round trip, not BEGIN + query + ROLLBACK; writes that belong
-            # together go through ``transaction()``.
-            kwargs={"row_factory": dict_row, "prepare_threshold": 1 if prepare else None, "autocommit": True},
+            kwargs=kwargs,
             connection_class=Conn,
+        )
+        self._planned_once: AsyncConnectionPool[Conn] = (
+            AsyncConnectionPool(
+                conninfo,
+                min_size=1,
+                max_size=planned_once,
+                open=False,
+                configure=_configure_planned_once,
+                kwargs=kwargs,
+                connection_class=Conn,
+            )
+            if planned_once
+            else self.pool
         )
 
     def watch_access(self, forget: Callable[[], None]) -> None:
@@ -110,10 +137,13 @@ class Database:
     async def open(self) -> None:
         try:
             await self.pool.open(wait=True, timeout=30)
+            if self._planned_once is not self.pool:
+                await self._planned_once.open(wait=True, timeout=30)
         except psycopg.Error as exc:
             translate(exc)
 
     async def close(self) -> None:
+        await self._planned_once.close()
         await self.pool.close()
 
     @asynccontextmanager
@@ -121,6 +151,19 @@ class Database:
         """A pooled autocommit connection: each statement is its own transaction."""
         try:
             async with self.pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            translate(exc)
+
+    @asynccontextmanager
+    async def planned_once(self) -> AsyncIterator[Conn]:
+        """A pooled autocommit connection on which a prepared statement is planned once, at its first execution, and
+        that plan (a generic one) serves every later execution: for statements whose best plan cannot depend on their
+        values, such as a verbatim add's INSERT (the same plan for any scope and text), never for a search.
+        PostgreSQL planned that INSERT in ~0.5 ms at every add after a pause (bench/README.md). Without prepared
+        statements, or in a pool of one connection, the pool's own (each statement is planned at every execution)."""
+        try:
+            async with self._planned_once.connection() as conn:
                 yield conn
         except psycopg.Error as exc:
             translate(exc)
@@ -135,14 +178,15 @@ class Database:
             translate(exc)
 
     def pool_stats(self) -> PoolStats:
-        """What the pool holds and lends now (no I/O)."""
-        stats = self.pool.get_stats()
-        size = stats.get("pool_size", 0)
+        """What the pools hold and lend now, together (no I/O)."""
+        pools = [self.pool] if self._planned_once is self.pool else [self.pool, self._planned_once]
+        stats = [pool.get_stats() for pool in pools]
+        size = sum(s.get("pool_size", 0) for s in stats)
         return PoolStats(
             size=size,
-            in_use=max(0, size - stats.get("pool_available", 0)),
-            waiting=stats.get("requests_waiting", 0),
-            max_size=self.pool.max_size,
+            in_use=max(0, size - sum(s.get("pool_available", 0) for s in stats)),
+            waiting=sum(s.get("requests_waiting", 0) for s in stats),
+            max_size=sum(pool.max_size for pool in pools),
         )
 
     async def ping(self) -> None:

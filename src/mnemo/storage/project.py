@@ -120,23 +120,24 @@ class ProjectData:
         self._guard = TenantGuard(project_id)
         self.project_id = project_id
 
-    @asynccontextmanager
-    async def reading(self) -> AsyncIterator[ProjectTables]:
+    def reading(self) -> AbstractAsyncContextManager[ProjectTables]:
         """The repositories on an autocommit connection: each statement stands alone."""
-        async with self._db.connection() as conn:
-            tables = ProjectTables(conn, self._guard)
-            yield tables
-        self._committed(tables)
+        return self._tables(self._db.connection())
 
     def one_statement(self) -> AbstractAsyncContextManager[ProjectTables]:
         """For a write that is one statement (atomic by itself, e.g. :meth:`MemoryStore.insert_add`): the
-        repositories on an autocommit connection, without the round trips of a transaction's BEGIN and COMMIT."""
-        return self.reading()
+        repositories on an autocommit connection, without the round trips of a transaction's BEGIN and COMMIT, whose
+        statements are planned once (:meth:`Database.planned_once`: only for statements whose plan cannot depend on
+        their values)."""
+        return self._tables(self._db.planned_once())
+
+    def transaction(self) -> AbstractAsyncContextManager[ProjectTables]:
+        """The repositories inside one transaction, committed when the block ends without an error."""
+        return self._tables(self._db.transaction())
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[ProjectTables]:
-        """The repositories inside one transaction, committed when the block ends without an error."""
-        async with self._db.transaction() as conn:
+    async def _tables(self, connection: AbstractAsyncContextManager[Conn]) -> AsyncIterator[ProjectTables]:
+        async with connection as conn:
             tables = ProjectTables(conn, self._guard)
             yield tables
         self._committed(tables)
