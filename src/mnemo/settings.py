@@ -133,8 +133,9 @@ class Settings(BaseSettings):
     pool_min_size: int = 2
     pool_max_size: int = 16
     #: Server-side prepared statements for what a connection runs again (parsed once per connection, still planned
-    #: at every execution). Unset: on for the embedded database, off with ``database_url``, where a pooler in
-    #: transaction mode (PgBouncer before 1.21, or without ``max_prepared_statements``) cannot keep them.
+    #: at every execution except a verbatim add's INSERT: ``Database.planned_once``). Unset: on for the embedded
+    #: database, off with ``database_url``, where a pooler in transaction mode would hand a connection's prepared
+    #: statements and plan settings to other clients.
     prepared_statements: bool | None = None
 
     # Embeddings. "minilm-onnx": all-MiniLM-L6-v2 (English); "e5-onnx": multilingual-e5-small, better ranking at
