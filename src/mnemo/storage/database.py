@@ -143,7 +143,8 @@ class Database:
             translate(exc)
 
     async def close(self) -> None:
-        await self._planned_once.close()
+        if self._planned_once is not self.pool:
+            await self._planned_once.close()
         await self.pool.close()
 
     @asynccontextmanager
