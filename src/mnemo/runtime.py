@@ -59,12 +59,20 @@ async def database_url(settings: Settings, *, stop_embedded: bool = True, existi
 
 
 @asynccontextmanager
-async def open_database(settings: Settings, url: str) -> AsyncIterator[Database]:
+async def open_database(settings: Settings, url: str, *, serving: bool = False) -> AsyncIterator[Database]:
+    """``serving``: the process serves the API (its verbatim adds' statements run on connections of their own,
+    :meth:`Database.planned_once`)."""
     await migrate(url)
     prepare = settings.prepared_statements
     if prepare is None:  # the embedded database has no pooler in front of it
         prepare = settings.database_url is None
-    db = Database(url, min_size=settings.pool_min_size, max_size=settings.pool_max_size, prepare=prepare)
+    db = Database(
+        url,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        prepare=prepare,
+        planned_once=serving,
+    )
     await db.open()
     try:
         yield db

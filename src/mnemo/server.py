@@ -34,7 +34,7 @@ async def bootstrap_keys(accounts: AccountStore, settings: Settings) -> tuple[st
 
 
 async def serve(settings: Settings) -> int:
-    async with database_url(settings) as url, open_database(settings, url) as db:
+    async with database_url(settings) as url, open_database(settings, url, serving=True) as db:
         project, first_key = await bootstrap_keys(AccountStore(db), settings)
         async with open_services(settings, db) as services:
             stop = asyncio.Event()

@@ -54,10 +54,14 @@ async def test_without_prepare_nothing_is_prepared(migrated_database_url: str) -
     assert prepared == []
 
 
-async def _add_repeatedly(url: str, *, prepare: bool) -> tuple[list[dict[str, Any]], str, list[dict[str, Any]]]:
+async def _add_repeatedly(
+    url: str, *, prepare: bool, planned_once: bool = True
+) -> tuple[list[dict[str, Any]], str, list[dict[str, Any]]]:
     """Eight verbatim adds written as the add route writes them (``one_statement``), on one-connection pools, then
     what the writes' connection holds prepared and its plan mode, and what the other connection holds prepared."""
-    db = Database(url, min_size=1, max_size=2, prepare=prepare)
+    db = Database(  # one connection for each pool, or one in all
+        url, min_size=1, max_size=2 if planned_once and prepare else 1, prepare=prepare, planned_once=planned_once
+    )
     await db.open()
     try:
         data = await new_project(db)
@@ -97,4 +101,13 @@ async def test_a_one_statement_write_is_planned_once(migrated_database_url: str)
 async def test_without_prepare_a_one_statement_write_is_planned_at_every_execution(migrated_database_url: str) -> None:
     on_writes, mode, _ = await _add_repeatedly(migrated_database_url, prepare=False)
     assert on_writes == []
+    assert mode == "force_custom_plan", "on the pool's connections"
+
+
+async def test_a_process_serving_no_api_plans_its_one_statement_writes_at_every_execution(
+    migrated_database_url: str,
+) -> None:
+    on_writes, mode, _ = await _add_repeatedly(migrated_database_url, prepare=True, planned_once=False)
+    (add,) = [row for row in on_writes if "INSERT INTO memories" in row["statement"]]
+    assert add["generic_plans"] == 0
     assert mode == "force_custom_plan", "on the pool's connections"

@@ -88,22 +88,31 @@ class PoolStats:
 class Database:
     """Owns the pool. Open with ``await db.open()``, close with ``await db.close()``."""
 
-    def __init__(self, conninfo: str, *, min_size: int = 2, max_size: int = 16, prepare: bool = False) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        min_size: int = 2,
+        max_size: int = 16,
+        prepare: bool = False,
+        planned_once: bool = False,
+    ) -> None:
         """``prepare``: a statement a connection runs a second time is prepared on it (PostgreSQL then parses it
         once per connection; a search's three statements spent ~0.6 ms of its ~5 ms of PostgreSQL CPU parsing).
-        Off where a pooler in transaction mode (PgBouncer before 1.21) may hand each transaction another backend."""
+        Off where a pooler in transaction mode may hand each transaction another backend. ``planned_once``: with
+        ``prepare``, a quarter of the ``max_size`` connections (at least one, of two or more) are those of
+        :meth:`planned_once`, for a process that serves the API's one-statement writes; otherwise that method lends
+        the pool's own."""
         self.conninfo = conninfo
         self._access_watchers: list[Callable[[], None]] = []
         # Autocommit: a read is one round trip, not BEGIN + query + ROLLBACK; writes that belong together go through
         # ``transaction()``.
         kwargs = {"row_factory": dict_row, "prepare_threshold": 1 if prepare else None, "autocommit": True}
-        # Of ``max_size`` connections, a quarter (at least one) are those of :meth:`planned_once`; without prepared
-        # statements, or with fewer than two connections, that method lends the pool's own.
-        planned_once = max(1, max_size // 4) if prepare and max_size >= 2 else 0
+        share = max(1, max_size // 4) if planned_once and prepare and max_size >= 2 else 0
         self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             conninfo,
-            min_size=min(min_size, max_size - planned_once),
-            max_size=max_size - planned_once,
+            min_size=min(min_size, max_size - share),
+            max_size=max_size - share,
             open=False,
             configure=_configure,
             kwargs=kwargs,
@@ -113,13 +122,13 @@ class Database:
             AsyncConnectionPool(
                 conninfo,
                 min_size=1,
-                max_size=planned_once,
+                max_size=share,
                 open=False,
                 configure=_configure_planned_once,
                 kwargs=kwargs,
                 connection_class=Conn,
             )
-            if planned_once
+            if share
             else self.pool
         )
 
@@ -162,7 +171,8 @@ class Database:
         that plan (a generic one) serves every later execution: for statements whose best plan cannot depend on their
         values, such as a verbatim add's INSERT (the same plan for any scope and text), never for a search.
         PostgreSQL planned that INSERT in ~0.5 ms at every add after a pause (bench/README.md). Without prepared
-        statements, or in a pool of one connection, the pool's own (each statement is planned at every execution)."""
+        statements, or without ``Database(planned_once=True)``, the pool's own (each statement is planned at every
+        execution)."""
         try:
             async with self._planned_once.connection() as conn:
                 yield conn
