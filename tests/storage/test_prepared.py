@@ -11,6 +11,7 @@ import pytest
 
 from mnemo.domain.memories import Scope
 from mnemo.storage import Database, ReadOptions
+from mnemo.storage.database import Conn
 from tests.storage.support import insert, memory, new_project, select
 
 pytestmark = pytest.mark.anyio
@@ -18,6 +19,14 @@ pytestmark = pytest.mark.anyio
 ALICE = Scope("alice", None, None, None)
 ALICE_ONLY = select({"user_id": "alice"})
 PREPARED = "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+
+
+async def _plans(conn: Conn) -> tuple[list[dict[str, Any]], str]:
+    """What ``conn`` holds prepared (each statement with its generic and custom plans), and its plan mode."""
+    prepared = await (await conn.execute(PREPARED)).fetchall()
+    mode = await (await conn.execute("SHOW plan_cache_mode")).fetchone()
+    assert mode is not None
+    return prepared, mode["plan_cache_mode"]
 
 
 async def _search_repeatedly(url: str, *, prepare: bool) -> tuple[list[dict[str, Any]], str]:
@@ -32,12 +41,9 @@ async def _search_repeatedly(url: str, *, prepare: bool) -> tuple[list[dict[str,
                 found = await tables.search.keyword_matches("Boston marathon", ALICE_ONLY, ReadOptions())
             assert len(found.matches) == 2
         async with db.connection() as conn:
-            prepared = await (await conn.execute(PREPARED)).fetchall()
-            mode = await (await conn.execute("SHOW plan_cache_mode")).fetchone()
+            return await _plans(conn)
     finally:
         await db.close()
-    assert mode is not None
-    return prepared, mode["plan_cache_mode"]
 
 
 async def test_a_repeated_statement_is_prepared_and_planned_for_each_execution(migrated_database_url: str) -> None:
@@ -78,14 +84,12 @@ async def _add_repeatedly(
             found = await tables.search.keyword_matches("marathon", ALICE_ONLY, ReadOptions())
         assert len(found.matches) == 8
         async with db.planned_once() as conn:
-            on_writes = await (await conn.execute(PREPARED)).fetchall()
-            mode = await (await conn.execute("SHOW plan_cache_mode")).fetchone()
+            on_writes, mode = await _plans(conn)
         async with db.connection() as conn:
-            on_pool = await (await conn.execute(PREPARED)).fetchall()
+            on_pool, _ = await _plans(conn)
     finally:
         await db.close()
-    assert mode is not None
-    return on_writes, mode["plan_cache_mode"], on_pool
+    return on_writes, mode, on_pool
 
 
 async def test_a_one_statement_write_is_planned_once(migrated_database_url: str) -> None:
